@@ -1,0 +1,36 @@
+"""Reading request bodies the same way for JSON and form-encoded clients, and refusing unknown fields."""
+
+from typing import Any
+
+from django.http import QueryDict
+from rest_framework import serializers
+
+from .errors import ApiError
+
+
+def request_body(request) -> dict[str, Any]:
+    """The body as a dict. Form bodies may repeat a key or suffix it with [] to send a list."""
+    data = request.data
+    if isinstance(data, QueryDict):
+        body: dict[str, Any] = {}
+        for key in data:
+            values = data.getlist(key)
+            if key.endswith("[]"):
+                body[key[:-2]] = values
+            else:
+                body[key] = values if len(values) > 1 else values[0]
+        return body
+    if not isinstance(data, dict):
+        raise ApiError("The request body must be a JSON object.", code="malformed_body")
+    return data
+
+
+class StrictSerializer(serializers.Serializer):
+    """An input serializer that answers 400 for fields it does not know, instead of dropping them silently."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: ["This field is not known."] for name in unknown})
+        return super().to_internal_value(data)

@@ -1,0 +1,19 @@
+from typing import Any
+
+from rest_framework.views import APIView
+
+from .inputs import request_body
+
+
+class ApiView(APIView):
+    """Base of every v2 view: the resource whose scope it needs, and the body read the same way for
+    JSON and form clients."""
+
+    required_scope_resource: str | None = None
+
+    def body(self) -> dict[str, Any]:
+        return request_body(self.request)
+
+    @property
+    def api_key(self):
+        return self.request.auth.api_key

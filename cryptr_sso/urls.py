@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cryptr_sso.views import health
+
+api_v2 = [
+    path("", include("organizations.urls")),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v2/", include(api_v2)),
+    path("healthz", health, name="health"),
+]
+
+handler404 = "cryptr_sso.views.not_found"
+handler500 = "cryptr_sso.views.server_error"

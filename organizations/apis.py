@@ -1,0 +1,207 @@
+"""The v2 API of the tenant directory: API tokens, organizations and their users."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+
+from cryptr_sso.api.errors import ApiError
+from cryptr_sso.api.pagination import list_envelope, paginate, read_page_params
+from cryptr_sso.api.views import ApiView
+
+from . import selectors, services
+from .serializers import (
+    ErrorOutput,
+    OrganizationCreateInput,
+    OrganizationOutput,
+    OrganizationUpdateInput,
+    TokenInput,
+    TokenOutput,
+    UserCreateInput,
+    UserOutput,
+    UserUpdateInput,
+)
+
+NEWEST_FIRST = ("-inserted_at", "-id")
+PAGE_PARAMS = [
+    OpenApiParameter("page", int, description="Page number, from 1 (alias: current_page)."),
+    OpenApiParameter("per_page", int, description=f"Items per page, at most {settings.API_MAX_PER_PAGE}."),
+]
+ERRORS = {code: ErrorOutput for code in (400, 401, 403, 404)}
+
+
+def _list_of(item: type[serializers.Serializer], name: str):
+    return inline_serializer(name, fields={
+        "__type__": serializers.CharField(), "__domain__": serializers.CharField(allow_null=True),
+        "data": item(many=True), "total": serializers.IntegerField(),
+        "pagination": inline_serializer(f"{name}Pagination", fields={
+            key: serializers.IntegerField(allow_null=True)
+            for key in ("current_page", "next_page", "prev_page", "per_page", "total_pages")
+        }),
+    })
+
+
+def _deleted(item: type[serializers.Serializer], name: str):
+    return inline_serializer(name, fields={"deleted": serializers.BooleanField(), "resource": item()})
+
+
+class TokenRateThrottle(AnonRateThrottle):
+    scope = "api_token"
+
+
+class TokenApi(ApiView):
+    """OAuth 2.0 client credentials grant (RFC 6749 4.4) for API keys."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+    throttle_classes = [TokenRateThrottle]
+
+    @extend_schema(request=TokenInput, responses={200: TokenOutput, 400: ErrorOutput, 401: ErrorOutput},
+                   auth=[], summary="Get an access token for an API key")
+    def post(self, request):
+        data = TokenInput(data=self.body())
+        data.is_valid(raise_exception=True)
+        if data.validated_data["grant_type"] != "client_credentials":
+            raise ApiError("Only grant_type=client_credentials is supported here.", code="unsupported_grant_type")
+        client_id = data.validated_data.get("client_id")
+        client_secret = data.validated_data.get("client_secret")
+        basic = request.META.get("HTTP_AUTHORIZATION", "")
+        if basic.lower().startswith("basic "):
+            client_id, client_secret = _basic_credentials(basic)
+        if not client_id or not client_secret:
+            raise ApiError("Send client_id and client_secret, in the body or as HTTP Basic credentials.",
+                           code="invalid_client", status_code=401)
+        api_key = services.api_key_authenticate(client_id=client_id, client_secret=client_secret)
+        if api_key is None:
+            raise ApiError("Unknown client_id, wrong client_secret, or a revoked API key.",
+                           code="invalid_client", status_code=401)
+        requested = (data.validated_data.get("scope") or "").split()
+        refused = sorted(set(requested) - set(api_key.scopes))
+        if refused:
+            raise ApiError(f"This API key may not ask for: {', '.join(refused)}.", code="invalid_scope")
+        token, access_token = services.api_token_issue(api_key=api_key, scopes=requested)
+        return Response(
+            {"access_token": token, "token_type": "Bearer", "expires_in": settings.API_ACCESS_TOKEN_LIFETIME,
+             "scope": " ".join(access_token.scopes)},
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+
+def _basic_credentials(header: str) -> tuple[str | None, str | None]:
+    import base64
+    from urllib.parse import unquote
+
+    try:
+        decoded = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode()
+        client_id, _, client_secret = decoded.partition(":")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError("The HTTP Basic credentials could not be read.", code="invalid_client",
+                       status_code=401) from None
+    # RFC 6749 2.3.1: both parts are form-urlencoded before being joined.
+    return unquote(client_id), unquote(client_secret)
+
+
+class OrganizationListCreateApi(ApiView):
+    required_scope_resource = "organizations"
+
+    @extend_schema(parameters=PAGE_PARAMS, responses={200: _list_of(OrganizationOutput, "OrganizationList"), **ERRORS},
+                   summary="List organizations, newest first")
+    def get(self, request):
+        number, per_page = read_page_params(request.query_params)
+        page = paginate(selectors.organization_list(api_key=self.api_key), ordering=NEWEST_FIRST,
+                        number=number, per_page=per_page)
+        return Response(list_envelope(page, OrganizationOutput(page.items, many=True).data))
+
+    @extend_schema(request=OrganizationCreateInput, responses={201: OrganizationOutput, **ERRORS},
+                   summary="Create an organization")
+    def post(self, request):
+        if self.api_key.allowed_organization_ids is not None:
+            raise ApiError("This API key is limited to some organizations and cannot create new ones.",
+                           code="insufficient_scope", status_code=status.HTTP_403_FORBIDDEN)
+        data = OrganizationCreateInput(data=self.body())
+        data.is_valid(raise_exception=True)
+        organization = services.organization_create(**data.validated_data)
+        return Response(OrganizationOutput(organization).data, status=status.HTTP_201_CREATED)
+
+
+class OrganizationDetailApi(ApiView):
+    required_scope_resource = "organizations"
+
+    @extend_schema(responses={200: OrganizationOutput, **ERRORS}, summary="Get an organization")
+    def get(self, request, domain):
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        return Response(OrganizationOutput(organization).data)
+
+    @extend_schema(request=OrganizationUpdateInput, responses={200: OrganizationOutput, **ERRORS},
+                   summary="Update an organization (the fields sent; domain never changes)")
+    def put(self, request, domain):
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        data = OrganizationUpdateInput(data=self.body())
+        data.is_valid(raise_exception=True)
+        organization = services.organization_update(organization=organization, data=data.validated_data)
+        return Response(OrganizationOutput(organization).data)
+
+    patch = put
+
+    @extend_schema(responses={200: _deleted(OrganizationOutput, "OrganizationDeleted"), **ERRORS},
+                   summary="Delete an organization with its users, applications and connections")
+    def delete(self, request, domain):
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        resource = OrganizationOutput(organization).data
+        services.organization_delete(organization=organization)
+        return Response({"deleted": True, "resource": resource})
+
+
+class UserListCreateApi(ApiView):
+    required_scope_resource = "users"
+
+    @extend_schema(parameters=PAGE_PARAMS, responses={200: _list_of(UserOutput, "UserList"), **ERRORS},
+                   summary="List the users of an organization, newest first")
+    def get(self, request, domain):
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        number, per_page = read_page_params(request.query_params)
+        page = paginate(selectors.user_queryset(organization=organization), ordering=NEWEST_FIRST,
+                        number=number, per_page=per_page)
+        data = UserOutput(page.items, many=True, context={"domain": organization.domain}).data
+        return Response(list_envelope(page, data, domain=organization.domain))
+
+    @extend_schema(request=UserCreateInput, responses={201: UserOutput, 409: ErrorOutput, **ERRORS},
+                   summary="Create a user in an organization")
+    def post(self, request, domain):
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        data = UserCreateInput(data=self.body())
+        data.is_valid(raise_exception=True)
+        user = services.user_create(organization=organization, **data.validated_data)
+        return Response(UserOutput(user, context={"domain": organization.domain}).data,
+                        status=status.HTTP_201_CREATED)
+
+
+class UserDetailApi(ApiView):
+    required_scope_resource = "users"
+
+    @extend_schema(responses={200: UserOutput, **ERRORS}, summary="Get a user")
+    def get(self, request, domain, user_id):
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        user = selectors.user_get(organization=organization, user_id=user_id)
+        return Response(UserOutput(user, context={"domain": organization.domain}).data)
+
+    @extend_schema(request=UserUpdateInput, responses={200: UserOutput, 409: ErrorOutput, **ERRORS},
+                   summary="Update a user (the fields sent; profile and meta_data are merged)")
+    def put(self, request, domain, user_id):
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        user = selectors.user_get(organization=organization, user_id=user_id)
+        data = UserUpdateInput(data=self.body())
+        data.is_valid(raise_exception=True)
+        user = services.user_update(user=user, data=data.validated_data)
+        return Response(UserOutput(user, context={"domain": organization.domain}).data)
+
+    patch = put
+
+    @extend_schema(responses={200: _deleted(UserOutput, "UserDeleted"), **ERRORS}, summary="Delete a user")
+    def delete(self, request, domain, user_id):
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        user = selectors.user_get(organization=organization, user_id=user_id)
+        resource = UserOutput(user, context={"domain": organization.domain}).data
+        services.user_delete(user=user)
+        return Response({"deleted": True, "resource": resource})

@@ -1,0 +1,52 @@
+"""Reads of the tenant directory. Every fetch is scoped: another tenant's row looks exactly like a missing one."""
+
+import uuid
+
+from django.db.models import Prefetch, QuerySet
+
+from cryptr_sso.api.errors import NotFound
+
+from .models import ApiKey, Identity, Organization, User
+
+
+def _visible_organizations(api_key: ApiKey | None) -> QuerySet[Organization]:
+    organizations = Organization.objects.all()
+    if api_key is not None:
+        allowed = api_key.allowed_organization_ids
+        if allowed is not None:
+            organizations = organizations.filter(id__in=allowed)
+    return organizations
+
+
+def organization_list(*, api_key: ApiKey | None) -> QuerySet[Organization]:
+    return _visible_organizations(api_key)
+
+
+def organization_get(*, api_key: ApiKey | None, domain: str) -> Organization:
+    """By domain, or by id (the API accepts both where the design says "id or domain")."""
+    organizations = _visible_organizations(api_key)
+    try:
+        lookup = {"id": uuid.UUID(str(domain))}
+    except ValueError:
+        lookup = {"domain": domain}
+    organization = organizations.filter(**lookup).first()
+    if organization is None:
+        raise NotFound(f"There is no organization '{domain}', or your API key cannot see it.")
+    return organization
+
+
+def user_queryset(*, organization: Organization) -> QuerySet[User]:
+    return User.objects.filter(organization=organization).prefetch_related(
+        Prefetch("identities", queryset=Identity.objects.order_by("inserted_at"))
+    )
+
+
+def user_get(*, organization: Organization, user_id: str) -> User:
+    try:
+        uuid.UUID(str(user_id))
+    except ValueError:
+        raise NotFound(f"There is no user '{user_id}' in '{organization.domain}'.") from None
+    user = user_queryset(organization=organization).filter(id=user_id).first()
+    if user is None:
+        raise NotFound(f"There is no user '{user_id}' in '{organization.domain}'.")
+    return user

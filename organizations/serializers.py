@@ -1,0 +1,134 @@
+"""Shapes of the tenant directory in the v2 API (output) and what it accepts (input)."""
+
+import json
+import re
+
+from rest_framework import serializers
+
+from cryptr_sso.api.inputs import StrictSerializer
+
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class EmailDomainField(serializers.CharField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).strip().lower()
+        if not HOSTNAME_RE.match(value):
+            raise serializers.ValidationError(f"'{value}' is not an email domain such as 'example.com'.")
+        return value
+
+
+class OrganizationOutput(serializers.Serializer):
+    __type__ = serializers.SerializerMethodField()
+    __domain__ = serializers.CharField(source="domain")
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    domain = serializers.CharField()
+    locality = serializers.CharField()
+    country_name = serializers.CharField()
+    state = serializers.CharField()
+    allowed_email_domains = serializers.ListField(child=serializers.CharField())
+    inserted_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get___type__(self, obj) -> str:
+        return "Organization"
+
+
+class OrganizationCreateInput(StrictSerializer):
+    name = serializers.CharField(max_length=255)
+    locality = serializers.CharField(max_length=255)
+    country_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    state = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    allowed_email_domains = serializers.ListField(child=EmailDomainField(max_length=253), required=False,
+                                                  max_length=100)
+
+
+class OrganizationUpdateInput(OrganizationCreateInput):
+    name = serializers.CharField(max_length=255, required=False)
+    locality = serializers.CharField(max_length=255, required=False)
+
+
+PROFILE_FIELDS = (
+    "given_name", "family_name", "middle_name", "name", "nickname", "preferred_username", "picture",
+    "website", "gender", "birthdate", "zoneinfo", "locale", "phone_number",
+)
+
+
+class ProfileInput(StrictSerializer):
+    def get_fields(self):
+        return {
+            name: serializers.CharField(max_length=255, required=False, allow_null=True, allow_blank=True)
+            for name in PROFILE_FIELDS
+        }
+
+
+class MetaDataField(serializers.DictField):
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > 50:
+            raise serializers.ValidationError("meta_data holds at most 50 keys.")
+        if len(json.dumps(value)) > 16_000:
+            raise serializers.ValidationError("meta_data must be smaller than 16 kB.")
+        return value
+
+
+class UserCreateInput(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    email_verified = serializers.BooleanField(required=False)
+    active = serializers.BooleanField(required=False)
+    profile = ProfileInput(required=False)
+    meta_data = MetaDataField(required=False)
+
+
+class UserUpdateInput(UserCreateInput):
+    email = serializers.EmailField(max_length=254, required=False)
+
+
+class IdentityOutput(serializers.Serializer):
+    idp_id = serializers.CharField()
+    provider = serializers.CharField()
+    subject = serializers.CharField()
+    authenticated_at = serializers.DateTimeField()
+    data = serializers.DictField()
+
+
+class UserOutput(serializers.Serializer):
+    __type__ = serializers.SerializerMethodField()
+    __domain__ = serializers.SerializerMethodField()
+    id = serializers.UUIDField()
+    email = serializers.EmailField()
+    email_verified = serializers.BooleanField()
+    active = serializers.BooleanField()
+    profile = serializers.DictField()
+    identities = IdentityOutput(many=True, source="identities.all")
+    meta_data = serializers.DictField()
+    inserted_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get___type__(self, obj) -> str:
+        return "User"
+
+    def get___domain__(self, obj) -> str:
+        # Users are always read inside one organization: no query per user for its domain.
+        return self.context["domain"]
+
+
+class TokenInput(StrictSerializer):
+    grant_type = serializers.CharField()
+    client_id = serializers.CharField(required=False, max_length=100)
+    client_secret = serializers.CharField(required=False, max_length=200)
+    scope = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class TokenOutput(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+    scope = serializers.CharField()
+
+
+class ErrorOutput(serializers.Serializer):
+    error = serializers.CharField()
+    error_description = serializers.CharField()
+    fields = serializers.DictField()

@@ -1,0 +1,172 @@
+"""Writes to the tenant directory. Each service owns its transaction; callers pass keyword arguments."""
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from cryptr_sso.api.errors import ApiError, Conflict
+from cryptr_sso.hashing import hash_secret
+
+from .models import ApiAccessToken, ApiKey, Organization, User
+from .scopes import ALL_SCOPES
+from .slugs import domain_slug
+
+
+# --- organizations -------------------------------------------------------------------------------
+
+def _free_domain(base: str) -> str:
+    taken = set(
+        Organization.objects.filter(domain__regex=rf"^{base}(-[0-9]+)?$").values_list("domain", flat=True)
+    )
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+def organization_create(*, name: str, locality: str, country_name: str = "", state: str = "",
+                        allowed_email_domains: list[str] | None = None) -> Organization:
+    base = domain_slug(name)
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return Organization.objects.create(
+                    name=name, domain=_free_domain(base), locality=locality, country_name=country_name,
+                    state=state, allowed_email_domains=allowed_email_domains or [],
+                )
+        except IntegrityError:
+            continue  # another request took the same domain between the read and the insert
+    raise Conflict("Could not give this organization a unique domain; try again.", code="domain_taken")
+
+
+def organization_update(*, organization: Organization, data: dict[str, Any]) -> Organization:
+    for field in ("name", "locality", "country_name", "state", "allowed_email_domains"):
+        if field in data:
+            setattr(organization, field, data[field])
+    organization.save()
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, organization: Organization) -> None:
+    organization.delete()
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+def _email_taken(*, organization: Organization, email: str, exclude: User | None = None) -> bool:
+    users = User.objects.annotate(email_lower=Lower("email")).filter(
+        organization=organization, email_lower=email.lower()
+    )
+    if exclude is not None:
+        users = users.exclude(pk=exclude.pk)
+    return users.exists()
+
+
+def _email_conflict(email: str, organization: Organization) -> Conflict:
+    return Conflict(
+        f"A user with the email '{email}' already exists in '{organization.domain}'.",
+        code="email_taken", fields={"email": ["A user with this email already exists in this organization."]},
+    )
+
+
+def user_create(*, organization: Organization, email: str, email_verified: bool = False, active: bool = True,
+                profile: dict | None = None, meta_data: dict | None = None) -> User:
+    if _email_taken(organization=organization, email=email):
+        raise _email_conflict(email, organization)
+    try:
+        with transaction.atomic():
+            return User.objects.create(
+                organization=organization, email=email, email_verified=email_verified, active=active,
+                profile=profile or {}, meta_data=meta_data or {},
+            )
+    except IntegrityError:
+        raise _email_conflict(email, organization) from None
+
+
+def user_update(*, user: User, data: dict[str, Any]) -> User:
+    if "email" in data and data["email"].lower() != user.email.lower():
+        if _email_taken(organization=user.organization, email=data["email"], exclude=user):
+            raise _email_conflict(data["email"], user.organization)
+    for field in ("email", "email_verified", "active"):
+        if field in data:
+            setattr(user, field, data[field])
+    # profile and meta_data are merged key by key, as the seed's API does; a null value removes a key.
+    for field in ("profile", "meta_data"):
+        if field in data:
+            merged = {**getattr(user, field), **data[field]}
+            setattr(user, field, {k: v for k, v in merged.items() if v is not None})
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise _email_conflict(data["email"], user.organization) from None
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    user.delete()
+
+
+# --- API keys and their access tokens ------------------------------------------------------------
+
+def api_key_create(*, name: str, organizations: list[Organization] | None = None,
+                   scopes: list[str] | None = None) -> tuple[ApiKey, str]:
+    """Returns the key and its secret. The secret is not stored and cannot be shown again.
+
+    `organizations=None` makes a key that sees every organization; a list limits it to those."""
+    scopes = list(scopes) if scopes else list(ALL_SCOPES)
+    unknown = sorted(set(scopes) - set(ALL_SCOPES))
+    if unknown:
+        raise ApiError(f"Unknown scopes: {', '.join(unknown)}. Known scopes: {', '.join(ALL_SCOPES)}.",
+                       code="invalid_scope")
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            name=name, client_id=f"key_{secrets.token_hex(12)}", secret_hash=hash_secret(secret),
+            scopes=scopes, all_organizations=organizations is None,
+        )
+        if organizations:
+            api_key.organizations.set(organizations)
+    return api_key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    api_key.active = False
+    api_key.revoked_at = timezone.now()
+    api_key.save(update_fields=["active", "revoked_at", "updated_at"])
+    api_key.access_tokens.all().delete()
+    return api_key
+
+
+def api_key_authenticate(*, client_id: str, client_secret: str) -> ApiKey | None:
+    api_key = ApiKey.objects.filter(client_id=client_id, active=True).first()
+    expected = api_key.secret_hash if api_key else hash_secret("")
+    # Compare even when the key is unknown, so timing does not tell which client ids exist.
+    if not secrets.compare_digest(expected, hash_secret(client_secret)) or api_key is None:
+        return None
+    return api_key
+
+
+def api_token_issue(*, api_key: ApiKey, scopes: list[str] | None = None) -> tuple[str, ApiAccessToken]:
+    granted = [scope for scope in (scopes or api_key.scopes) if scope in api_key.scopes]
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        access_token = ApiAccessToken.objects.create(
+            token_hash=hash_secret(token), api_key=api_key, scopes=granted,
+            expires_at=now + timedelta(seconds=settings.API_ACCESS_TOKEN_LIFETIME),
+        )
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        # Expired tokens of this key are of no use to anyone; drop them as new ones are issued.
+        ApiAccessToken.objects.filter(api_key=api_key, expires_at__lt=now).delete()
+    return token, access_token

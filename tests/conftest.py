@@ -1,0 +1,47 @@
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from organizations import services
+from organizations.scopes import ALL_SCOPES
+
+
+def pytest_sessionstart(session):
+    # CI must test on PostgreSQL; a run that silently fell back to SQLite would prove little.
+    if os.environ.get("CI") and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        raise pytest.UsageError("CI runs the suite on PostgreSQL: set DATABASE_URL (make test does).")
+
+
+@pytest.fixture
+def make_org(db):
+    def make(name="Misapret", locality="Paris", **extra):
+        return services.organization_create(name=name, locality=locality, **extra)
+
+    return make
+
+
+@pytest.fixture
+def org(make_org):
+    return make_org()
+
+
+@pytest.fixture
+def make_api(db):
+    """An API client authenticated with a fresh key: make_api(organizations=[org], scopes=[...])."""
+
+    def make(*, organizations=None, scopes=None):
+        api_key, secret = services.api_key_create(name="test key", organizations=organizations,
+                                                  scopes=scopes or list(ALL_SCOPES))
+        token, _ = services.api_token_issue(api_key=api_key)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        client.api_key, client.secret = api_key, secret
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(make_api):
+    return make_api()
