@@ -1,0 +1,58 @@
+"""The end user's sign-in at the gateway, kept in the Django session.
+
+An SSO login (SAML ACS or OIDC callback) ends with `end_user_login`; the OAuth authorize view of
+the gateway's own provider reads `end_user_from_session` to know who is signed in, for which
+organization and through which connection. End users are organizations.User rows, never Django
+auth users: the operator's admin session and an end user's session cannot be confused.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from organizations.models import User
+
+SESSION_KEY = "cryptr_end_user"
+
+
+@dataclass(frozen=True)
+class EndUserSession:
+    user: User
+    idp_id: str
+    provider_type: str
+    authenticated_at: datetime
+
+
+def end_user_login(request, *, user: User, idp_id: str, provider_type: str,
+                   authenticated_at: datetime | None = None) -> None:
+    # A new session id at every sign-in: a session fixed before login is worth nothing after it.
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = {
+        "user_id": str(user.pk),
+        "organization_id": str(user.organization_id),
+        "idp_id": idp_id,
+        "provider_type": provider_type,
+        "authenticated_at": (authenticated_at or timezone.now()).timestamp(),
+    }
+
+
+def end_user_from_session(request, *, organization_id=None) -> EndUserSession | None:
+    """The signed-in end user, or None. With `organization_id`, only a user of that organization
+    counts: a session opened in one tenant never signs anybody into another."""
+    data = request.session.get(SESSION_KEY)
+    if not data:
+        return None
+    if organization_id is not None and str(organization_id) != data["organization_id"]:
+        return None
+    user = User.objects.filter(pk=data["user_id"], active=True).select_related("organization").first()
+    if user is None or str(user.organization_id) != data["organization_id"]:
+        return None
+    return EndUserSession(
+        user=user, idp_id=data["idp_id"], provider_type=data["provider_type"],
+        authenticated_at=datetime.fromtimestamp(data["authenticated_at"], tz=timezone.UTC),
+    )
+
+
+def end_user_logout(request) -> None:
+    request.session.pop(SESSION_KEY, None)
