@@ -7,7 +7,7 @@ auth users: the operator's admin session and an end user's session cannot be con
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -50,7 +50,7 @@ def end_user_from_session(request, *, organization_id=None) -> EndUserSession | 
         return None
     return EndUserSession(
         user=user, idp_id=data["idp_id"], provider_type=data["provider_type"],
-        authenticated_at=datetime.fromtimestamp(data["authenticated_at"], tz=timezone.UTC),
+        authenticated_at=datetime.fromtimestamp(data["authenticated_at"], tz=UTC),
     )
 
 
