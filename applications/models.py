@@ -29,7 +29,19 @@ class Application(AbstractApplication):
         ordering = ("-created", "-id")
 
 
-class Grant(AbstractGrant):
+class SsoLoginFields(models.Model):
+    """Which SSO connection signed the user in: carried from the authorize request to every token
+    (claims `sci`, `ips`, `auth_time`), through refreshes too."""
+
+    idp_id = models.CharField(max_length=100, blank=True, default="")
+    provider_type = models.CharField(max_length=32, blank=True, default="")
+    auth_time = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Grant(SsoLoginFields, AbstractGrant):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
 
     class Meta(AbstractGrant.Meta):
@@ -43,14 +55,14 @@ class IDToken(AbstractIDToken):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
 
 
-class AccessToken(AbstractAccessToken):
+class AccessToken(SsoLoginFields, AbstractAccessToken):
     user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
 
-class RefreshToken(AbstractRefreshToken):
+class RefreshToken(SsoLoginFields, AbstractRefreshToken):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
 
     class Meta(AbstractRefreshToken.Meta):
