@@ -10,10 +10,11 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: install system run test lint bench-api migrate
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt tests/peers/saml-idp/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	npm ci --prefix tests/peers/saml-idp --no-audit --no-fund
 	touch $@
 
 system:
