@@ -1,1 +1,103 @@
+"""The SSO connection: the link between one organization's identity provider and one application."""
 
+import secrets
+import string
+
+from django.conf import settings
+from django.db import models
+
+from organizations.models import Organization
+
+from .providers import OIDC, PROTOCOLS, PROVIDER_TYPE_CHOICES, SAML, UNSET
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+IDP_ID_RANDOM_LENGTH = 22  # 22 base62 characters: about 131 bits
+
+BINDING_HTTP_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+BINDING_HTTP_POST = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+SSO_BINDINGS = ((BINDING_HTTP_REDIRECT, "HTTP-Redirect"), (BINDING_HTTP_POST, "HTTP-POST"))
+
+
+def new_idp_id(domain: str) -> str:
+    """`<domain with - replaced by _>_<22 random base62 characters>`, e.g. misapret_Vq5XKzsUs83o5F78fqbJJU."""
+    random_part = "".join(secrets.choice(BASE62) for _ in range(IDP_ID_RANDOM_LENGTH))
+    return f"{domain.replace('-', '_')}_{random_part}"
+
+
+class UsersProvisioning(models.TextChoices):
+    PROVISION_NEW_USERS = "provision_new_users", "Create users at their first sign-in"
+    EXISTING_USERS_ONLY = "existing_users_only", "Only users already in the directory may sign in"
+
+
+class SSOConnection(models.Model):
+    # The idp_id. Immutable: IdPs are configured with URLs that contain it (entity id, ACS URL).
+    id = models.CharField(primary_key=True, max_length=100, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_connections")
+    # RESTRICT: an application cannot be deleted while a connection uses it, but deleting the
+    # organization removes both.
+    application = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.RESTRICT,
+                                    related_name="sso_connections")
+    active = models.BooleanField(default=False)
+    protocol = models.CharField(max_length=8, choices=PROTOCOLS, default=SAML)
+    provider_type = models.CharField(max_length=32, choices=PROVIDER_TYPE_CHOICES, default=UNSET)
+    sso_admin_email = models.EmailField(max_length=254, blank=True, default="")
+    users_provisioning = models.CharField(max_length=32, choices=UsersProvisioning.choices,
+                                          default=UsersProvisioning.PROVISION_NEW_USERS)
+    bypass_it_admin_test = models.BooleanField(
+        default=False, help_text="Allow activation without a successful test login by the IT admin.",
+    )
+
+    # SAML: the identity provider, as its metadata (pasted or fetched) or typed by hand describes it.
+    idp_metadata_xml = models.TextField(blank=True, default="")
+    idp_metadata_url = models.URLField(max_length=2000, blank=True, default="")
+    idp_metadata_fetched_at = models.DateTimeField(null=True, blank=True)
+    idp_metadata_valid_until = models.DateTimeField(null=True, blank=True)
+    idp_entity_id = models.CharField(max_length=1024, blank=True, default="")
+    idp_sso_url = models.URLField(max_length=2000, blank=True, default="")
+    idp_sso_binding = models.CharField(max_length=64, choices=SSO_BINDINGS, default=BINDING_HTTP_REDIRECT)
+    idp_slo_url = models.URLField(max_length=2000, blank=True, default="")
+    idp_slo_binding = models.CharField(max_length=64, choices=SSO_BINDINGS, blank=True, default="")
+    idp_certificates = models.JSONField(default=list, blank=True, help_text="Signing certificates, PEM.")
+    attribute_mapping = models.JSONField(default=dict, blank=True,
+                                         help_text="Our claim (email, given_name, family_name) -> IdP attribute.")
+    allow_idp_initiated = models.BooleanField(default=False)
+    # Entra ID and AD FS sign only the assertion: a signed assertion (or a signed response) is always
+    # required; this asks for a signed Response on top.
+    want_response_signed = models.BooleanField(default=False)
+
+    last_successful_test_at = models.DateTimeField(null=True, blank=True)
+    inserted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "SSO connection"
+        ordering = ("-inserted_at", "-id")
+        indexes = [
+            models.Index(fields=["-inserted_at", "-id"], name="conn_newest_first"),
+            models.Index(fields=["organization", "-inserted_at", "-id"], name="conn_org_newest_first"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(protocol__in=[SAML, OIDC]), name="conn_protocol_known"),
+        ]
+
+    def __str__(self) -> str:
+        return self.id
+
+    @property
+    def idp_id(self) -> str:
+        return self.id
+
+    @property
+    def has_usable_idp_configuration(self) -> bool:
+        return not self.missing_idp_configuration()
+
+    def missing_idp_configuration(self) -> list[str]:
+        """What the IdP side still lacks before a sign-in can work (empty when nothing)."""
+        missing = []
+        if not self.idp_entity_id:
+            missing.append("idp_entity_id")
+        if not self.idp_sso_url:
+            missing.append("idp_sso_url")
+        if not self.idp_certificates:
+            missing.append("idp_certificates")
+        return missing
