@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from applications.oauth.keys import load_active_private_key, load_inactive_private_keys
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("CRYPTR_VAR_DIR", BASE_DIR / "var"))
 
@@ -72,6 +74,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # /t/<domain>/... : the organization's OAuth 2.0 / OIDC issuer (applications/oauth/tenancy.py).
+    "applications.oauth.tenancy.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -218,14 +222,45 @@ OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "applications.RefreshToken"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "applications.IDToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "applications.Grant"
 OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "applications.oauth.validators.GatewayOAuth2Validator",
+    "OAUTH2_BACKEND_CLASS": "applications.oauth.core.TenantOAuthLibCore",
+    # Access tokens are RS256 JWTs; refresh tokens stay opaque random strings.
+    "ACCESS_TOKEN_GENERATOR": "applications.oauth.tokens.access_token_generator",
+    "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
+    # Public clients must use PKCE; the validator (is_pkce_required) lets confidential clients,
+    # which authenticate at the token endpoint, go without.
     "PKCE_REQUIRED": True,
     "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": load_active_private_key(VAR_DIR, production=PRODUCTION),
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": load_inactive_private_keys(),
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic", "client_secret_post", "none"],
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+    "OIDC_RP_INITIATED_LOGOUT_STRICT_REDIRECT_URIS": PRODUCTION,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
     "REFRESH_TOKEN_EXPIRE_SECONDS": 30 * 24 * 3600,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    # Plain-http redirect URIs only outside production (local development of the SaaS app).
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["http", "https"],
+    "ALLOWED_SCHEMES": ["https"] if PRODUCTION else ["http", "https"],
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "SCOPES": {"openid": "OpenID Connect", "profile": "Your profile", "email": "Your email address",
                "offline_access": "Stay signed in"},
+    "DEFAULT_SCOPES": ["openid"],
 }
 
 LOGGING = {

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from applications.oauth.views import enterprise_login
 from cryptr_sso.views import health
 
 api_v2 = [
@@ -14,6 +15,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v2/", include(api_v2)),
     path("healthz", health, name="health"),
+    # /t/<domain>/... (the organizations' OAuth 2.0 / OIDC issuers) is routed by
+    # applications.oauth.tenancy.TenantMiddleware; this is the seed-era entry into it.
+    path("enterprise/<str:idp_id>/login", enterprise_login, name="enterprise-login"),
 ]
 
 handler404 = "cryptr_sso.views.not_found"

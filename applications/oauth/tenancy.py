@@ -1,0 +1,114 @@
+"""One issuer per organization: `/t/<domain>/...` serves django-oauth-toolkit's views.
+
+`TenantMiddleware` strips `/t/<domain>` from the path, switches the request to the tenant urlconf
+(`applications.oauth.urls`) and makes `/t/<domain>/` the script prefix for the request, so every URL
+django-oauth-toolkit reverses (discovery, redirects, the logout form) carries the tenant. The
+organization is put on the request and, for the oauthlib side, into `request.META` under keys no
+HTTP client can set (headers arrive as `HTTP_*`), which the validator reads back.
+"""
+
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.urls import get_script_prefix, set_script_prefix
+from django.utils.cache import patch_vary_headers
+from django.views.defaults import page_not_found
+from oauth2_provider.models import is_origin_allowed
+
+from cryptr_sso.api.errors import json_error
+from organizations.models import Organization
+
+TENANT_URLCONF = "applications.oauth.urls"
+META_ORGANIZATION_ID = "cryptr.organization_id"
+META_ORGANIZATION_DOMAIN = "cryptr.organization_domain"
+
+_TENANT_PATH = re.compile(r"^/t/(?P<domain>[^/]+)(?P<rest>/.*)?$")
+# Browser-based clients (SPAs) call these across origins; the application's allowed origins decide.
+_CORS_PATHS = {"/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke", "/.well-known/jwks", "/.well-known"}
+_BROWSER_PATHS = {"/oauth2/authorize", "/oauth2/logout"}
+
+
+def issuer_for(domain: str) -> str:
+    """`{BASE_URL}/t/{domain}`. Taken from the configured BASE_URL, never from the Host header."""
+    return f"{settings.BASE_URL}/t/{domain}"
+
+
+def _meta(request) -> dict:
+    # A Django request keeps the keys in META; oauthlib's request got a copy of META as headers.
+    if isinstance(request, HttpRequest):
+        return request.META
+    return getattr(request, "headers", None) or {}
+
+
+def request_organization_id(request) -> str | None:
+    return _meta(request).get(META_ORGANIZATION_ID)
+
+
+def request_organization_domain(request) -> str | None:
+    return _meta(request).get(META_ORGANIZATION_DOMAIN)
+
+
+def request_issuer(request) -> str:
+    domain = request_organization_domain(request)
+    if not domain:
+        # Reached only if a provider view were served outside /t/<domain>: refuse to make up an issuer.
+        raise LookupError("This request was not served under /t/<domain>.")
+    return issuer_for(domain)
+
+
+class TenantMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.META.pop(META_ORGANIZATION_ID, None)
+        request.META.pop(META_ORGANIZATION_DOMAIN, None)
+        match = _TENANT_PATH.match(request.path_info)
+        if not match:
+            return self.get_response(request)
+
+        domain, rest = match["domain"], match["rest"] or "/"
+        organization = Organization.objects.filter(domain=domain).first()
+        if organization is None:
+            return _unknown_tenant(request, domain, rest)
+
+        request.organization = organization
+        request.META[META_ORGANIZATION_ID] = str(organization.pk)
+        request.META[META_ORGANIZATION_DOMAIN] = organization.domain
+        request.urlconf = TENANT_URLCONF
+        request.path_info = rest
+        previous_prefix = get_script_prefix()
+        set_script_prefix(f"{previous_prefix}t/{organization.domain}/")
+        try:
+            response = self.get_response(request)
+        finally:
+            set_script_prefix(previous_prefix)
+        if rest.rstrip("/") in _CORS_PATHS or rest == "/.well-known/":
+            _add_cors_headers(request, organization, response)
+        return response
+
+
+def _unknown_tenant(request, domain, rest):
+    if rest in _BROWSER_PATHS:
+        return page_not_found(request, exception=None)
+    return json_error(404, "not_found", f"There is no organization with the domain {domain!r} on this gateway.")
+
+
+def _add_cors_headers(request, organization, response) -> None:
+    """CORS for browser clients: an origin listed by one of this organization's applications may
+    call the token, userinfo, revocation and JWKS endpoints (preflight included). Client
+    authentication, PKCE and the bearer token still decide what the call may do."""
+    origin = request.headers.get("Origin")
+    patch_vary_headers(response, ("Origin",))
+    if not origin or not urlsplit(origin).netloc:
+        return
+    allowed_lists = organization.applications.exclude(allowed_origins="").values_list("allowed_origins", flat=True)
+    if not any(is_origin_allowed(origin, allowed.split()) for allowed in allowed_lists):
+        return
+    response["Access-Control-Allow-Origin"] = origin
+    if request.method == "OPTIONS":
+        response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response["Access-Control-Allow-Headers"] = "Authorization, Content-Type, DPoP"
+        response["Access-Control-Max-Age"] = "600"

@@ -1,0 +1,192 @@
+"""Every protocol decision of the gateway's provider, as django-oauth-toolkit validator hooks.
+
+- tenancy: a client exists only inside the organization of the issuer it is used at, and a
+  bearer token only at the issuer of its client's organization;
+- PKCE is required from public clients (S256 only, by the RFC 9700 settings), optional for
+  confidential ones, which authenticate at the token endpoint;
+- the SSO sign-in (connection, provider type, auth time) goes from the session to the grant, from
+  the grant to the tokens and through every refresh, and into the `sci`, `ips`, `auth_time` claims;
+- ID tokens are always RS256 with the active key, whatever the application's `algorithm` field says.
+"""
+
+import uuid
+from datetime import timedelta
+
+from django.db import router, transaction
+from django.utils import timezone
+from jwcrypto import jws
+from jwcrypto.common import JWException
+from oauth2_provider.models import AbstractApplication
+from oauth2_provider.oauth2_validators import AccessToken, Grant, OAuth2Validator, RefreshToken
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.oauth2.rfc6749 import errors
+
+from applications.oauth.keys import verification_jwks
+from applications.oauth.tenancy import request_issuer, request_organization_domain, request_organization_id
+from applications.oauth.tokens import SsoSignIn, sign_jwt, sso_sign_in
+
+# The gateway's own claims are released with the `openid` scope, like `sub`.
+GATEWAY_CLAIMS = ("tnt", "sci", "ips")
+USER_CLAIMS = ("email", "email_verified", "given_name", "family_name", "name")
+
+
+class GatewayOAuth2Validator(OAuth2Validator):
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, **dict.fromkeys(GATEWAY_CLAIMS, "openid")}
+
+    # --- tenancy -------------------------------------------------------------------------------
+
+    def _load_application(self, client_id, request):
+        client = super()._load_application(client_id, request)
+        if client is not None and str(client.organization_id) != request_organization_id(request):
+            # Another organization's client looks exactly like an unknown one.
+            request.client = None
+            return None
+        return client
+
+    def validate_bearer_token(self, token, scopes, request):
+        if not super().validate_bearer_token(token, scopes, request):
+            return False
+        client = request.client
+        if client is None or str(client.organization_id) != request_organization_id(request):
+            request.oauth2_error = {"error": "invalid_token", "error_description": "The access token is invalid."}
+            return False
+        request.cryptr_sso = SsoSignIn.of(request.access_token)
+        return True
+
+    @staticmethod
+    def _user_in_tenant(request) -> bool:
+        user_org = getattr(request.user, "organization_id", None)
+        return user_org is not None and str(user_org) == str(request.client.organization_id)
+
+    # --- PKCE ----------------------------------------------------------------------------------
+
+    def is_pkce_required(self, client_id, request):
+        client = request.client or self._load_application(client_id, request)
+        return client is None or client.client_type == AbstractApplication.CLIENT_PUBLIC
+
+    # --- the SSO sign-in, from session to grant to tokens ----------------------------------------
+
+    def _create_authorization_code(self, request, code, expires=None):
+        # The authorize view only signs in users of this organization; this is the second lock.
+        if not self._user_in_tenant(request):
+            raise errors.AccessDeniedError(
+                description="The signed-in user is not in this organization.", request=request
+            )
+        sso = getattr(request, "cryptr_sso", None)
+        if sso is None:
+            raise errors.ServerError(description="The authorization request carries no SSO sign-in.")
+        grant = super()._create_authorization_code(request, code, expires)
+        for name, value in sso.fields().items():
+            setattr(grant, name, value)
+        grant.save(update_fields=list(sso.fields()))
+        return grant
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+            return False
+        grant = Grant.objects.only("idp_id", "provider_type", "auth_time").get(code=code, application=client)
+        request.cryptr_sso = SsoSignIn.of(grant)
+        return self._user_in_tenant(request)
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        request.cryptr_sso = SsoSignIn.of(request.refresh_token_instance)
+        return True
+
+    def _create_access_token(self, expires, request, token, source_refresh_token=None):
+        id_token = token.get("id_token", None)
+        if id_token:
+            id_token = self._load_id_token(id_token)
+        access_token = AccessToken(
+            user=request.user,
+            scope=token["scope"],
+            expires=expires,
+            id_token=id_token,
+            application=request.client,
+            source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),
+            **sso_sign_in(request).fields(),
+        )
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
+        refresh_token = RefreshToken(
+            user=request.user,
+            application=request.client,
+            access_token=access_token,
+            # A rotated token stays in its family, so a replay of any spent one revokes them all.
+            token_family=previous_refresh_token.token_family if previous_refresh_token else uuid.uuid4(),
+            resource=getattr(request, "resource", []),
+            **sso_sign_in(request).fields(),
+        )
+        self._set_token_value(refresh_token, refresh_token_code)
+        refresh_token.save()
+        return refresh_token
+
+    # --- claims ----------------------------------------------------------------------------------
+
+    def get_additional_claims(self, request):
+        user = request.user
+        profile = user.profile or {}
+        sso = sso_sign_in(request)
+        name = profile.get("name") or " ".join(
+            part for part in (profile.get("given_name"), profile.get("family_name")) if part
+        )
+        claims = {
+            "email": user.email,
+            "email_verified": user.email_verified,
+            "given_name": profile.get("given_name"),
+            "family_name": profile.get("family_name"),
+            "name": name or None,
+            "tnt": request_organization_domain(request),
+            "sci": sso.idp_id,
+            "ips": sso.provider_type,
+        }
+        return {key: value for key, value in claims.items() if value is not None}
+
+    def get_discovery_claims(self, request):
+        return ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", *USER_CLAIMS, *GATEWAY_CLAIMS]
+
+    def get_oidc_issuer_endpoint(self, request):
+        return request_issuer(request)
+
+    def get_id_token_dictionary(self, token, token_handler, request):
+        claims = self.get_oidc_claims(token, token_handler, request)
+        expiration_time = timezone.now() + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+        # OIDC Core 2: auth_time is when the user signed in at the IdP, not when this token was made.
+        auth_time = sso_sign_in(request).auth_time or timezone.now()
+        claims.update(
+            iss=self.get_oidc_issuer_endpoint(request),
+            exp=int(expiration_time.timestamp()),
+            auth_time=int(auth_time.timestamp()),
+            jti=str(uuid.uuid4()),
+        )
+        return claims, expiration_time
+
+    def finalize_id_token(self, id_token, token, token_handler, request):
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        # oauthlib issue #746: the nonce of the authorization request may be missing.
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce
+        signed = sign_jwt(id_token)
+        with transaction.atomic(using=router.db_for_write(AccessToken)):
+            id_token_row = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = id_token_row
+        request.id_token = id_token_row
+        return signed
+
+    def _get_key_for_token(self, token):
+        """The published key named by the token's `kid` (the active one or one still in overlap)."""
+        unverified = jws.JWS()
+        try:
+            unverified.deserialize(token)
+            header = unverified.jose_header
+        except (JWException, ValueError, TypeError):
+            return None
+        if isinstance(header, list) or header.get("alg") != "RS256":
+            return None
+        return verification_jwks().get(header.get("kid"))
