@@ -1,5 +1,8 @@
 """The v2 API of the tenant directory: API tokens, organizations and their users."""
 
+import base64
+from urllib.parse import unquote
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -68,6 +71,10 @@ class TokenApi(ApiView):
         client_secret = data.validated_data.get("client_secret")
         basic = request.META.get("HTTP_AUTHORIZATION", "")
         if basic.lower().startswith("basic "):
+            if client_id or client_secret:
+                # RFC 6749 2.3: a client must not use more than one authentication method per request.
+                raise ApiError("Send the client credentials either in the body or as HTTP Basic, not both.",
+                               code="invalid_request")
             client_id, client_secret = _basic_credentials(basic)
         if not client_id or not client_secret:
             raise ApiError("Send client_id and client_secret, in the body or as HTTP Basic credentials.",
@@ -89,9 +96,6 @@ class TokenApi(ApiView):
 
 
 def _basic_credentials(header: str) -> tuple[str | None, str | None]:
-    import base64
-    from urllib.parse import unquote
-
     try:
         decoded = base64.b64decode(header.split(" ", 1)[1].strip(), validate=True).decode()
         client_id, _, client_secret = decoded.partition(":")

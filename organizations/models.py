@@ -1,6 +1,6 @@
 from django.db import models
-from django.utils.functional import cached_property
 from django.db.models.functions import Lower
+from django.utils.functional import cached_property
 
 from cryptr_sso.models import BaseModel
 
@@ -108,3 +108,7 @@ class ApiAccessToken(models.Model):
     scopes = models.JSONField(default=list)
     expires_at = models.DateTimeField(db_index=True)
     inserted_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        # Never the token or its hash: this string ends up in logs and the admin.
+        return f"access token {self.pk} of {self.api_key_id}"

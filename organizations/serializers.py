@@ -12,6 +12,8 @@ HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.
 
 class EmailDomainField(serializers.CharField):
     def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Each email domain must be a string such as 'example.com'.")
         value = super().to_internal_value(data).strip().lower()
         if not HOSTNAME_RE.match(value):
             raise serializers.ValidationError(f"'{value}' is not an email domain such as 'example.com'.")
@@ -116,8 +118,9 @@ class UserOutput(serializers.Serializer):
 
 class TokenInput(StrictSerializer):
     grant_type = serializers.CharField()
-    client_id = serializers.CharField(required=False, max_length=100)
-    client_secret = serializers.CharField(required=False, max_length=200)
+    # Blank credentials are a failed client authentication (401 invalid_client), not a malformed request.
+    client_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    client_secret = serializers.CharField(required=False, allow_blank=True, max_length=200)
     scope = serializers.CharField(required=False, allow_blank=True, max_length=1000)
 
 

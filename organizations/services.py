@@ -16,7 +16,6 @@ from .models import ApiAccessToken, ApiKey, Organization, User
 from .scopes import ALL_SCOPES
 from .slugs import domain_slug
 
-
 # --- organizations -------------------------------------------------------------------------------
 
 def _free_domain(base: str) -> str:
@@ -31,6 +30,11 @@ def _free_domain(base: str) -> str:
     return f"{base}-{number}"
 
 
+def _distinct(values: list[str]) -> list[str]:
+    """Email domains once each, in the order given (they arrive lowercased from the input serializer)."""
+    return list(dict.fromkeys(values))
+
+
 def organization_create(*, name: str, locality: str, country_name: str = "", state: str = "",
                         allowed_email_domains: list[str] | None = None) -> Organization:
     base = domain_slug(name)
@@ -39,7 +43,7 @@ def organization_create(*, name: str, locality: str, country_name: str = "", sta
             with transaction.atomic():
                 return Organization.objects.create(
                     name=name, domain=_free_domain(base), locality=locality, country_name=country_name,
-                    state=state, allowed_email_domains=allowed_email_domains or [],
+                    state=state, allowed_email_domains=_distinct(allowed_email_domains or []),
                 )
         except IntegrityError:
             continue  # another request took the same domain between the read and the insert
@@ -47,9 +51,11 @@ def organization_create(*, name: str, locality: str, country_name: str = "", sta
 
 
 def organization_update(*, organization: Organization, data: dict[str, Any]) -> Organization:
-    for field in ("name", "locality", "country_name", "state", "allowed_email_domains"):
+    for field in ("name", "locality", "country_name", "state"):
         if field in data:
             setattr(organization, field, data[field])
+    if "allowed_email_domains" in data:
+        organization.allowed_email_domains = _distinct(data["allowed_email_domains"])
     organization.save()
     return organization
 
@@ -92,9 +98,9 @@ def user_create(*, organization: Organization, email: str, email_verified: bool 
 
 
 def user_update(*, user: User, data: dict[str, Any]) -> User:
-    if "email" in data and data["email"].lower() != user.email.lower():
-        if _email_taken(organization=user.organization, email=data["email"], exclude=user):
-            raise _email_conflict(data["email"], user.organization)
+    email_changes = "email" in data and data["email"].lower() != user.email.lower()
+    if email_changes and _email_taken(organization=user.organization, email=data["email"], exclude=user):
+        raise _email_conflict(data["email"], user.organization)
     for field in ("email", "email_verified", "active"):
         if field in data:
             setattr(user, field, data[field])

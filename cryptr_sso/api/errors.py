@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -37,6 +37,12 @@ class Conflict(ApiError):
     default_detail = "The request conflicts with an existing resource."
 
 
+class PayloadTooLarge(ApiError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = "The request body is too large."
+
+
 class StateError(ApiError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "invalid_state"
@@ -69,12 +75,16 @@ def _describe_fields(fields: dict[str, Any]) -> str:
 
 
 _DRF_CODES = {
-    exceptions.NotAuthenticated: ("unauthorized", "Send an access token from POST /api/v2/oauth/token as 'Authorization: Bearer <token>'."),
+    exceptions.NotAuthenticated: (
+        "unauthorized", "Send an access token from POST /api/v2/oauth/token as 'Authorization: Bearer <token>'.",
+    ),
     exceptions.AuthenticationFailed: ("invalid_token", None),
     exceptions.PermissionDenied: ("insufficient_scope", None),
     exceptions.NotFound: ("not_found", "There is no such resource, or your API key cannot see it."),
     exceptions.MethodNotAllowed: ("method_not_allowed", None),
-    exceptions.UnsupportedMediaType: ("unsupported_media_type", "Send the body as application/json or application/x-www-form-urlencoded."),
+    exceptions.UnsupportedMediaType: (
+        "unsupported_media_type", "Send the body as application/json or application/x-www-form-urlencoded.",
+    ),
     exceptions.ParseError: ("malformed_body", None),
     exceptions.NotAcceptable: ("not_acceptable", "This API answers in application/json."),
     exceptions.Throttled: ("rate_limited", None),
@@ -84,6 +94,9 @@ _DRF_CODES = {
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    elif isinstance(exc, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        # Django's own body limits (form and multipart parsing); without this they become an HTML 400.
+        exc = PayloadTooLarge("The request body is too large, or has too many fields.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
 

@@ -25,12 +25,21 @@ def request_body(request) -> dict[str, Any]:
     return data
 
 
+NOT_A_STRING = "Must be a string."
+
+
 class StrictSerializer(serializers.Serializer):
-    """An input serializer that answers 400 for fields it does not know, instead of dropping them silently."""
+    """An input serializer that answers 400 for fields it does not know, instead of dropping them silently,
+    and for JSON numbers, booleans, lists or objects sent where a string is expected (DRF would turn
+    `{"name": 42}` into "42")."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({name: ["This field is not known."] for name in unknown})
+            errors = {name: ["This field is not known."] for name in sorted(set(data) - set(self.fields))}
+            for name, field in self.fields.items():
+                value = data.get(name)
+                if isinstance(field, serializers.CharField) and value is not None and not isinstance(value, str):
+                    errors[name] = [NOT_A_STRING]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

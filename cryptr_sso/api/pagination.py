@@ -70,7 +70,8 @@ def list_envelope(page: Page, data: list[dict[str, Any]], *, domain: str | None 
         "pagination": {
             "current_page": page.number,
             "next_page": page.number + 1 if page.number < page.total_pages else None,
-            "prev_page": page.number - 1 if page.number > 1 else None,
+            # Past the end, the previous page is the last one that has items.
+            "prev_page": min(page.number - 1, page.total_pages) if page.number > 1 else None,
             "per_page": page.per_page,
             "total_pages": page.total_pages,
         },

@@ -3,6 +3,7 @@ from typing import Any
 from rest_framework.views import APIView
 
 from .inputs import request_body
+from .parsers import PARSER_CLASSES
 
 
 class ApiView(APIView):
@@ -10,6 +11,7 @@ class ApiView(APIView):
     JSON and form clients."""
 
     required_scope_resource: str | None = None
+    parser_classes = PARSER_CLASSES
 
     def body(self) -> dict[str, Any]:
         return request_body(self.request)
