@@ -7,6 +7,8 @@ from cryptr_sso.views import health
 
 api_v2 = [
     path("", include("organizations.urls")),
+    path("", include("applications.urls")),
+    path("", include("connections.urls")),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -1,0 +1,64 @@
+"""Reads of SSO connections. Every fetch goes through the API key's organizations: another tenant's
+connection looks exactly like a missing one."""
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from cryptr_sso.api.errors import NotFound
+from organizations.models import ApiKey, Organization
+
+from .models import SSOConnection
+
+
+def connection_queryset() -> QuerySet[SSOConnection]:
+    return SSOConnection.objects.select_related("organization", "application")
+
+
+def connection_list(*, api_key: ApiKey | None, organization: Organization | None = None) -> QuerySet[SSOConnection]:
+    connections = connection_queryset()
+    if organization is not None:
+        return connections.filter(organization=organization)
+    if api_key is not None and api_key.allowed_organization_ids is not None:
+        connections = connections.filter(organization_id__in=api_key.allowed_organization_ids)
+    return connections
+
+
+def connection_get(*, api_key: ApiKey | None, idp_id: str) -> SSOConnection:
+    connection = connection_list(api_key=api_key).filter(id=idp_id).first()
+    if connection is None:
+        raise NotFound(f"There is no SSO connection '{idp_id}', or your API key cannot see it.")
+    return connection
+
+
+def connection_get_for_login(*, idp_id: str) -> SSOConnection | None:
+    """The connection of a public SSO URL (metadata, ACS, login); None when unknown."""
+    return connection_queryset().filter(id=idp_id).first()
+
+
+@dataclass(frozen=True)
+class SpEndpoints:
+    entity_id: str
+    acs_url: str
+    metadata_url: str
+    slo_url: str
+
+
+def saml_sp_endpoints(connection: SSOConnection) -> SpEndpoints:
+    """Our side of the SAML trust, per connection: what the IT admin types into the IdP."""
+    base = settings.BASE_URL
+    metadata_url = f"{base}/sso/sp/metadata/{connection.id}"
+    return SpEndpoints(
+        # The entity id is the metadata URL: IdPs that fetch metadata by entity id find it there.
+        entity_id=metadata_url,
+        acs_url=f"{base}/sso/sp/consume/{connection.id}",
+        metadata_url=metadata_url,
+        slo_url=f"{base}/sso/sp/logout/{connection.id}",
+    )
+
+
+def redirection_id(*, client_id: str, uri: str) -> str:
+    """A stable id for an application's redirect URI (the design's `Redirection` object)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{client_id} {uri}"))

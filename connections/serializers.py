@@ -1,0 +1,219 @@
+"""Shapes of SSO connections in the v2 API (output) and what it accepts (input)."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from cryptr_sso.api.inputs import StrictSerializer
+
+from . import selectors
+from .models import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SSOConnection, UsersProvisioning
+from .providers import PROVIDER_TYPE_CHOICES
+from .saml.keys import sp_certificate_pem
+from .saml.metadata import MAX_METADATA_BYTES
+
+# Our user claims an IdP attribute may fill (OIDC standard claim names, plus groups).
+MAPPABLE_CLAIMS = ("email", "given_name", "family_name", "name", "nickname", "locale", "phone_number", "groups")
+BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST,
+            BINDING_HTTP_REDIRECT: BINDING_HTTP_REDIRECT, BINDING_HTTP_POST: BINDING_HTTP_POST}
+
+
+class AttributeMappingField(serializers.DictField):
+    """`{"email": "<IdP attribute name>", ...}`; a null value goes back to the provider's default."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.CharField(max_length=512, allow_null=True), **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        unknown = sorted(set(value) - set(MAPPABLE_CLAIMS))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown claim(s) {', '.join(unknown)}; map any of: {', '.join(MAPPABLE_CLAIMS)}.")
+        return value
+
+
+class SamlConfigInput(StrictSerializer):
+    idp_metadata_xml = serializers.CharField(max_length=MAX_METADATA_BYTES, trim_whitespace=True)
+    idp_metadata_url = serializers.URLField(max_length=2000)
+    idp_entity_id = serializers.CharField(max_length=1024)
+    idp_sso_url = serializers.URLField(max_length=2000)
+    idp_sso_binding = serializers.ChoiceField(choices=sorted(BINDINGS))
+    idp_slo_url = serializers.URLField(max_length=2000, allow_blank=True)
+    idp_certificates = serializers.ListField(child=serializers.CharField(max_length=20_000), min_length=1,
+                                             max_length=5)
+    attribute_mapping = AttributeMappingField()
+    allow_idp_initiated = serializers.BooleanField()
+    want_response_signed = serializers.BooleanField()
+
+    MANUAL = ("idp_entity_id", "idp_sso_url", "idp_sso_binding", "idp_slo_url", "idp_certificates")
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = False
+        return fields
+
+    def validate(self, attrs):
+        sources = [name for name, present in (
+            ("idp_metadata_xml", "idp_metadata_xml" in attrs),
+            ("idp_metadata_url", "idp_metadata_url" in attrs),
+            ("the IdP fields", any(name in attrs for name in self.MANUAL)),
+        ) if present]
+        if len(sources) > 1:
+            raise serializers.ValidationError(
+                f"Give the identity provider one way only: {' or '.join(sources)}, not several.")
+        if "idp_sso_binding" in attrs:
+            attrs["idp_sso_binding"] = BINDINGS[attrs["idp_sso_binding"]]
+        return attrs
+
+
+class ConnectionCreateInput(StrictSerializer):
+    organization_id = serializers.CharField(max_length=100, help_text="The organization's id or domain.")
+    application_id = serializers.CharField(max_length=255, help_text="The application's id (client_id).")
+    sso_admin_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    provider_type = serializers.ChoiceField(choices=PROVIDER_TYPE_CHOICES, required=False)
+
+
+class ConnectionUpdateInput(StrictSerializer):
+    active = serializers.BooleanField(required=False)
+    provider_type = serializers.ChoiceField(choices=PROVIDER_TYPE_CHOICES, required=False)
+    users_provisioning = serializers.ChoiceField(choices=UsersProvisioning.choices, required=False)
+    application_id = serializers.CharField(max_length=255, required=False)
+    sso_admin_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    bypass_it_admin_test = serializers.BooleanField(required=False)
+    saml_config = SamlConfigInput(required=False)
+
+
+def onboarding_output(connection: SSOConnection) -> dict:
+    """The connection's AdminOnboarding. Until the onboarding app records one, a connection has not
+    started it; the onboarding app replaces this with the real progress."""
+    return {
+        "__type__": "AdminOnboarding",
+        "state": "not_initialized",
+        "tutorial_step": 0,
+        "total_steps": 6,
+        "progress_in_percentage": 0,
+        "it_admin_email": connection.sso_admin_email or None,
+        "provider_type": None,
+        "invitation_sent_at": None,
+        "steps": [],
+    }
+
+
+def default_redirection_output(connection: SSOConnection) -> dict | None:
+    application = connection.application
+    uri = application.default_redirect_uri_after_login
+    if not uri or uri not in application.redirect_uris.split():
+        return None
+    return {"__type__": "Redirection", "id": selectors.redirection_id(client_id=application.client_id, uri=uri),
+            "app_id": application.client_id, "uri": uri}
+
+
+def _metadata_source(connection: SSOConnection) -> str | None:
+    if connection.idp_metadata_url:
+        return "url"
+    if connection.idp_metadata_xml:
+        return "xml"
+    if connection.idp_entity_id or connection.idp_sso_url or connection.idp_certificates:
+        return "manual"
+    return None
+
+
+def saml_config_output(connection: SSOConnection) -> dict:
+    endpoints = selectors.saml_sp_endpoints(connection)
+    return {
+        "entity_id": endpoints.entity_id,
+        "acs_url": endpoints.acs_url,
+        "sp_metadata_url": endpoints.metadata_url,
+        "slo_url": endpoints.slo_url,
+        "sp_certificate": sp_certificate_pem(connection),
+        "idp_metadata_source": _metadata_source(connection),
+        "idp_metadata_url": connection.idp_metadata_url or None,
+        "idp_metadata_fetched_at": connection.idp_metadata_fetched_at,
+        "idp_metadata_valid_until": connection.idp_metadata_valid_until,
+        "idp_entity_id": connection.idp_entity_id or None,
+        "idp_sso_url": connection.idp_sso_url or None,
+        "idp_sso_binding": connection.idp_sso_binding if connection.idp_sso_url else None,
+        "idp_slo_url": connection.idp_slo_url or None,
+        "idp_certificates": list(connection.idp_certificates),
+        "attribute_mapping": dict(connection.attribute_mapping),
+        "allow_idp_initiated": connection.allow_idp_initiated,
+        "want_response_signed": connection.want_response_signed,
+    }
+
+
+class SamlConfigOutput(serializers.Serializer):
+    entity_id = serializers.CharField()
+    acs_url = serializers.CharField()
+    sp_metadata_url = serializers.CharField()
+    slo_url = serializers.CharField()
+    sp_certificate = serializers.CharField()
+    idp_metadata_source = serializers.ChoiceField(choices=["xml", "url", "manual"], allow_null=True)
+    idp_metadata_url = serializers.CharField(allow_null=True)
+    idp_metadata_fetched_at = serializers.DateTimeField(allow_null=True)
+    idp_metadata_valid_until = serializers.DateTimeField(allow_null=True)
+    idp_entity_id = serializers.CharField(allow_null=True)
+    idp_sso_url = serializers.CharField(allow_null=True)
+    idp_sso_binding = serializers.CharField(allow_null=True)
+    idp_slo_url = serializers.CharField(allow_null=True)
+    idp_certificates = serializers.ListField(child=serializers.CharField())
+    attribute_mapping = serializers.DictField(child=serializers.CharField())
+    allow_idp_initiated = serializers.BooleanField()
+    want_response_signed = serializers.BooleanField()
+
+
+class RedirectionOutput(serializers.Serializer):
+    __type__ = serializers.CharField()
+    id = serializers.CharField()
+    app_id = serializers.CharField()
+    uri = serializers.CharField()
+
+
+class OnboardingOutput(serializers.Serializer):
+    __type__ = serializers.CharField()
+    state = serializers.CharField()
+    tutorial_step = serializers.IntegerField()
+    total_steps = serializers.IntegerField()
+    progress_in_percentage = serializers.IntegerField()
+    it_admin_email = serializers.CharField(allow_null=True)
+    provider_type = serializers.CharField(allow_null=True)
+    invitation_sent_at = serializers.DateTimeField(allow_null=True)
+    steps = serializers.ListField(child=serializers.DictField())
+
+
+class ConnectionOutput(serializers.Serializer):
+    __type__ = serializers.SerializerMethodField()
+    __domain__ = serializers.CharField(source="organization.domain")
+    id = serializers.CharField()
+    active = serializers.BooleanField()
+    protocol = serializers.CharField()
+    provider_type = serializers.CharField()
+    organization_id = serializers.UUIDField()
+    application_id = serializers.CharField(source="application.client_id")
+    sso_admin_email = serializers.SerializerMethodField()
+    users_provisioning = serializers.CharField()
+    bypass_it_admin_test = serializers.BooleanField()
+    default_redirection = serializers.SerializerMethodField()
+    onboarding = serializers.SerializerMethodField()
+    saml_config = serializers.SerializerMethodField()
+    last_successful_test_at = serializers.DateTimeField(allow_null=True)
+    inserted_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get___type__(self, obj) -> str:
+        return "SSOConnection"
+
+    def get_sso_admin_email(self, obj) -> str | None:
+        return obj.sso_admin_email or None
+
+    @extend_schema_field(RedirectionOutput(allow_null=True))
+    def get_default_redirection(self, obj):
+        return default_redirection_output(obj)
+
+    @extend_schema_field(OnboardingOutput)
+    def get_onboarding(self, obj):
+        return onboarding_output(obj)
+
+    @extend_schema_field(SamlConfigOutput)
+    def get_saml_config(self, obj):
+        return saml_config_output(obj)
