@@ -1,6 +1,5 @@
 """Shapes of the tenant directory in the v2 API (output) and what it accepts (input)."""
 
-import json
 import re
 
 from rest_framework import serializers
@@ -65,13 +64,25 @@ class ProfileInput(StrictSerializer):
         }
 
 
+def _unstorable_text(value) -> bool:
+    """True when a string anywhere in a JSON value cannot be stored: PostgreSQL's jsonb refuses
+    U+0000, and a lone surrogate is not Unicode at all."""
+    if isinstance(value, str):
+        return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_unstorable_text(k) or _unstorable_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable_text(item) for item in value)
+    return False
+
+
 class MetaDataField(serializers.DictField):
+    """Free-form JSON. Its size limits apply to the stored (merged) value, so services check them."""
+
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if len(value) > 50:
-            raise serializers.ValidationError("meta_data holds at most 50 keys.")
-        if len(json.dumps(value)) > 16_000:
-            raise serializers.ValidationError("meta_data must be smaller than 16 kB.")
+        if _unstorable_text(value):
+            raise serializers.ValidationError("meta_data must not contain NUL characters or lone surrogates.")
         return value
 
 

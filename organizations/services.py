@@ -1,5 +1,6 @@
 """Writes to the tenant directory. Each service owns its transaction; callers pass keyword arguments."""
 
+import json
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -67,6 +68,27 @@ def organization_delete(*, organization: Organization) -> None:
 
 # --- users ---------------------------------------------------------------------------------------
 
+MAX_META_DATA_KEYS = 50
+MAX_META_DATA_BYTES = 16_000
+
+
+def _checked_meta_data(meta_data: dict) -> dict:
+    """The limits hold for what is stored: updates merge into the existing keys, so a series of
+    small updates must not grow meta_data past them."""
+    problem = None
+    if len(meta_data) > MAX_META_DATA_KEYS:
+        problem = f"meta_data holds at most {MAX_META_DATA_KEYS} keys; this would make {len(meta_data)}."
+    elif len(json.dumps(meta_data)) > MAX_META_DATA_BYTES:
+        problem = f"meta_data must stay smaller than {MAX_META_DATA_BYTES // 1000} kB as JSON."
+    if problem:
+        raise ApiError(problem, code="invalid_request", fields={"meta_data": [problem]})
+    return meta_data
+
+
+def _without_nulls(values: dict) -> dict:
+    # In profile and meta_data a null value means "no such key", as the seed's API does.
+    return {key: value for key, value in values.items() if value is not None}
+
 def _email_taken(*, organization: Organization, email: str, exclude: User | None = None) -> bool:
     users = User.objects.annotate(email_lower=Lower("email")).filter(
         organization=organization, email_lower=email.lower()
@@ -85,35 +107,41 @@ def _email_conflict(email: str, organization: Organization) -> Conflict:
 
 def user_create(*, organization: Organization, email: str, email_verified: bool = False, active: bool = True,
                 profile: dict | None = None, meta_data: dict | None = None) -> User:
+    meta_data = _checked_meta_data(_without_nulls(meta_data or {}))
     if _email_taken(organization=organization, email=email):
         raise _email_conflict(email, organization)
     try:
         with transaction.atomic():
             return User.objects.create(
                 organization=organization, email=email, email_verified=email_verified, active=active,
-                profile=profile or {}, meta_data=meta_data or {},
+                profile=_without_nulls(profile or {}), meta_data=meta_data,
             )
     except IntegrityError:
         raise _email_conflict(email, organization) from None
 
 
 def user_update(*, user: User, data: dict[str, Any]) -> User:
-    email_changes = "email" in data and data["email"].lower() != user.email.lower()
-    if email_changes and _email_taken(organization=user.organization, email=data["email"], exclude=user):
-        raise _email_conflict(data["email"], user.organization)
-    for field in ("email", "email_verified", "active"):
-        if field in data:
-            setattr(user, field, data[field])
-    # profile and meta_data are merged key by key, as the seed's API does; a null value removes a key.
-    for field in ("profile", "meta_data"):
-        if field in data:
-            merged = {**getattr(user, field), **data[field]}
-            setattr(user, field, {k: v for k, v in merged.items() if v is not None})
+    organization = user.organization
     try:
         with transaction.atomic():
+            # Lock the row: profile and meta_data are read, merged and written back, and two concurrent
+            # updates must not lose each other's keys.
+            user = User.objects.select_for_update().get(pk=user.pk)
+            email_changes = "email" in data and data["email"].lower() != user.email.lower()
+            if email_changes and _email_taken(organization=organization, email=data["email"], exclude=user):
+                raise _email_conflict(data["email"], organization)
+            for field in ("email", "email_verified", "active"):
+                if field in data:
+                    setattr(user, field, data[field])
+            # profile and meta_data are merged key by key, as the seed's API does; a null value removes a key.
+            if "profile" in data:
+                user.profile = _without_nulls({**user.profile, **data["profile"]})
+            if "meta_data" in data:
+                user.meta_data = _checked_meta_data(_without_nulls({**user.meta_data, **data["meta_data"]}))
             user.save()
     except IntegrityError:
-        raise _email_conflict(data["email"], user.organization) from None
+        raise _email_conflict(data.get("email", user.email), organization) from None
+    user.organization = organization
     return user
 
 
