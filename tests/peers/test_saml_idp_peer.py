@@ -12,6 +12,7 @@ import re
 import shutil
 import zlib
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -426,3 +427,88 @@ def test_single_logout_answers_a_signed_logout_response(idp, sp_keys):
     assert logout_response.response.in_response_to == logout_id
     assert logout_response.response.status.status_code.value == "urn:oasis:names:tc:SAML:2.0:status:Success"
     assert logout_response.response.issuer.text == idp.entity_id
+
+
+def test_schema_invalid_request_is_refused(sp_keys):
+    unsigned_sp_metadata = str(entity_descriptor(sp_config(sp_keys, sign_requests=False)))
+    with run_saml_idp(sp_metadata_xml=unsigned_sp_metadata) as idp_peer:
+        bad = (
+            '<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+            'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_x1" Version="2.0">'
+            f"<saml:Issuer>{SP_ENTITY_ID}</saml:Issuer><samlp:Bogus/></samlp:AuthnRequest>"
+        )
+        refused = requests.get(idp_peer.sso_url, params={"SAMLRequest": deflate(bad)}, timeout=20)
+        assert refused.status_code == 400 and "ERR_INVALID_XML" in refused.text
+        doctype = f'<!DOCTYPE x [<!ENTITY e "{SP_ENTITY_ID}">]>' + bad.replace(SP_ENTITY_ID, "&e;")
+        refused = requests.get(idp_peer.sso_url, params={"SAMLRequest": deflate(doctype)}, timeout=20)
+        assert refused.status_code == 400 and 'id="username"' not in refused.text
+
+
+def test_sp_metadata_is_fetched_lazily_and_refetched_after_a_failure(sp_keys, sp_metadata_xml):
+    import http.server
+    import socket
+    import threading
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    class Metadata(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = sp_metadata_xml.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/samlmetadata+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    with run_saml_idp(sp_metadata_url=f"http://127.0.0.1:{port}/sp/metadata") as idp_peer:
+        # The SP is not up yet: the IdP still starts, and says what is missing.
+        early = requests.get(idp_peer.idp_initiated_url, timeout=20)
+        assert early.status_code == 502 and "SP metadata unavailable" in early.text
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Metadata)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            client = sp_client(sp_keys, idp_peer)
+            _, info = client.prepare_for_authenticate(
+                entityid=idp_peer.entity_id, binding=BINDING_HTTP_REDIRECT, sigalg=SIG_RSA_SHA256
+            )
+            login_page = requests.get(dict(info["headers"])["Location"], timeout=20)
+            assert login_page.status_code == 200 and 'id="login"' in login_page.text
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def test_given_key_and_cert_and_clean_shutdown(sp_metadata_xml, sp_keys):
+    key_file, cert_file = sp_keys  # any RSA key pair will do
+    cert_pem = Path(cert_file).read_text()
+    cert_b64 = "".join(line for line in cert_pem.splitlines() if "-----" not in line)
+    with run_saml_idp(
+        sp_metadata_xml=sp_metadata_xml, key_pem=Path(key_file).read_text(), cert_pem=cert_pem, entity_id="urn:test:idp"
+    ) as idp_peer:
+        assert idp_peer.entity_id == "urn:test:idp"
+        metadata = idp_peer.metadata_xml()
+        assert cert_b64 in metadata and 'entityID="urn:test:idp"' in metadata
+        assert f'Location="{idp_peer.slo_url}"' in metadata
+        process = idp_peer.process
+    assert process.returncode == 0  # SIGTERM: the peer closes its server and exits 0
+
+
+def test_helper_reports_start_failures(tmp_path, monkeypatch):
+    from tests.peers import saml_idp
+
+    with (
+        pytest.raises(saml_idp.SamlIdpPeerError, match="expected a list of users"),
+        run_saml_idp(sp_metadata_xml="<x/>", users=[]),
+    ):
+        pass
+    monkeypatch.setattr(saml_idp, "PEER_DIR", tmp_path)
+    with (
+        pytest.raises(saml_idp.SamlIdpPeerError, match=r"npm ci --prefix tests/peers/saml-idp"),
+        run_saml_idp(sp_metadata_xml="<x/>"),
+    ):
+        pass
