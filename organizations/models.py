@@ -47,6 +47,12 @@ class User(BaseModel):
     def __str__(self) -> str:
         return self.email
 
+    @cached_property
+    def identity_list(self) -> list["Identity"]:
+        """The user's identities, oldest first. selectors.user_queryset() fills it for a whole page in one
+        query (Prefetch to_attr): a plain list, which serializes much faster than `identities.all()`."""
+        return list(self.identities.order_by("inserted_at"))
+
 
 class Identity(BaseModel):
     """How one user is known to one SSO connection: the (idp_id, subject) pair is the key, never the email."""

@@ -114,7 +114,7 @@ class UserOutput(serializers.Serializer):
     email_verified = serializers.BooleanField()
     active = serializers.BooleanField()
     profile = serializers.DictField()
-    identities = IdentityOutput(many=True, source="identities.all")
+    identities = IdentityOutput(many=True, source="identity_list")
     meta_data = serializers.DictField()
     inserted_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
