@@ -1,6 +1,7 @@
 """Writes of SSO connections. Each service owns its transaction; network reads (IdP metadata URLs)
 happen before it, so no database transaction waits on a remote server."""
 
+import copy
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -137,42 +138,56 @@ def _check_active_state(connection: SSOConnection, *, was_active: bool) -> None:
         raise StateError(description, fields={"active": [description]})
 
 
-def connection_update(*, connection: SSOConnection, data: dict[str, Any],
-                      application: Application | None = None) -> SSOConnection:
-    """Apply the fields sent. `application` is the one `application_id` named, already looked up in
-    the connection's organization."""
+def _apply(connection: SSOConnection, *, data: dict[str, Any], idp_fields: dict[str, Any] | None,
+           application: Application | None) -> None:
+    """Apply an update to an unsaved copy (the admin's check) or the locked row (the update)."""
+    was_active = connection.active
+    old_provider = connection.provider_type
     saml_config = data.get("saml_config") or {}
-    source = _read_idp_source(saml_config)
+    for field in TOP_LEVEL_FIELDS:
+        if field in data:
+            setattr(connection, field, data[field])
+    if connection.provider_type != old_provider:
+        connection.protocol = provider_get(connection.provider_type).protocol
+        # A mapping still at the old provider's defaults follows the new provider's defaults.
+        if connection.attribute_mapping == default_attribute_mapping(old_provider):
+            connection.attribute_mapping = default_attribute_mapping(connection.provider_type)
+    if application is not None:
+        if application.organization_id != connection.organization_id:
+            raise ApiError("The application belongs to another organization.",
+                           fields={"application_id": ["Not an application of this organization."]})
+        connection.application = application
+    for field, value in (idp_fields or {}).items():
+        setattr(connection, field, value)
+    if "attribute_mapping" in saml_config:
+        connection.attribute_mapping = _merge_mapping(connection, saml_config["attribute_mapping"])
+    for field in SAML_FLAGS:
+        if field in saml_config:
+            setattr(connection, field, saml_config[field])
+    if "active" in data:
+        connection.active = data["active"]
+    _check_active_state(connection, was_active=was_active)
 
+
+def connection_check_update(*, connection: SSOConnection, data: dict[str, Any],
+                            application: Application | None = None) -> dict[str, Any] | None:
+    """Everything `connection_update` refuses, without saving; returns the IdP fields read (metadata
+    parsed or fetched) so the caller can pass them on instead of fetching twice."""
+    idp_fields = _read_idp_source(data.get("saml_config") or {})
+    _apply(copy.copy(connection), data=data, idp_fields=idp_fields, application=application)
+    return idp_fields
+
+
+def connection_update(*, connection: SSOConnection, data: dict[str, Any], application: Application | None = None,
+                      idp_fields: dict[str, Any] | None = None) -> SSOConnection:
+    """Apply the fields sent. `application` is the one `application_id` named, already looked up in
+    the connection's organization; `idp_fields` what `connection_check_update` already read."""
+    if idp_fields is None:
+        idp_fields = _read_idp_source(data.get("saml_config") or {})
     with transaction.atomic():
         locked = (SSOConnection.objects.select_for_update(of=("self",))
                   .select_related("organization", "application").get(pk=connection.pk))
-        was_active = locked.active
-        old_provider = locked.provider_type
-        for field in TOP_LEVEL_FIELDS:
-            if field in data:
-                setattr(locked, field, data[field])
-        if locked.provider_type != old_provider:
-            locked.protocol = provider_get(locked.provider_type).protocol
-            # A mapping still at the old provider's defaults follows the new provider's defaults.
-            if locked.attribute_mapping == default_attribute_mapping(old_provider):
-                locked.attribute_mapping = default_attribute_mapping(locked.provider_type)
-        if application is not None:
-            if application.organization_id != locked.organization_id:
-                raise ApiError("The application belongs to another organization.",
-                               fields={"application_id": ["Not an application of this organization."]})
-            locked.application = application
-        if source is not None:
-            for field, value in source.items():
-                setattr(locked, field, value)
-        if "attribute_mapping" in saml_config:
-            locked.attribute_mapping = _merge_mapping(locked, saml_config["attribute_mapping"])
-        for field in SAML_FLAGS:
-            if field in saml_config:
-                setattr(locked, field, saml_config[field])
-        if "active" in data:
-            locked.active = data["active"]
-        _check_active_state(locked, was_active=was_active)
+        _apply(locked, data=data, idp_fields=idp_fields, application=application)
         locked.save()
     return locked
 

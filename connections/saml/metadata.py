@@ -13,6 +13,7 @@ import binascii
 import ipaddress
 import socket
 import ssl
+import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -378,44 +379,62 @@ def check_metadata_url(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-def _get(url: str, *, timeout: float) -> urllib3.BaseHTTPResponse:
+def _remaining(deadline: float, host: str, timeout: float) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise MetadataError(f"{host} did not send the metadata within {timeout:g} seconds.",
+                            code="metadata_fetch_failed")
+    return left
+
+
+def _get(url: str, *, deadline: float, timeout: float) -> urllib3.BaseHTTPResponse:
     host, port = check_metadata_url(url)
-    address = _public_addresses(host, port)[0]
     parts = urlsplit(url)
     target = parts.path or "/"
     if parts.query:
         target = f"{target}?{parts.query}"
     ca_file = getattr(settings, "SAML_METADATA_CA_BUNDLE", None) or certifi.where()
-    # Connect to the checked address, but verify the certificate and send SNI for the host name.
-    pool = urllib3.HTTPSConnectionPool(
-        address, port, timeout=urllib3.Timeout(total=timeout), retries=False, maxsize=1,
-        cert_reqs=ssl.CERT_REQUIRED, ca_certs=ca_file, server_hostname=host, assert_hostname=host,
-    )
-    host_header = host if port == 443 else f"{host}:{port}"
-    try:
-        return pool.urlopen("GET", target, headers={"Host": host_header, "Accept": "application/samlmetadata+xml, "
-                            "application/xml, text/xml", "User-Agent": "cryptr-sso-gateway"},
-                            redirect=False, preload_content=False, timeout=urllib3.Timeout(total=timeout))
-    except urllib3.exceptions.SSLError:
-        raise MetadataError(f"The TLS certificate of {host} could not be verified.",
-                            code="metadata_fetch_failed") from None
-    except (urllib3.exceptions.TimeoutError, TimeoutError):
-        raise MetadataError(f"{host} did not answer within {timeout:g} seconds.",
-                            code="metadata_fetch_failed") from None
-    except urllib3.exceptions.HTTPError as error:
-        raise MetadataError(f"The metadata could not be downloaded from {host} ({error.__class__.__name__}).",
-                            code="metadata_fetch_failed") from None
+    headers = {"Host": host if port == 443 else f"{host}:{port}", "User-Agent": "sso-gateway-metadata-fetcher",
+               "Accept": "application/samlmetadata+xml, application/xml, text/xml"}
+    addresses = _public_addresses(host, port)
+    for index, address in enumerate(addresses):
+        left = _remaining(deadline, host, timeout)
+        # Connect to the address we checked, and verify the certificate for (and send SNI of) the host name.
+        pool = urllib3.HTTPSConnectionPool(
+            address, port, retries=False, maxsize=1, cert_reqs=ssl.CERT_REQUIRED, ca_certs=ca_file,
+            server_hostname=host, assert_hostname=host,
+        )
+        try:
+            return pool.urlopen("GET", target, headers=headers, redirect=False, preload_content=False,
+                                timeout=urllib3.Timeout(connect=left, read=left))
+        except urllib3.exceptions.NewConnectionError:
+            if index + 1 < len(addresses):
+                continue  # e.g. an IPv6 address on a host without an IPv6 route: try the next one
+            raise MetadataError(f"Could not connect to {host}.", code="metadata_fetch_failed") from None
+        except urllib3.exceptions.SSLError:
+            raise MetadataError(f"The TLS certificate of {host} could not be verified.",
+                                code="metadata_fetch_failed") from None
+        except (urllib3.exceptions.TimeoutError, TimeoutError):
+            raise MetadataError(f"{host} did not answer within {timeout:g} seconds.",
+                                code="metadata_fetch_failed") from None
+        except urllib3.exceptions.HTTPError as error:
+            raise MetadataError(f"The metadata could not be downloaded from {host} ({error.__class__.__name__}).",
+                                code="metadata_fetch_failed") from None
+    raise MetadataError(f"Could not connect to {host}.", code="metadata_fetch_failed")
 
 
 def fetch_idp_metadata_xml(url: str) -> bytes:
-    """Download metadata over https from a public address, in at most 5 seconds and 1 MB."""
+    """Download metadata over https from a public address, in at most 5 seconds and 1 MB, following at
+    most 3 redirects (each checked like the first URL)."""
     timeout = float(getattr(settings, "SAML_METADATA_FETCH_TIMEOUT", FETCH_TIMEOUT_SECONDS))
+    deadline = time.monotonic() + timeout
     for _hop in range(MAX_REDIRECTS + 1):
-        response = _get(url, timeout=timeout)
+        response = _get(url, deadline=deadline, timeout=timeout)
+        host = urlsplit(url).hostname or url
         try:
             if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
                 url = urljoin(url, response.headers["Location"])
-                continue  # the next hop is checked like the first (https, public address)
+                continue
             if response.status != 200:
                 raise MetadataError(f"Downloading the metadata answered HTTP {response.status}. Check the URL.",
                                     code="metadata_fetch_failed")
@@ -424,13 +443,14 @@ def fetch_idp_metadata_xml(url: str) -> bytes:
                 raise _too_large()
             body = bytearray()
             try:
-                for chunk in response.stream(64 * 1024):
+                while chunk := response.read1(64 * 1024):
                     body.extend(chunk)
                     if len(body) > MAX_METADATA_BYTES:
                         raise _too_large()
+                    _remaining(deadline, host, timeout)  # a server dripping bytes is cut off too
             except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError, TimeoutError):
-                raise MetadataError("The download of the metadata was cut off or too slow.",
-                                    code="metadata_fetch_failed") from None
+                raise MetadataError(f"The download of the metadata from {host} was cut off or took more than "
+                                    f"{timeout:g} seconds.", code="metadata_fetch_failed") from None
             return bytes(body)
         finally:
             response.release_conn()

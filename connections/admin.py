@@ -1,0 +1,200 @@
+"""Operators' view of SSO connections. Writes go through the same services as the API: the idp_id
+is generated, pasted metadata is parsed (or the URL fetched) and the activation rules apply."""
+
+
+from django import forms
+from django.contrib import admin
+from django.utils.html import format_html
+
+from applications.models import Application
+from cryptr_sso.api.errors import ApiError
+
+from . import selectors, services
+from .models import SSOConnection
+from .saml.keys import sp_certificate_pem
+
+IDP_FIELDS = ("idp_metadata_xml", "idp_metadata_url", "idp_entity_id", "idp_sso_url", "idp_sso_binding",
+              "idp_slo_url", "idp_certificates")
+
+
+class CertificatesField(forms.CharField):
+    """PEM certificates, pasted one after the other."""
+
+    widget = forms.Textarea(attrs={"rows": 6, "style": "font-family: monospace"})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(pem.strip() for pem in value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        marker = "-----BEGIN CERTIFICATE-----"
+        if marker not in text:
+            return [text.strip()] if text.strip() else []
+        return [marker + chunk for chunk in text.split(marker)[1:]]
+
+
+def _errors_of(error: ApiError) -> dict[str, list[str]]:
+    """The API's field errors, flattened onto the admin form's field names."""
+    fields: dict[str, list[str]] = {}
+    for name, value in error.fields.items():
+        if isinstance(value, dict):
+            for inner, messages in value.items():
+                fields[inner] = list(messages)
+        else:
+            fields[{"application_id": "application"}.get(name, name)] = list(value)
+    return fields
+
+
+class ConnectionAddForm(forms.ModelForm):
+    class Meta:
+        model = SSOConnection
+        fields = ("organization", "application", "provider_type", "sso_admin_email")
+
+    def clean(self):
+        cleaned = super().clean()
+        organization, application = cleaned.get("organization"), cleaned.get("application")
+        if organization and application and application.organization_id != organization.id:
+            self.add_error("application", "Choose an application of this organization.")
+        return cleaned
+
+
+class ConnectionChangeForm(forms.ModelForm):
+    idp_metadata_url = forms.URLField(required=False, max_length=2000, assume_scheme="https",
+                                      help_text="Fetched once when saved (https, public address).")
+    idp_sso_url = forms.URLField(required=False, max_length=2000, assume_scheme="https")
+    idp_slo_url = forms.URLField(required=False, max_length=2000, assume_scheme="https")
+    idp_certificates = CertificatesField(required=False)
+    attribute_mapping = forms.JSONField(required=False, help_text='{"email": "...", "given_name": "...", '
+                                                                  '"family_name": "..."}')
+
+    class Meta:
+        model = SSOConnection
+        fields = ("active", "provider_type", "users_provisioning", "application", "sso_admin_email",
+                  "bypass_it_admin_test", *IDP_FIELDS, "attribute_mapping", "allow_idp_initiated",
+                  "want_response_signed")
+        widgets = {"idp_metadata_xml": forms.Textarea(attrs={"rows": 6, "style": "font-family: monospace"})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["application"].queryset = Application.objects.filter(
+            organization_id=self.instance.organization_id)
+
+    def update_data(self) -> dict:
+        """The changed fields, in the API's shape (one source of IdP settings, like the API)."""
+        changed = set(self.changed_data)
+        data = {field: self.cleaned_data[field] for field in ("active", "provider_type", "users_provisioning",
+                                                              "sso_admin_email", "bypass_it_admin_test")
+                if field in changed}
+        saml_config = {}
+        if "idp_metadata_url" in changed and self.cleaned_data["idp_metadata_url"]:
+            saml_config["idp_metadata_url"] = self.cleaned_data["idp_metadata_url"]
+        elif "idp_metadata_xml" in changed and self.cleaned_data["idp_metadata_xml"].strip():
+            saml_config["idp_metadata_xml"] = self.cleaned_data["idp_metadata_xml"]
+        else:
+            for field in ("idp_entity_id", "idp_sso_url", "idp_sso_binding", "idp_slo_url", "idp_certificates"):
+                if field in changed:
+                    saml_config[field] = self.cleaned_data[field]
+        if "attribute_mapping" in changed:
+            new = self.cleaned_data["attribute_mapping"] or {}
+            removed = {claim: None for claim in self.instance.attribute_mapping if claim not in new}
+            saml_config["attribute_mapping"] = {**removed, **new}
+        for field in ("allow_idp_initiated", "want_response_signed"):
+            if field in changed:
+                saml_config[field] = self.cleaned_data[field]
+        if saml_config:
+            data["saml_config"] = saml_config
+        return data
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        # The form's instance already holds the new values (ModelForm._post_clean); check against the saved row.
+        saved = SSOConnection.objects.select_related("organization", "application").get(pk=self.instance.pk)
+        application = cleaned.get("application") if "application" in self.changed_data else None
+        try:
+            self.idp_fields = services.connection_check_update(connection=saved, data=self.update_data(),
+                                                               application=application)
+        except ApiError as error:
+            fields = _errors_of(error)
+            known = {name: messages for name, messages in fields.items() if name in self.fields}
+            for name, messages in known.items():
+                for message in messages:
+                    self.add_error(name, message)
+            if not known:
+                raise forms.ValidationError(str(error.detail)) from None
+        return cleaned
+
+
+@admin.register(SSOConnection)
+class SSOConnectionAdmin(admin.ModelAdmin):
+    list_display = ("id", "organization", "application", "provider_type", "active", "last_successful_test_at",
+                    "inserted_at")
+    list_filter = ("active", "provider_type", "protocol", "organization")
+    search_fields = ("id", "organization__domain", "organization__name", "application__name", "idp_entity_id",
+                     "sso_admin_email")
+    list_select_related = ("organization", "application")
+    autocomplete_fields = ("organization",)
+    show_full_result_count = False
+    readonly_fields = ("id", "organization", "protocol", "sp_settings", "idp_metadata_fetched_at",
+                       "idp_metadata_valid_until", "last_successful_test_at", "inserted_at", "updated_at")
+    fieldsets_change = (
+        (None, {"fields": ("id", "organization", "application", "protocol", "provider_type", "active",
+                           "bypass_it_admin_test", "last_successful_test_at", "users_provisioning",
+                           "sso_admin_email")}),
+        ("Our service provider (to enter in the IdP)", {"fields": ("sp_settings",)}),
+        ("Identity provider: metadata URL, pasted metadata, or the values typed by hand",
+         {"fields": (*IDP_FIELDS, "idp_metadata_fetched_at", "idp_metadata_valid_until")}),
+        ("Sign-in", {"fields": ("attribute_mapping", "allow_idp_initiated", "want_response_signed")}),
+        (None, {"fields": ("inserted_at", "updated_at")}),
+    )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = ConnectionChangeForm if obj is not None else ConnectionAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return ((None, {"fields": ("organization", "application", "provider_type", "sso_admin_email")}),)
+        return self.fieldsets_change
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_autocomplete_fields(self, request):
+        return self.autocomplete_fields
+
+    @admin.display(description="SP settings")
+    def sp_settings(self, obj):
+        endpoints = selectors.saml_sp_endpoints(obj)
+        return format_html(
+            "Entity ID: <code>{}</code><br>ACS URL: <code>{}</code><br>SLO URL: <code>{}</code><br>"
+            'Metadata: <a href="{}">{}</a><br><pre style="font-size: 11px">{}</pre>',
+            endpoints.entity_id, endpoints.acs_url, endpoints.slo_url, endpoints.metadata_url,
+            endpoints.metadata_url, sp_certificate_pem(obj),
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.connection_create(
+                organization=form.cleaned_data["organization"], application=form.cleaned_data["application"],
+                provider_type=form.cleaned_data["provider_type"],
+                sso_admin_email=form.cleaned_data.get("sso_admin_email") or "",
+            )
+            obj.pk, obj._state.adding = created.pk, False
+            return
+        application = form.cleaned_data["application"] if "application" in form.changed_data else None
+        services.connection_update(connection=obj, data=form.update_data(), application=application,
+                                   idp_fields=getattr(form, "idp_fields", None))
+
+    def delete_model(self, request, obj):
+        services.connection_delete(connection=obj)
+
+    def delete_queryset(self, request, queryset):
+        for connection in queryset:
+            services.connection_delete(connection=connection)
+
+
+
