@@ -28,8 +28,11 @@ from .serializers import (
 
 NEWEST_FIRST = ("-inserted_at", "-id")
 PAGE_PARAMS = [
-    OpenApiParameter("page", int, description="Page number, from 1 (alias: current_page)."),
-    OpenApiParameter("per_page", int, description=f"Items per page, at most {settings.API_MAX_PER_PAGE}."),
+    OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1},
+                     description="Page number, from 1 (alias: current_page). Past the last page, `data` is empty."),
+    OpenApiParameter("per_page", {"type": "integer", "minimum": 1, "default": settings.API_DEFAULT_PER_PAGE},
+                     description=f"Items per page, default {settings.API_DEFAULT_PER_PAGE}, at most "
+                                 f"{settings.API_MAX_PER_PAGE}: larger values are capped (see pagination.per_page)."),
 ]
 ERRORS = {code: ErrorOutput for code in (400, 401, 403, 404)}
 
@@ -60,7 +63,8 @@ class TokenApi(ApiView):
     permission_classes: list = []
     throttle_classes = [TokenRateThrottle]
 
-    @extend_schema(request=TokenInput, responses={200: TokenOutput, 400: ErrorOutput, 401: ErrorOutput},
+    @extend_schema(request=TokenInput,
+                   responses={200: TokenOutput, 400: ErrorOutput, 401: ErrorOutput, 429: ErrorOutput},
                    auth=[], summary="Get an access token for an API key")
     def post(self, request):
         data = TokenInput(data=self.body())

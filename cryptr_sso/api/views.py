@@ -4,6 +4,7 @@ from rest_framework.views import APIView
 
 from .inputs import request_body
 from .parsers import PARSER_CLASSES
+from .schema import ApiAutoSchema
 
 
 class ApiView(APIView):
@@ -12,6 +13,7 @@ class ApiView(APIView):
 
     required_scope_resource: str | None = None
     parser_classes = PARSER_CLASSES
+    schema = ApiAutoSchema()
 
     def body(self) -> dict[str, Any]:
         return request_body(self.request)
