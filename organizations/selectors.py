@@ -1,8 +1,9 @@
 """Reads of the tenant directory. Every fetch is scoped: another tenant's row looks exactly like a missing one."""
 
+import contextlib
 import uuid
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from cryptr_sso.api.errors import NotFound
 
@@ -23,12 +24,11 @@ def organization_list(*, api_key: ApiKey | None) -> QuerySet[Organization]:
 
 def organization_get(*, api_key: ApiKey | None, domain: str) -> Organization:
     """By domain, or by id (the API accepts both where the design says "id or domain")."""
-    organizations = _visible_organizations(api_key)
-    try:
-        lookup = {"id": uuid.UUID(str(domain))}
-    except ValueError:
-        lookup = {"domain": domain}
-    organization = organizations.filter(**lookup).first()
+    # A domain may itself read as a UUID (a name such as "deadbeefdeadbeefdeadbeefdeadbeef"): match either.
+    lookup = Q(domain=domain)
+    with contextlib.suppress(ValueError):
+        lookup |= Q(id=uuid.UUID(str(domain)))
+    organization = _visible_organizations(api_key).filter(lookup).first()
     if organization is None:
         raise NotFound(f"There is no organization '{domain}', or your API key cannot see it.")
     return organization
