@@ -16,7 +16,7 @@ oauth2_provider_patterns = [
     re_path(r"^\.well-known/?$", dot_views.JwksInfoView.as_view(), name="jwks-info-short"),
     path("oauth2/authorize", views.AuthorizationView.as_view(), name="authorize"),
     path("oauth2/token", dot_views.TokenView.as_view(), name="token"),
-    path("oauth2/userinfo", dot_views.UserInfoView.as_view(), name="user-info"),
+    path("oauth2/userinfo", views.UserInfoView.as_view(), name="user-info"),
     path("oauth2/revoke", dot_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("oauth2/logout", views.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
 ]

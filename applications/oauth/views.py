@@ -124,6 +124,22 @@ class ConnectDiscoveryInfoView(dot_views.ConnectDiscoveryInfoView):
         return response
 
 
+class UserInfoView(dot_views.UserInfoView):
+    """`GET, POST /t/{domain}/oauth2/userinfo`."""
+
+    def dispatch(self, request, *args, **kwargs):
+        # RFC 9700 4.3.2: never an access token in the URL (it ends up in logs and Referer headers).
+        # oauthlib's userinfo endpoint would read one from the query string.
+        if "access_token" in request.GET:
+            response = JsonResponse(
+                {"error": "invalid_request", "error_description": "Send the access token in the Authorization header."},
+                status=400,
+            )
+            response["WWW-Authenticate"] = 'Bearer error="invalid_request"'
+            return response
+        return super().dispatch(request, *args, **kwargs)
+
+
 class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
     """`GET /t/{domain}/oauth2/logout`: OIDC RP-Initiated Logout 1.0, to a post_logout_redirect_uri the
     client registered; clears the end user's sign-in at the gateway and revokes their tokens."""

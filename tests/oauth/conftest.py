@@ -143,9 +143,15 @@ def make_application(org, *, client_type: str, **extra) -> Application:
         "redirect_uris": REDIRECT_URI,
         "post_logout_redirect_uris": LOGOUT_URI,
         "allowed_origins": ORIGIN,
-        "client_secret": CONFIDENTIAL_SECRET,
+        "client_secret": CONFIDENTIAL_SECRET if client_type == Application.CLIENT_CONFIDENTIAL else "",
     } | extra
     return Application.objects.create(**fields)
+
+
+@pytest.fixture(autouse=True)
+def fast_client_secret_hashing(settings):
+    # Client secrets are hashed like passwords; the production hasher's cost only slows the tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
