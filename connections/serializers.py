@@ -33,7 +33,7 @@ class AttributeMappingField(serializers.DictField):
 
 
 class SamlConfigInput(StrictSerializer):
-    idp_metadata_xml = serializers.CharField(max_length=MAX_METADATA_BYTES, trim_whitespace=True)
+    idp_metadata_xml = serializers.CharField(max_length=MAX_METADATA_BYTES, trim_whitespace=False)
     idp_metadata_url = serializers.URLField(max_length=2000)
     idp_entity_id = serializers.CharField(max_length=1024)
     idp_sso_url = serializers.URLField(max_length=2000)

@@ -8,6 +8,14 @@ from applications.models import Application
 CALLBACK = "https://app.misapret.example/callback"
 
 
+
+@pytest.fixture(autouse=True)
+def _fast_client_secret_hashing(settings):
+    # DOT hashes client secrets with the first password hasher (PBKDF2, ~0.5 s each); what these
+    # tests check is that a hash is stored, not its cost.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def error_of(response, status):
     assert response.status_code == status, (response.status_code, response.content[:400])
     body = response.json()
