@@ -60,6 +60,7 @@ RESPONSE = f"{{{NS_SAMLP}}}Response"
 ASSERTION = f"{{{NS_SAML}}}Assertion"
 ENCRYPTED_ASSERTION = f"{{{NS_SAML}}}EncryptedAssertion"
 SIGNATURE = f"{{{NS_DS}}}Signature"
+ENCRYPTED_DATA = "{http://www.w3.org/2001/04/xmlenc#}EncryptedData"
 
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
 CM_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
@@ -337,17 +338,26 @@ class SamlResponseProcessor:
         Response. Anything else that could let a verified signature cover one element while another one
         is used is refused (XML signature wrapping, Somorovsky et al. 2012)."""
         parents = {child: parent for parent in root.iter() for child in parent}
-        assertions = [el for el in root.iter(ASSERTION)]
-        encrypted = [el for el in root.iter(ENCRYPTED_ASSERTION)]
-        if decrypted and encrypted:
-            raise errors.EncryptedAssertionError(detail="an EncryptedAssertion is left after decryption")
-        if len(assertions) + len(encrypted) != 1:
-            if not assertions and not encrypted:
-                raise errors.MalformedXml(detail="no assertion in a Success response")
-            raise errors.SignatureWrapping(detail=f"{len(assertions)} assertions, {len(encrypted)} encrypted")
-        placed = (assertions or encrypted)[0]
-        if parents.get(placed) is not root:
-            raise errors.SignatureWrapping(detail="the assertion is not a child of the Response")
+        assertions = list(root.iter(ASSERTION))
+        encrypted = list(root.iter(ENCRYPTED_ASSERTION))
+        if decrypted:
+            # pysaml2 leaves the decrypted Assertion inside its EncryptedAssertion element.
+            if any(True for _ in root.iter(ENCRYPTED_DATA)):
+                raise errors.EncryptedAssertionError(detail="encrypted data is left after decryption")
+            if len(assertions) != 1 or len(encrypted) > 1:
+                raise errors.SignatureWrapping(detail=f"{len(assertions)} assertions after decryption")
+            placed = assertions[0]
+            parent = parents.get(placed)
+            if not (parent is root or (parent in encrypted and parents.get(parent) is root)):
+                raise errors.SignatureWrapping(detail="the decrypted assertion is not where it was encrypted")
+        else:
+            if len(assertions) + len(encrypted) != 1:
+                if not assertions and not encrypted:
+                    raise errors.MalformedXml(detail="no assertion in a Success response")
+                raise errors.SignatureWrapping(detail=f"{len(assertions)} assertions, {len(encrypted)} encrypted")
+            placed = (assertions or encrypted)[0]
+            if parents.get(placed) is not root:
+                raise errors.SignatureWrapping(detail="the assertion is not a child of the Response")
 
         seen_ids: set[str] = set()
         for element in root.iter():
