@@ -1,0 +1,73 @@
+"""The SP signing key pair: from the environment in production, generated once into ./var otherwise."""
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from django.core.exceptions import ImproperlyConfigured
+
+from connections.saml import keys
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pair():
+    keys.deployment_key_pair.cache_clear()
+    yield
+    keys.deployment_key_pair.cache_clear()
+
+
+@pytest.fixture
+def no_env(monkeypatch, settings):
+    monkeypatch.delenv("SAML_SP_PRIVATE_KEY", raising=False)
+    monkeypatch.delenv("SAML_SP_CERTIFICATE", raising=False)
+    settings.SAML_SP_PRIVATE_KEY = None
+    settings.SAML_SP_CERTIFICATE = None
+    settings.PRODUCTION = False
+
+
+def test_embedded_default_generates_an_rsa_3072_pair_once(no_env, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    pair = keys.sp_key_pair()
+    certificate = x509.load_pem_x509_certificate(pair.certificate_pem.encode())
+    private_key = serialization.load_pem_private_key(pair.private_key_pem.encode(), password=None)
+    assert private_key.key_size == 3072
+    assert certificate.public_key().public_numbers() == private_key.public_key().public_numbers()
+    path = tmp_path / keys.KEY_FILE_NAME
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    # Another process (a fresh cache) reads the same pair instead of generating a new one.
+    keys.deployment_key_pair.cache_clear()
+    assert keys.sp_key_pair() == pair
+    assert [p.name for p in tmp_path.iterdir()] == [keys.KEY_FILE_NAME]  # no temporary file left behind
+
+
+def test_pair_from_the_environment_is_used(no_env, monkeypatch, settings, tmp_path):
+    generated = keys.generate_self_signed_pair(common_name="env")
+    # One-line PEMs with literal \n, as environment variables often carry them.
+    monkeypatch.setenv("SAML_SP_PRIVATE_KEY", generated.private_key_pem.replace("\n", "\\n"))
+    monkeypatch.setenv("SAML_SP_CERTIFICATE", generated.certificate_pem.replace("\n", "\\n"))
+    settings.VAR_DIR = tmp_path
+    settings.PRODUCTION = True
+    assert keys.sp_key_pair().certificate_pem.strip() == generated.certificate_pem.strip()
+    assert not list(tmp_path.iterdir())
+    assert keys.sp_key_pair().certificate_base64 in generated.certificate_pem.replace("\n", "")
+
+
+def test_mismatched_pair_is_refused(no_env, monkeypatch):
+    one, two = keys.generate_self_signed_pair(common_name="one"), keys.generate_self_signed_pair(common_name="two")
+    monkeypatch.setenv("SAML_SP_PRIVATE_KEY", one.private_key_pem)
+    monkeypatch.setenv("SAML_SP_CERTIFICATE", two.certificate_pem)
+    with pytest.raises(ImproperlyConfigured, match="not the certificate of SAML_SP_PRIVATE_KEY"):
+        keys.sp_key_pair()
+
+
+def test_half_a_pair_is_refused(no_env, monkeypatch):
+    monkeypatch.setenv("SAML_SP_CERTIFICATE", keys.generate_self_signed_pair(common_name="x").certificate_pem)
+    with pytest.raises(ImproperlyConfigured, match="both"):
+        keys.sp_key_pair()
+
+
+def test_production_requires_the_pair_from_the_environment(no_env, settings, tmp_path):
+    settings.PRODUCTION = True
+    settings.VAR_DIR = tmp_path
+    with pytest.raises(ImproperlyConfigured, match="must be set when CRYPTR_ENV=production"):
+        keys.sp_key_pair()
+    assert not list(tmp_path.iterdir())
