@@ -23,6 +23,8 @@ from organizations.models import Organization
 TENANT_URLCONF = "applications.oauth.urls"
 META_ORGANIZATION_ID = "cryptr.organization_id"
 META_ORGANIZATION_DOMAIN = "cryptr.organization_domain"
+# Set by the authorize view: the end user signed in to this organization, for oauthlib's prompt=none.
+META_END_USER_ID = "cryptr.end_user_id"
 
 _TENANT_PATH = re.compile(r"^/t/(?P<domain>[^/]+)(?P<rest>/.*)?$")
 # Browser-based clients (SPAs) call these across origins; the application's allowed origins decide.
@@ -50,6 +52,10 @@ def request_organization_domain(request) -> str | None:
     return _meta(request).get(META_ORGANIZATION_DOMAIN)
 
 
+def request_end_user_id(request) -> str | None:
+    return _meta(request).get(META_END_USER_ID)
+
+
 def request_issuer(request) -> str:
     domain = request_organization_domain(request)
     if not domain:
@@ -63,8 +69,8 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request.META.pop(META_ORGANIZATION_ID, None)
-        request.META.pop(META_ORGANIZATION_DOMAIN, None)
+        for key in (META_ORGANIZATION_ID, META_ORGANIZATION_DOMAIN, META_END_USER_ID):
+            request.META.pop(key, None)
         match = _TENANT_PATH.match(request.path_info)
         if not match:
             return self.get_response(request)

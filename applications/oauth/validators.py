@@ -9,12 +9,13 @@
 - ID tokens are always RS256 with the active key, whatever the application's `algorithm` field says.
 """
 
+import json
 import uuid
 from datetime import timedelta
 
 from django.db import router, transaction
 from django.utils import timezone
-from jwcrypto import jws
+from jwcrypto import jws, jwt
 from jwcrypto.common import JWException
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.oauth2_validators import AccessToken, Grant, OAuth2Validator, RefreshToken
@@ -22,7 +23,12 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
 from applications.oauth.keys import verification_jwks
-from applications.oauth.tenancy import request_issuer, request_organization_domain, request_organization_id
+from applications.oauth.tenancy import (
+    request_end_user_id,
+    request_issuer,
+    request_organization_domain,
+    request_organization_id,
+)
 from applications.oauth.tokens import SsoSignIn, sign_jwt, sso_sign_in
 
 # The gateway's own claims are released with the `openid` scope, like `sub`.
@@ -57,6 +63,28 @@ class GatewayOAuth2Validator(OAuth2Validator):
     def _user_in_tenant(request) -> bool:
         user_org = getattr(request.user, "organization_id", None)
         return user_org is not None and str(user_org) == str(request.client.organization_id)
+
+    # --- OIDC prompt=none and id_token_hint (OIDC Core 3.1.2.1) ---------------------------------
+
+    def validate_silent_login(self, request):
+        return bool(request_end_user_id(request))
+
+    def validate_silent_authorization(self, request):
+        # No consent screen: the organization connected the application for all its users.
+        return True
+
+    def validate_user_match(self, id_token_hint, scopes, claims, request):
+        """An id_token_hint (even an expired one) must name the signed-in user."""
+        if not id_token_hint:
+            return True
+        key = self._get_key_for_token(id_token_hint)
+        if key is None:
+            return False
+        try:
+            hint = json.loads(jwt.JWT(key=key, jwt=id_token_hint, check_claims={}).claims)
+        except (JWException, ValueError):
+            return False
+        return hint.get("iss") == request_issuer(request) and hint.get("sub") == request_end_user_id(request)
 
     # --- PKCE ----------------------------------------------------------------------------------
 

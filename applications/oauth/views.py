@@ -20,7 +20,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import add_params_to_uri
 
 from applications.oauth.login import start_sso_login
-from applications.oauth.tenancy import request_issuer
+from applications.oauth.tenancy import META_END_USER_ID, request_issuer
 from applications.oauth.tokens import SsoSignIn
 from connections.login_session import end_user_from_session, end_user_logout
 from connections.models import SSOConnection
@@ -29,6 +29,8 @@ from connections.models import SSOConnection
 def _sign_in_end_user(request):
     end_user = end_user_from_session(request, organization_id=request.organization.pk)
     request.user = end_user.user if end_user else AnonymousUser()
+    if end_user:
+        request.META[META_END_USER_ID] = str(end_user.user.pk)
     return end_user
 
 
