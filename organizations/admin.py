@@ -3,14 +3,43 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
+from rest_framework import serializers
 
 from . import services
 from .models import ApiKey, Identity, Organization, User
 from .scopes import ALL_SCOPES
+from .serializers import ALLOWED_EMAIL_DOMAINS
+
+
+class OrganizationForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ("name", "locality", "country_name", "state", "allowed_email_domains")
+
+    def clean_allowed_email_domains(self):
+        # The same rules as the API: a list of host names, lowercased. The API reads this field back and
+        # home-realm discovery matches on it, so a string or an object here would break both.
+        value = self.cleaned_data.get("allowed_email_domains")
+        if value in (None, ""):
+            return []
+        try:
+            return ALLOWED_EMAIL_DOMAINS.run_validation(value)
+        except serializers.ValidationError as error:
+            messages_ = error.detail if isinstance(error.detail, list) else [error.detail]
+            raise forms.ValidationError(_flat_messages(messages_)) from None
+
+
+def _flat_messages(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [m for value in detail.values() for m in _flat_messages(value)]
+    if isinstance(detail, list):
+        return [m for value in detail for m in _flat_messages(value)]
+    return [str(detail)]
 
 
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    form = OrganizationForm
     list_display = ("name", "domain", "locality", "country_name", "users_link", "inserted_at")
     search_fields = ("name", "domain", "allowed_email_domains")
     list_filter = ("country_name", "inserted_at")
@@ -32,7 +61,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            services.organization_update(organization=obj, data=form.cleaned_data)
             return
         created = services.organization_create(
             name=obj.name, locality=obj.locality, country_name=obj.country_name, state=obj.state,
@@ -90,9 +119,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
         fields = ["name", "all_organizations", "organizations", "scopes"]
         return fields if obj is None else [*fields, "active", *self.readonly_fields]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Revocation is final: a revoked key is never switched back on (make a new one instead).
+        if obj is not None and obj.revoked_at is not None:
+            return (*self.readonly_fields, "active")
+        return self.readonly_fields
+
     def save_model(self, request, obj, form, change):
         if change:
             super().save_model(request, obj, form, change)
+            if "active" in form.changed_data and not obj.active:
+                # Unticking 'active' is a revocation: record it and drop the key's live tokens.
+                services.api_key_revoke(api_key=obj)
             return
         all_organizations = form.cleaned_data["all_organizations"]
         api_key, secret = services.api_key_create(

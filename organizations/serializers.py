@@ -36,6 +36,10 @@ class OrganizationOutput(serializers.Serializer):
         return "Organization"
 
 
+# Shared with the admin form, so operators and API clients meet the same rules.
+ALLOWED_EMAIL_DOMAINS = serializers.ListField(child=EmailDomainField(max_length=253), max_length=100)
+
+
 class OrganizationCreateInput(StrictSerializer):
     name = serializers.CharField(max_length=255)
     locality = serializers.CharField(max_length=255)
