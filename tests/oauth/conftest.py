@@ -68,8 +68,11 @@ class Tenant:
     def url(self, path: str) -> str:
         return f"/t/{self.org.domain}{path}"
 
+    def session_cookie(self, user=None) -> tuple[str, str]:
+        return session_cookie_for(user or self.user, idp_id=self.idp_id)
+
     def sign_in(self, client, user=None) -> None:
-        name, value = session_cookie_for(user or self.user, idp_id=self.idp_id)
+        name, value = self.session_cookie(user)
         client.cookies[name] = value
 
     def authorize(self, client, app=None, *, verifier: str | None = "", **params):
