@@ -62,3 +62,31 @@ def saml_sp_endpoints(connection: SSOConnection) -> SpEndpoints:
 def redirection_id(*, client_id: str, uri: str) -> str:
     """A stable id for an application's redirect URI (the design's `Redirection` object)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{client_id} {uri}"))
+
+
+def saml_settings_for(connection: SSOConnection):
+    """The connection as the SAML SP sees it (connections.saml.config.SamlSettings).
+
+    The IdP is given by the values parsed from its metadata (entity id, SSO/SLO URLs, signing
+    certificates), never by the stored metadata document: that document may carry other entities or an
+    expired validUntil (pysaml2 then drops the IdP silently), and the parsed values are what the admin saw."""
+    from .saml.config import DEFAULT_CLOCK_SKEW, SamlSettings
+    from .saml.keys import sp_key_pair
+
+    endpoints = saml_sp_endpoints(connection)
+    key_pair = sp_key_pair(connection)
+    return SamlSettings(
+        idp_id=connection.id,
+        sp_entity_id=endpoints.entity_id,
+        acs_url=endpoints.acs_url,
+        slo_url=endpoints.slo_url,
+        sp_private_key_pem=key_pair.private_key_pem,
+        sp_certificate_pem=key_pair.certificate_pem,
+        idp_entity_id=connection.idp_entity_id,
+        idp_sso_url=connection.idp_sso_url,
+        idp_slo_url=connection.idp_slo_url,
+        idp_certificates=tuple(connection.idp_certificates),
+        allow_idp_initiated=connection.allow_idp_initiated,
+        want_response_signed=connection.want_response_signed,
+        clock_skew=int(getattr(settings, "SAML_CLOCK_SKEW_SECONDS", DEFAULT_CLOCK_SKEW)),
+    )

@@ -71,3 +71,26 @@ def test_production_requires_the_pair_from_the_environment(no_env, settings, tmp
     with pytest.raises(ImproperlyConfigured, match="must be set when CRYPTR_ENV=production"):
         keys.sp_key_pair()
     assert not list(tmp_path.iterdir())
+
+
+def test_saml_settings_of_a_connection_come_from_the_parsed_idp(org, no_env, settings, tmp_path):
+    from applications.services import application_create
+    from connections import selectors, services
+    from connections.saml.config import build_sp_config
+    from tests.connections.saml.test_metadata import sample
+
+    settings.VAR_DIR = tmp_path
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    application, _secret = application_create(organization=org, name="App", application_type="spa",
+                                              allowed_redirect_uris_after_login=["https://app.example/cb"])
+    connection = services.connection_create(organization=org, application=application, provider_type="google")
+    # Google's metadata expired (validUntil 2021): pysaml2 would drop the IdP if given the document.
+    document = sample("google/google_metadata_crewjam_2016.xml").decode()
+    connection = services.connection_update(connection=connection, data={"saml_config": {"idp_metadata_xml": document}})
+    saml_settings = selectors.saml_settings_for(connection)
+    assert saml_settings.idp_metadata_xml == ""
+    assert saml_settings.idp_entity_id == "https://accounts.google.com/o/saml2?idpid=C02dfl1r1"
+    assert saml_settings.acs_url.endswith(f"/sso/sp/consume/{connection.id}")
+    assert saml_settings.sp_certificate_pem == keys.sp_key_pair().certificate_pem
+    config = build_sp_config(saml_settings)
+    assert list(config.metadata.identity_providers()) == ["https://accounts.google.com/o/saml2?idpid=C02dfl1r1"]
