@@ -88,5 +88,5 @@ def saml_settings_for(connection: SSOConnection):
         idp_certificates=tuple(connection.idp_certificates),
         allow_idp_initiated=connection.allow_idp_initiated,
         want_response_signed=connection.want_response_signed,
-        clock_skew=int(getattr(settings, "SAML_CLOCK_SKEW_SECONDS", DEFAULT_CLOCK_SKEW)),
+        clock_skew=int(getattr(settings, "SAML_CLOCK_SKEW", DEFAULT_CLOCK_SKEW)),
     )
