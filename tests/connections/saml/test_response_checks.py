@@ -19,7 +19,7 @@ from saml2.sigver import pre_signature_part
 
 from connections import exceptions as errors
 from connections.saml.config import build_sp_config
-from connections.saml.response import MAX_MESSAGE_BYTES, SamlLogin, SamlResponseProcessor
+from connections.saml.response import MAX_MESSAGE_BYTES, SamlLogin, SamlResponseProcessor, _client
 from tests.connections.saml import idp as tamper
 from tests.connections.saml.idp import NAME_ID, post, redirect, sp_settings
 
@@ -179,6 +179,10 @@ def unsigned(idp, idp_b):
     return post(idp.response(sign_assertion=False))
 
 
+def unsigned_encrypted(idp, idp_b):
+    return post(idp.response(encrypt=True, sign_assertion=False))
+
+
 def tampered_after_signing(idp, idp_b):
     return post(tamper.replace_text(idp.response(), f">{NAME_ID}<", ">ceo@acme.test<"))
 
@@ -322,6 +326,7 @@ ATTACKS = [
     (wrap_signature_pointing_elsewhere, {}, errors.SignatureWrapping),
     (duplicate_ids, {}, errors.SignatureWrapping),
     (unsigned, {}, errors.SignatureMissing),
+    (unsigned_encrypted, {}, errors.SignatureMissing),
     (tampered_after_signing, {}, errors.SignatureInvalid),
     (signed_by_another_key, {}, errors.SignatureInvalid),
     (from_another_idp, {}, errors.UnknownIssuer),
@@ -441,6 +446,38 @@ def test_a_connection_trusts_its_idp_metadata_not_another_connections(idp_a, idp
     assert parse(post(idp_a.response()), settings=tenant_a).issuer == idp_a.entity_id
     with pytest.raises(errors.UnknownIssuer):
         parse(post(idp_a.response()), settings=tenant_b)
+
+
+def test_an_assertion_encrypted_for_another_sp_key_is_refused(idp_a):
+    settings = sp_settings(sp_private_key_pem=tamper.read("idp_b.key.pem"),
+                           sp_certificate_pem=tamper.read("idp_b.crt.pem"))
+    with pytest.raises(errors.EncryptedAssertionError):
+        parse(post(idp_a.response(encrypt=True)), settings=settings)
+
+
+@pytest.mark.parametrize(("make", "overrides"), [
+    (wrong_recipient, {}),
+    (sha1, {}),
+    (no_conditions, {}),
+    (no_bearer_confirmation, {}),
+    (in_response_to_another_session, {"allow_idp_initiated": True}),
+])
+def test_pysaml2_alone_accepts_what_the_processor_refuses(idp_a, idp_b, make, overrides):
+    """Why the checks around pysaml2 exist: its own parse accepts these responses."""
+    settings = sp_settings(**overrides)
+    xml = base64.b64decode(make(idp_a, idp_b))
+    client = _client(build_sp_config(settings))
+
+    assert client.parse_authn_request_response(xml, None, outstanding=dict(OUTSTANDING)) is not None
+    with pytest.raises(errors.SamlResponseError):
+        parse(post(xml), settings=settings)
+
+
+def test_pysaml2_alone_accepts_a_replay(idp_a):
+    xml = idp_a.response().encode()
+    client = _client(build_sp_config(sp_settings()))
+    for _ in range(2):
+        assert client.parse_authn_request_response(xml, None, outstanding=dict(OUTSTANDING)) is not None
 
 
 def test_a_required_response_signature_refuses_an_assertion_only_signature(idp_a):
