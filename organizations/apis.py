@@ -7,6 +7,7 @@ from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
 from cryptr_sso.api.errors import ApiError
@@ -54,6 +55,13 @@ def _deleted(item: type[serializers.Serializer], name: str):
 
 class TokenRateThrottle(AnonRateThrottle):
     scope = "api_token"
+
+    def get_ident(self, request):
+        # DRF trusts X-Forwarded-For when NUM_PROXIES is unset, so a client could pick a fresh
+        # identity per request and never be limited. Only a configured proxy count makes it trusted.
+        if api_settings.NUM_PROXIES is None:
+            return request.META.get("REMOTE_ADDR") or ""
+        return super().get_ident(request)
 
 
 class TokenApi(ApiView):
@@ -124,7 +132,7 @@ class OrganizationListCreateApi(ApiView):
     @extend_schema(request=OrganizationCreateInput, responses={201: OrganizationOutput, **ERRORS},
                    summary="Create an organization")
     def post(self, request):
-        if self.api_key.allowed_organization_ids is not None:
+        if not self.api_key.all_organizations:
             raise ApiError("This API key is limited to some organizations and cannot create new ones.",
                            code="insufficient_scope", status_code=status.HTTP_403_FORBIDDEN)
         data = OrganizationCreateInput(data=self.body())

@@ -192,7 +192,7 @@ def api_key_authenticate(*, client_id: str, client_secret: str) -> ApiKey | None
 
 
 def api_token_issue(*, api_key: ApiKey, scopes: list[str] | None = None) -> tuple[str, ApiAccessToken]:
-    granted = [scope for scope in (scopes or api_key.scopes) if scope in api_key.scopes]
+    granted = [scope for scope in dict.fromkeys(scopes or api_key.scopes) if scope in api_key.scopes]
     token = secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():

@@ -16,7 +16,8 @@ def request_body(request) -> dict[str, Any]:
         for key in data:
             values = data.getlist(key)
             if key.endswith("[]"):
-                body[key[:-2]] = values
+                # `key[]=` alone is how a form sends an empty list (as Rails and PHP read it).
+                body[key[:-2]] = [value for value in values if value != ""]
             else:
                 body[key] = values if len(values) > 1 else values[0]
         return body

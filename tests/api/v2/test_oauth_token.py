@@ -213,3 +213,24 @@ def test_credentials_in_both_the_body_and_http_basic_are_refused(key):
                                 HTTP_AUTHORIZATION=basic(api_key.client_id, secret))
     assert_error(response, 400, "invalid_request")
     assert not ApiAccessToken.objects.exists()
+
+
+def test_rate_limit_cannot_be_dodged_with_a_forged_x_forwarded_for(key):
+    client = APIClient(REMOTE_ADDR="192.0.2.90")
+    body = {"grant_type": "client_credentials", "client_id": "key_unknown", "client_secret": "nope"}
+    statuses = [client.post(TOKEN_URL, body, format="json", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code
+                for i in range(61)]
+    assert statuses[:60] == [401] * 60
+    assert statuses[60] == 429
+    from django.core.cache import cache
+
+    cache.delete("throttle_api_token_192.0.2.90")
+
+
+def test_repeated_scopes_are_granted_once(key):
+    api_key, secret = key
+    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
+                                            "client_secret": secret, "scope": "read:users read:users"},
+                                format="json")
+    assert response.json()["scope"] == "read:users"
+    assert ApiAccessToken.objects.get().scopes == ["read:users"]

@@ -380,3 +380,15 @@ def test_too_many_form_fields_are_refused(api, settings):
     response = send(api, "post", "/api/v2/organizations", body, as_="form")
     assert_error(response, 413, "request_too_large")
     assert not Organization.objects.exists()
+
+
+def test_form_sends_an_empty_list_as_a_lone_empty_bracket_key(api, make_org):
+    org = make_org(allowed_email_domains=["misapret.fr"])
+    response = send(api, "put", f"/api/v2/organizations/{org.domain}", {"allowed_email_domains[]": ""}, as_="form")
+    assert response.status_code == 200, response.json()
+    org.refresh_from_db()
+    assert org.allowed_email_domains == []
+
+
+def test_json_only_api_answers_other_accept_headers_with_406(api, org):
+    assert_error(api.get("/api/v2/organizations", HTTP_ACCEPT="application/xml"), 406, "not_acceptable")
