@@ -14,6 +14,12 @@ from organizations.models import ApiAccessToken, ApiKey, Organization, User
 from organizations.scopes import ALL_SCOPES
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # admin_client creates a superuser for every test; the production hasher makes that take ~1 s.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
 
