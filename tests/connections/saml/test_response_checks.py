@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2 import xmldsig as ds
+from saml2.client import Saml2Client
 from saml2.sigver import pre_signature_part
 
 from connections import exceptions as errors
 from connections.saml.config import build_sp_config
-from connections.saml.response import MAX_MESSAGE_BYTES, SamlLogin, SamlResponseProcessor, _client
+from connections.saml.response import MAX_MESSAGE_BYTES, SamlLogin, SamlResponseProcessor
 from tests.connections.saml import idp as tamper
 from tests.connections.saml.idp import NAME_ID, post, redirect, sp_settings
 
@@ -463,10 +464,10 @@ def test_an_assertion_encrypted_for_another_sp_key_is_refused(idp_a):
     (in_response_to_another_session, {"allow_idp_initiated": True}),
 ])
 def test_pysaml2_alone_accepts_what_the_processor_refuses(idp_a, idp_b, make, overrides):
-    """Why the checks around pysaml2 exist: its own parse accepts these responses."""
+    """Why the checks around pysaml2 exist: its own parse (stock client, xmlsec1 program) accepts these."""
     settings = sp_settings(**overrides)
     xml = base64.b64decode(make(idp_a, idp_b))
-    client = _client(build_sp_config(settings))
+    client = Saml2Client(build_sp_config(settings))
 
     assert client.parse_authn_request_response(xml, None, outstanding=dict(OUTSTANDING)) is not None
     with pytest.raises(errors.SamlResponseError):
@@ -475,7 +476,7 @@ def test_pysaml2_alone_accepts_what_the_processor_refuses(idp_a, idp_b, make, ov
 
 def test_pysaml2_alone_accepts_a_replay(idp_a):
     xml = idp_a.response().encode()
-    client = _client(build_sp_config(sp_settings()))
+    client = Saml2Client(build_sp_config(sp_settings()))
     for _ in range(2):
         assert client.parse_authn_request_response(xml, None, outstanding=dict(OUTSTANDING)) is not None
 
@@ -533,3 +534,22 @@ def test_acs_and_entity_id_come_from_the_connection_settings(idp_a):
     assert config.entityid == "https://sso.example.test/saml/other/metadata"
     assert config.endpoint("assertion_consumer_service") == ["https://sso.example.test/saml/other/acs"]
 
+
+
+def test_signatures_are_verified_in_process_without_the_xmlsec1_program(idp_a, monkeypatch):
+    # One xmlsec1 process costs ~25 ms of CPU: three per signature in stock pysaml2 would cap a core at
+    # a few dozen logins per second. Only decryption still runs the program.
+    message = post(idp_a.response(sign_response=True, sign_assertion=True))
+    build_sp_config(sp_settings())
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args[0][:2]}")
+
+    monkeypatch.setattr("saml2.sigver.Popen", no_process)
+    assert parse(message).name_id == NAME_ID
+
+
+def test_the_in_process_verifier_refuses_sha1_even_where_the_processor_cannot_see_it(idp_a):
+    # Inside an encrypted assertion the algorithm is only visible to the verifier pysaml2 calls.
+    with pytest.raises(errors.WeakAlgorithm, match="rsa-sha1"):
+        parse(sha1_inside_the_encrypted_assertion(idp_a, None))
