@@ -39,11 +39,14 @@ def _distinct(values: list[str]) -> list[str]:
 def organization_create(*, name: str, locality: str, country_name: str = "", state: str = "",
                         allowed_email_domains: list[str] | None = None) -> Organization:
     base = domain_slug(name)
-    for _attempt in range(5):
+    for attempt in range(8):
+        # Requests racing for one name all compute the same next number, so the k-th of them would need
+        # k attempts: after a few collisions, a random short suffix instead.
+        domain = _free_domain(base) if attempt < 3 else f"{base}-{secrets.randbelow(900_000) + 100_000}"
         try:
             with transaction.atomic():
                 return Organization.objects.create(
-                    name=name, domain=_free_domain(base), locality=locality, country_name=country_name,
+                    name=name, domain=domain, locality=locality, country_name=country_name,
                     state=state, allowed_email_domains=_distinct(allowed_email_domains or []),
                 )
         except IntegrityError:
