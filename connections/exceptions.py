@@ -21,8 +21,10 @@ class SsoConnectionError(Exception):
 
 class SamlConfigurationError(SsoConnectionError):
     code = "saml_configuration"
-    hint = ("The SAML settings of this connection are incomplete: give the IdP metadata, or its entity ID, "
-            "SSO URL and signing certificate.")
+    hint = (
+        "The SAML settings of this connection are incomplete: give the IdP metadata, or its entity ID, "
+        "SSO URL and signing certificate."
+    )
 
 
 class SamlResponseError(SsoConnectionError):
@@ -37,20 +39,26 @@ class SamlResponseError(SsoConnectionError):
 
 class MessageTooLarge(SamlResponseError):
     code = "saml_message_too_large"
-    hint = ("The SAML response is larger than the gateway accepts (256 kB). Remove unneeded attributes "
-            "(for example group lists) from the IdP's attribute statement.")
+    hint = (
+        "The SAML response is larger than the gateway accepts (256 kB). Remove unneeded attributes "
+        "(for example group lists) from the IdP's attribute statement."
+    )
 
 
 class MalformedXml(SamlResponseError):
     code = "saml_malformed"
-    hint = ("The SAML response is not a well-formed SAML 2.0 Response. Check that the IdP posts a SAML 2.0 "
-            "Response (not WS-Federation or SAML 1.1) to this connection's ACS URL.")
+    hint = (
+        "The SAML response is not a well-formed SAML 2.0 Response. Check that the IdP posts a SAML 2.0 "
+        "Response (not WS-Federation or SAML 1.1) to this connection's ACS URL."
+    )
 
 
 class UnsafeXml(SamlResponseError):
     code = "saml_unsafe_xml"
-    hint = ("The SAML response contains a DTD, entity declarations or comments in signed values, which the "
-            "gateway refuses. No IdP product sends these: this response was likely tampered with.")
+    hint = (
+        "The SAML response contains a DTD, entity declarations or comments in signed values, which the "
+        "gateway refuses. No IdP product sends these: this response was likely tampered with."
+    )
 
 
 # --- signatures ----------------------------------------------------------------------------------
@@ -58,41 +66,53 @@ class UnsafeXml(SamlResponseError):
 
 class WeakAlgorithm(SamlResponseError):
     code = "saml_weak_algorithm"
-    hint = ("The IdP signed with a weak algorithm (SHA-1 or HMAC). Choose RSA-SHA256 and SHA-256 in the IdP: "
-            "in Okta, Sign On > SAML 2.0 > Signature Algorithm 'RSA_SHA256' and Digest 'SHA256'; in AD FS, "
-            "relying party trust > Advanced > Secure hash algorithm 'SHA-256'; in Entra ID, SAML signing "
-            "certificate > Signing algorithm 'SHA-256'.")
+    hint = (
+        "The IdP signed with a weak algorithm (SHA-1 or HMAC). Choose RSA-SHA256 and SHA-256 in the IdP: "
+        "in Okta, Sign On > SAML 2.0 > Signature Algorithm 'RSA_SHA256' and Digest 'SHA256'; in AD FS, "
+        "relying party trust > Advanced > Secure hash algorithm 'SHA-256'; in Entra ID, SAML signing "
+        "certificate > Signing algorithm 'SHA-256'."
+    )
 
 
 class SignatureMissing(SamlResponseError):
     code = "saml_signature_missing"
-    hint = ("The SAML response is not signed. Configure the IdP to sign the assertion (or the response, "
-            "or both): in Entra ID, 'Sign SAML assertion'; in Okta, assertion signing is always on; "
-            "in AD FS, set the relying party's SamlResponseSignature.")
+    hint = (
+        "The SAML response is not signed. Configure the IdP to sign the assertion (or the response, "
+        "or both): in Entra ID, 'Sign SAML assertion'; in Okta, assertion signing is always on; "
+        "in AD FS, set the relying party's SamlResponseSignature."
+    )
 
 
 class SignatureInvalid(SamlResponseError):
     code = "saml_signature_invalid"
-    hint = ("The signature of the SAML response does not verify with the IdP certificate configured for this "
-            "connection. If the IdP rotated its signing certificate, upload the new certificate or metadata.")
+    hint = (
+        "The signature of the SAML response does not verify with the IdP certificate configured for this "
+        "connection. If the IdP rotated its signing certificate, upload the new certificate or metadata."
+    )
 
 
 class UnknownIssuer(SamlResponseError):
     code = "saml_unknown_issuer"
-    hint = ("The SAML response comes from an IdP entity ID that is not the one configured for this connection. "
-            "Check the IdP entity ID (Issuer) in the connection settings, or re-import the IdP metadata.")
+    hint = (
+        "The SAML response comes from an IdP entity ID that is not the one configured for this connection. "
+        "Check the IdP entity ID (Issuer) in the connection settings, or re-import the IdP metadata."
+    )
 
 
 class SignatureWrapping(SamlResponseError):
     code = "saml_signature_wrapping"
-    hint = ("The SAML response's structure is not allowed (several assertions, or a signed element that is "
-            "not the one used). IdPs do not produce this: the response was likely tampered with.")
+    hint = (
+        "The SAML response's structure is not allowed (several assertions, or a signed element that is "
+        "not the one used). IdPs do not produce this: the response was likely tampered with."
+    )
 
 
 class EncryptedAssertionError(SamlResponseError):
     code = "saml_encrypted_assertion"
-    hint = ("The encrypted assertion could not be decrypted with this connection's SP key. Give the IdP the "
-            "SP encryption certificate from this connection's SP metadata, or turn assertion encryption off.")
+    hint = (
+        "The encrypted assertion could not be decrypted with this connection's SP key. Give the IdP the "
+        "SP encryption certificate from this connection's SP metadata, or turn assertion encryption off."
+    )
 
 
 # --- addressing and time -------------------------------------------------------------------------
@@ -100,44 +120,58 @@ class EncryptedAssertionError(SamlResponseError):
 
 class WrongAudience(SamlResponseError):
     code = "saml_wrong_audience"
-    hint = ("The assertion's Audience is not this connection's SP entity ID. In the IdP, set the Audience URI "
-            "(SP Entity ID / Identifier) to the SP entity ID shown in this connection's settings.")
+    hint = (
+        "The assertion's Audience is not this connection's SP entity ID. In the IdP, set the Audience URI "
+        "(SP Entity ID / Identifier) to the SP entity ID shown in this connection's settings."
+    )
 
 
 class WrongRecipient(SamlResponseError):
     code = "saml_wrong_recipient"
-    hint = ("The assertion's Recipient is not this connection's ACS URL. In the IdP, set the ACS URL "
-            "(Reply URL / Single sign-on URL) to the one shown in this connection's settings.")
+    hint = (
+        "The assertion's Recipient is not this connection's ACS URL. In the IdP, set the ACS URL "
+        "(Reply URL / Single sign-on URL) to the one shown in this connection's settings."
+    )
 
 
 class WrongDestination(SamlResponseError):
     code = "saml_wrong_destination"
-    hint = ("The response's Destination is not this connection's ACS URL. In the IdP, set the ACS URL "
-            "(Reply URL / Single sign-on URL) to the one shown in this connection's settings.")
+    hint = (
+        "The response's Destination is not this connection's ACS URL. In the IdP, set the ACS URL "
+        "(Reply URL / Single sign-on URL) to the one shown in this connection's settings."
+    )
 
 
 class MissingConditions(SamlResponseError):
     code = "saml_missing_conditions"
-    hint = ("The assertion has no Conditions (audience restriction and validity period). Configure the IdP "
-            "to include the audience restriction for this SP.")
+    hint = (
+        "The assertion has no Conditions (audience restriction and validity period). Configure the IdP "
+        "to include the audience restriction for this SP."
+    )
 
 
 class SubjectConfirmationError(SamlResponseError):
     code = "saml_subject_confirmation"
-    hint = ("The assertion has no usable bearer SubjectConfirmation (with a Recipient and a NotOnOrAfter). "
-            "Use the IdP's standard SAML 2.0 web browser SSO profile for this application.")
+    hint = (
+        "The assertion has no usable bearer SubjectConfirmation (with a Recipient and a NotOnOrAfter). "
+        "Use the IdP's standard SAML 2.0 web browser SSO profile for this application."
+    )
 
 
 class Expired(SamlResponseError):
     code = "saml_expired"
-    hint = ("The SAML assertion has expired. Check that the IdP's and the gateway's clocks are right; if the "
-            "user took long to post it, ask them to sign in again.")
+    hint = (
+        "The SAML assertion has expired. Check that the IdP's and the gateway's clocks are right; if the "
+        "user took long to post it, ask them to sign in again."
+    )
 
 
 class NotYetValid(SamlResponseError):
     code = "saml_not_yet_valid"
-    hint = ("The SAML assertion is not valid yet: the IdP's clock is ahead of the gateway's. Fix the clock "
-            "(NTP) or raise the connection's allowed clock skew.")
+    hint = (
+        "The SAML assertion is not valid yet: the IdP's clock is ahead of the gateway's. Fix the clock "
+        "(NTP) or raise the connection's allowed clock skew."
+    )
 
 
 class Replayed(SamlResponseError):
@@ -150,27 +184,32 @@ class Replayed(SamlResponseError):
 
 class UnsolicitedResponse(SamlResponseError):
     code = "saml_unsolicited"
-    hint = ("The IdP sent a response the gateway did not ask for (IdP-initiated sign-in), which this "
-            "connection does not allow. Start the sign-in from the application, or allow IdP-initiated "
-            "sign-in in the connection settings.")
+    hint = (
+        "The IdP sent a response the gateway did not ask for (IdP-initiated sign-in), which this "
+        "connection does not allow. Start the sign-in from the application, or allow IdP-initiated "
+        "sign-in in the connection settings."
+    )
 
 
 class UnknownInResponseTo(SamlResponseError):
     code = "saml_unknown_in_response_to"
-    hint = ("The response answers a sign-in request this browser did not start (or that expired). Ask the "
-            "user to start the sign-in again from the application, in the same browser.")
+    hint = (
+        "The response answers a sign-in request this browser did not start (or that expired). Ask the "
+        "user to start the sign-in again from the application, in the same browser."
+    )
 
 
 class IdpStatusError(SamlResponseError):
     code = "saml_idp_status"
     hint = "The IdP refused the sign-in."
 
-    def __init__(self, hint: str | None = None, *, detail: str = "", status_code: str = "",
-                 status_message: str = ""):
+    def __init__(self, hint: str | None = None, *, detail: str = "", status_code: str = "", status_message: str = ""):
         self.status_code = status_code
         self.status_message = status_message
         if hint is None:
-            said = f": \"{status_message}\"" if status_message else ""
-            hint = (f"The IdP refused the sign-in ({status_code or 'no status code'}){said}. Check that the "
-                    "user is assigned to this application in the IdP.")
+            said = f': "{status_message}"' if status_message else ""
+            hint = (
+                f"The IdP refused the sign-in ({status_code or 'no status code'}){said}. Check that the "
+                "user is assigned to this application in the IdP."
+            )
         super().__init__(hint, detail=detail)

@@ -78,7 +78,9 @@ def minimal_idp_metadata(*, entity_id: str, sso_url: str, certificates: tuple[st
     key_descriptors = [
         md.KeyDescriptor(
             use="signing",
-            key_info=ds.KeyInfo(x509_data=[ds.X509Data(x509_certificate=ds.X509Certificate(text=certificate_base64(c)))]),
+            key_info=ds.KeyInfo(
+                x509_data=[ds.X509Data(x509_certificate=ds.X509Certificate(text=certificate_base64(c)))]
+            ),
         )
         for c in certificates
     ]

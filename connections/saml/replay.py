@@ -23,8 +23,7 @@ def _key(idp_id: str, issuer: str, assertion_id: str) -> str:
     return f"{_PREFIX}:{digest}"
 
 
-def claim_assertion_id(*, idp_id: str, issuer: str, assertion_id: str, not_on_or_after: float,
-                       clock_skew: int) -> bool:
+def claim_assertion_id(*, idp_id: str, issuer: str, assertion_id: str, not_on_or_after: float, clock_skew: int) -> bool:
     """True the first time this assertion is seen; False if it was already used (a replay).
 
     `not_on_or_after` is a POSIX timestamp: the record must outlive the assertion's validity.

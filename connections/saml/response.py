@@ -69,19 +69,23 @@ CM_BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 
 # SHA-1 (collisions are practical) and HMAC (a "signature" anyone holding the public certificate can
 # forge when a verifier uses the certificate bytes as the key) are refused.
-ALLOWED_SIGNATURE_METHODS = frozenset({
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-})
-ALLOWED_DIGEST_METHODS = frozenset({
-    "http://www.w3.org/2001/04/xmlenc#sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#sha384",
-    "http://www.w3.org/2001/04/xmlenc#sha512",
-})
+ALLOWED_SIGNATURE_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+    }
+)
+ALLOWED_DIGEST_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+    }
+)
 
 # xmlsec1 resolves references through the ID attribute of SAML elements (pysaml2 passes --id-attr:ID)
 # and through xml:id, which libxml2 always treats as an ID.
@@ -185,13 +189,22 @@ class _XmlSec1(CryptoBackendXmlSec1):
 _LXML_PARSER = lxml_etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _C = xmlsec.constants
 _SIGNATURE_TRANSFORMS = (
-    _C.TransformExclC14N, _C.TransformExclC14NWithComments,
-    _C.TransformRsaSha256, _C.TransformRsaSha384, _C.TransformRsaSha512,
-    _C.TransformEcdsaSha256, _C.TransformEcdsaSha384, _C.TransformEcdsaSha512,
+    _C.TransformExclC14N,
+    _C.TransformExclC14NWithComments,
+    _C.TransformRsaSha256,
+    _C.TransformRsaSha384,
+    _C.TransformRsaSha512,
+    _C.TransformEcdsaSha256,
+    _C.TransformEcdsaSha384,
+    _C.TransformEcdsaSha512,
 )
 _REFERENCE_TRANSFORMS = (
-    _C.TransformEnveloped, _C.TransformExclC14N, _C.TransformExclC14NWithComments,
-    _C.TransformSha256, _C.TransformSha384, _C.TransformSha512,
+    _C.TransformEnveloped,
+    _C.TransformExclC14N,
+    _C.TransformExclC14NWithComments,
+    _C.TransformSha256,
+    _C.TransformSha384,
+    _C.TransformSha512,
 )
 
 
@@ -268,8 +281,12 @@ def _parse_xml(xml: bytes) -> Element:
     try:
         parser.feed(xml)
         return parser.close()
-    except (defusedxml.DTDForbidden, defusedxml.EntitiesForbidden, defusedxml.ExternalReferenceForbidden,
-            defusedxml.NotSupportedError) as exc:
+    except (
+        defusedxml.DTDForbidden,
+        defusedxml.EntitiesForbidden,
+        defusedxml.ExternalReferenceForbidden,
+        defusedxml.NotSupportedError,
+    ) as exc:
         raise errors.UnsafeXml(detail=type(exc).__name__) from exc
     except ParseError as exc:
         raise errors.MalformedXml(detail=f"not well-formed XML: {exc}") from exc
@@ -342,8 +359,7 @@ class SamlResponseProcessor:
             return self._parse(saml_response, binding)
         except errors.SamlResponseError as exc:
             # Codes and details only: never the assertion, the NameID or attribute values.
-            logger.warning("SAML response refused for connection %s: %s %s", self.settings.idp_id, exc.code,
-                           exc.detail)
+            logger.warning("SAML response refused for connection %s: %s %s", self.settings.idp_id, exc.code, exc.detail)
             raise
 
     def _parse(self, saml_response: str | bytes, binding: str) -> SamlLogin:
@@ -427,8 +443,9 @@ class SamlResponseProcessor:
         sub = code.find(_q(NS_SAMLP, "StatusCode"))
         value = (sub if sub is not None else code).get("Value", "")
         message = _text(status.find(_q(NS_SAMLP, "StatusMessage")))[:300]
-        raise errors.IdpStatusError(status_code=value.rsplit(":", 1)[-1], status_message=message,
-                                    detail=f"status {code.get('Value')} / {value}")
+        raise errors.IdpStatusError(
+            status_code=value.rsplit(":", 1)[-1], status_message=message, detail=f"status {code.get('Value')} / {value}"
+        )
 
     # 3. structure, algorithms, signature presence, issuer, destination --------------------------------
 
@@ -572,7 +589,8 @@ class SamlResponseProcessor:
             audiences = [_text(a) for a in _children(restriction, _q(NS_SAML, "Audience"))]
             if self.settings.sp_entity_id not in audiences:
                 raise errors.WrongAudience(
-                    detail=f"Audience {audiences!r}, SP entity ID {self.settings.sp_entity_id!r}")
+                    detail=f"Audience {audiences!r}, SP entity ID {self.settings.sp_entity_id!r}"
+                )
 
     def _check_subject_confirmation(self, assertion: Element, root: Element, now: float) -> None:
         subject = assertion.find(_q(NS_SAML, "Subject"))
@@ -580,8 +598,7 @@ class SamlResponseProcessor:
             raise errors.MalformedXml(detail="assertion without Subject")
         if subject.find(_q(NS_SAML, "NameID")) is None and subject.find(_q(NS_SAML, "EncryptedID")) is None:
             raise errors.MalformedXml(detail="Subject without NameID")
-        bearer = [sc for sc in _children(subject, _q(NS_SAML, "SubjectConfirmation"))
-                  if sc.get("Method") == CM_BEARER]
+        bearer = [sc for sc in _children(subject, _q(NS_SAML, "SubjectConfirmation")) if sc.get("Method") == CM_BEARER]
         if not bearer:
             raise errors.SubjectConfirmationError(detail="no bearer SubjectConfirmation")
         # SAML Profiles 4.1.4.2: at least one bearer confirmation with our Recipient and a NotOnOrAfter

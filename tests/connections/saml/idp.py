@@ -101,18 +101,27 @@ class TestIdp:
 
     @cached_property
     def server(self) -> Server:
-        config = IdPConfig().load({
-            "entityid": self.entity_id,
-            "xmlsec_binary": shutil.which("xmlsec1"),
-            "key_file": self.key_file,
-            "cert_file": self.cert_file,
-            "metadata": {"inline": [_sp_metadata()]},
-            "service": {"idp": {
-                "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_POST)]},
-                "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None,
-                                       "name_form": saml.NAME_FORMAT_UNSPECIFIED}},
-            }},
-        })
+        config = IdPConfig().load(
+            {
+                "entityid": self.entity_id,
+                "xmlsec_binary": shutil.which("xmlsec1"),
+                "key_file": self.key_file,
+                "cert_file": self.cert_file,
+                "metadata": {"inline": [_sp_metadata()]},
+                "service": {
+                    "idp": {
+                        "endpoints": {"single_sign_on_service": [(self.sso_url, BINDING_HTTP_POST)]},
+                        "policy": {
+                            "default": {
+                                "lifetime": {"minutes": 5},
+                                "attribute_restrictions": None,
+                                "name_form": saml.NAME_FORMAT_UNSPECIFIED,
+                            }
+                        },
+                    }
+                },
+            }
+        )
         return Server(config=config)
 
     def metadata(self) -> str:
@@ -232,14 +241,30 @@ class TestIdp:
             template = pre_encryption_part(msg_enc=AES256_CBC, encrypt_cert=certificate_base64(sp_cert))
             return self.server.sec.encrypt_assertion(xml, cert_file.name, template, key_type="aes-256")
 
-    def response(self, *, sign_response: bool = False, sign_assertion: bool = True,
-                 sign_alg: str = ds.SIG_RSA_SHA256, digest_alg: str = ds.DIGEST_SHA256,
-                 signer: TestIdp | None = None, encrypt: bool = False, **build) -> str:
-        return self.sign(self.build(**build), sign_response=sign_response, sign_assertion=sign_assertion,
-                         sign_alg=sign_alg, digest_alg=digest_alg, signer=signer, encrypt=encrypt)
+    def response(
+        self,
+        *,
+        sign_response: bool = False,
+        sign_assertion: bool = True,
+        sign_alg: str = ds.SIG_RSA_SHA256,
+        digest_alg: str = ds.DIGEST_SHA256,
+        signer: TestIdp | None = None,
+        encrypt: bool = False,
+        **build,
+    ) -> str:
+        return self.sign(
+            self.build(**build),
+            sign_response=sign_response,
+            sign_assertion=sign_assertion,
+            sign_alg=sign_alg,
+            digest_alg=digest_alg,
+            signer=signer,
+            encrypt=encrypt,
+        )
 
-    def error_response(self, *, message: str = "User is not assigned to this application",
-                       in_response_to: str | None = "id-request-1") -> str:
+    def error_response(
+        self, *, message: str = "User is not assigned to this application", in_response_to: str | None = "id-request-1"
+    ) -> str:
         status = error_status_factory((samlp.STATUS_REQUEST_DENIED, message))  # Responder / RequestDenied
         return str(self.build(status=status, in_response_to=in_response_to))
 
@@ -299,7 +324,7 @@ def replace_text(xml: str, old: str, new: str, count: int = 1) -> str:
 
 def with_namespaces(fragment: str, xml: str) -> str:
     """Copy the root's namespace declarations onto a fragment moved out of its context."""
-    root_tag = re.match(r"<[^>]+>", xml[xml.index("<", xml.index("?>") + 2 if xml.startswith("<?") else 0):]).group(0)
+    root_tag = re.match(r"<[^>]+>", xml[xml.index("<", xml.index("?>") + 2 if xml.startswith("<?") else 0) :]).group(0)
     declarations = " ".join(re.findall(r'xmlns(?::[\w.-]+)?="[^"]*"', root_tag))
     return re.sub(r"^<([\w.:-]+)", lambda m: f"<{m.group(1)} {declarations}", fragment, count=1)
 
@@ -312,8 +337,20 @@ def hmac_sign(xml: str, node_id: str, node_name: str, key: bytes) -> str:
         doc.write_text(xml)
         key_file.write_bytes(key)
         subprocess.run(
-            [shutil.which("xmlsec1"), "--sign", "--hmackey", str(key_file), "--id-attr:ID", node_name,
-             "--node-id", node_id, "--output", str(out), str(doc)],
-            check=True, capture_output=True,
+            [
+                shutil.which("xmlsec1"),
+                "--sign",
+                "--hmackey",
+                str(key_file),
+                "--id-attr:ID",
+                node_name,
+                "--node-id",
+                node_id,
+                "--output",
+                str(out),
+                str(doc),
+            ],
+            check=True,
+            capture_output=True,
         )
         return out.read_text()

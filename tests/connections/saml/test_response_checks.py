@@ -29,8 +29,9 @@ OUTSTANDING = {REQUEST_ID: "/after-login"}
 
 
 def parse(message, *, settings=None, outstanding=None, binding=BINDING_HTTP_POST) -> SamlLogin:
-    processor = SamlResponseProcessor(settings or sp_settings(),
-                                      outstanding_requests=OUTSTANDING if outstanding is None else outstanding)
+    processor = SamlResponseProcessor(
+        settings or sp_settings(), outstanding_requests=OUTSTANDING if outstanding is None else outstanding
+    )
     return processor.parse(message, binding)
 
 
@@ -42,8 +43,12 @@ def test_sp_initiated_login_returns_the_subject_and_attributes(idp_a):
 
     assert login.name_id == NAME_ID
     assert login.name_id_format == "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
-    assert login.attributes == {"email": [NAME_ID], "firstName": ["Jane"], "lastName": ["Doe"],
-                                "groups": ["admins", "staff"]}
+    assert login.attributes == {
+        "email": [NAME_ID],
+        "firstName": ["Jane"],
+        "lastName": ["Doe"],
+        "groups": ["admins", "staff"],
+    }
     assert login.issuer == idp_a.entity_id
     assert login.in_response_to == REQUEST_ID
     assert login.came_from == "/after-login"
@@ -56,8 +61,9 @@ def test_sp_initiated_login_returns_the_subject_and_attributes(idp_a):
 
 
 def test_idp_initiated_login_is_accepted_when_the_connection_allows_it(idp_a):
-    login = parse(post(idp_a.response(in_response_to=None)), settings=sp_settings(allow_idp_initiated=True),
-                  outstanding={})
+    login = parse(
+        post(idp_a.response(in_response_to=None)), settings=sp_settings(allow_idp_initiated=True), outstanding={}
+    )
 
     assert login.name_id == NAME_ID
     assert login.in_response_to == ""
@@ -71,8 +77,9 @@ def test_a_response_signed_only_on_the_response_is_accepted(idp_a):
 
 
 def test_a_response_signed_on_both_levels_is_accepted(idp_a):
-    login = parse(post(idp_a.response(sign_response=True, sign_assertion=True)),
-                  settings=sp_settings(want_response_signed=True))
+    login = parse(
+        post(idp_a.response(sign_response=True, sign_assertion=True)), settings=sp_settings(want_response_signed=True)
+    )
 
     assert login.response_signed and login.assertion_signed
 
@@ -218,8 +225,9 @@ def hmac(idp, idp_b):
     # The classic key-confusion forgery: HMAC keyed with the IdP's public certificate.
     response = idp.build()
     assertion = response.assertion[0]
-    assertion.signature = pre_signature_part(assertion.id, None, 1, sign_alg=tamper.HMAC_SHA256,
-                                             digest_alg=ds.DIGEST_SHA256)
+    assertion.signature = pre_signature_part(
+        assertion.id, None, 1, sign_alg=tamper.HMAC_SHA256, digest_alg=ds.DIGEST_SHA256
+    )
     key = base64.b64decode("".join(idp.cert_pem.strip().splitlines()[1:-1]))
     return post(tamper.hmac_sign(str(response), assertion.id, "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", key))
 
@@ -263,8 +271,9 @@ def in_response_to_another_session(idp, idp_b):
 def response_and_assertion_disagree_on_in_response_to(idp, idp_b):
     # The Response is unsigned: its InResponseTo is rewritten to this browser's request, the signed one is not.
     xml = idp.response(in_response_to="id-request-of-another-browser")
-    return post(tamper.replace_text(xml, 'InResponseTo="id-request-of-another-browser"',
-                                    f'InResponseTo="{REQUEST_ID}"'))
+    return post(
+        tamper.replace_text(xml, 'InResponseTo="id-request-of-another-browser"', f'InResponseTo="{REQUEST_ID}"')
+    )
 
 
 def unsolicited(idp, idp_b):
@@ -279,7 +288,8 @@ def xxe(idp, idp_b):
 
 def billion_laughs(idp, idp_b):
     entities = '<!ENTITY lol "lol">' + "".join(
-        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10))
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">' for i in range(1, 10)
+    )
     xml = idp.response().split("?>", 1)[1]
     return post(f"<!DOCTYPE r [{entities}]>" + xml.replace(f">{NAME_ID}<", ">&lol9;<", 1))
 
@@ -360,8 +370,11 @@ ATTACKS = [
 ]
 
 
-@pytest.mark.parametrize(("make", "overrides", "error"), ATTACKS,
-                         ids=[f"{make.__name__}{'-' + '-'.join(o) if o else ''}" for make, o, _ in ATTACKS])
+@pytest.mark.parametrize(
+    ("make", "overrides", "error"),
+    ATTACKS,
+    ids=[f"{make.__name__}{'-' + '-'.join(o) if o else ''}" for make, o, _ in ATTACKS],
+)
 def test_response_is_refused(idp_a, idp_b, make, overrides, error):
     message = make(idp_a, idp_b)
 
@@ -439,10 +452,12 @@ def test_a_connection_configured_with_another_idps_certificate_refuses_its_real_
 
 
 def test_a_connection_trusts_its_idp_metadata_not_another_connections(idp_a, idp_b):
-    tenant_a = sp_settings(idp_id="tenant-a", idp_entity_id="", idp_sso_url="", idp_certificates=(),
-                           idp_metadata_xml=idp_a.metadata())
-    tenant_b = sp_settings(idp_id="tenant-b", idp_entity_id="", idp_sso_url="", idp_certificates=(),
-                           idp_metadata_xml=idp_b.metadata())
+    tenant_a = sp_settings(
+        idp_id="tenant-a", idp_entity_id="", idp_sso_url="", idp_certificates=(), idp_metadata_xml=idp_a.metadata()
+    )
+    tenant_b = sp_settings(
+        idp_id="tenant-b", idp_entity_id="", idp_sso_url="", idp_certificates=(), idp_metadata_xml=idp_b.metadata()
+    )
 
     assert parse(post(idp_a.response()), settings=tenant_a).issuer == idp_a.entity_id
     with pytest.raises(errors.UnknownIssuer):
@@ -450,19 +465,23 @@ def test_a_connection_trusts_its_idp_metadata_not_another_connections(idp_a, idp
 
 
 def test_an_assertion_encrypted_for_another_sp_key_is_refused(idp_a):
-    settings = sp_settings(sp_private_key_pem=tamper.read("idp_b.key.pem"),
-                           sp_certificate_pem=tamper.read("idp_b.crt.pem"))
+    settings = sp_settings(
+        sp_private_key_pem=tamper.read("idp_b.key.pem"), sp_certificate_pem=tamper.read("idp_b.crt.pem")
+    )
     with pytest.raises(errors.EncryptedAssertionError):
         parse(post(idp_a.response(encrypt=True)), settings=settings)
 
 
-@pytest.mark.parametrize(("make", "overrides"), [
-    (wrong_recipient, {}),
-    (sha1, {}),
-    (no_conditions, {}),
-    (no_bearer_confirmation, {}),
-    (in_response_to_another_session, {"allow_idp_initiated": True}),
-])
+@pytest.mark.parametrize(
+    ("make", "overrides"),
+    [
+        (wrong_recipient, {}),
+        (sha1, {}),
+        (no_conditions, {}),
+        (no_bearer_confirmation, {}),
+        (in_response_to_another_session, {"allow_idp_initiated": True}),
+    ],
+)
 def test_pysaml2_alone_accepts_what_the_processor_refuses(idp_a, idp_b, make, overrides):
     """Why the checks around pysaml2 exist: its own parse (stock client, xmlsec1 program) accepts these."""
     settings = sp_settings(**overrides)
@@ -526,14 +545,16 @@ def test_neither_the_name_id_nor_the_assertion_is_logged(idp_a, idp_b, caplog):
 
 
 def test_acs_and_entity_id_come_from_the_connection_settings(idp_a):
-    settings = sp_settings(idp_id="other", sp_entity_id="https://sso.example.test/saml/other/metadata",
-                           acs_url="https://sso.example.test/saml/other/acs")
+    settings = sp_settings(
+        idp_id="other",
+        sp_entity_id="https://sso.example.test/saml/other/metadata",
+        acs_url="https://sso.example.test/saml/other/acs",
+    )
     with pytest.raises(errors.WrongDestination):
         parse(post(idp_a.response()), settings=settings)
     config = build_sp_config(settings)
     assert config.entityid == "https://sso.example.test/saml/other/metadata"
     assert config.endpoint("assertion_consumer_service") == ["https://sso.example.test/saml/other/acs"]
-
 
 
 def test_signatures_are_verified_in_process_without_the_xmlsec1_program(idp_a, monkeypatch):
