@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "djangosaml2",
     "cryptr_sso",
     "organizations",
     "applications",
@@ -77,6 +78,9 @@ MIDDLEWARE = [
     # /t/<domain>/... : the organization's OAuth 2.0 / OIDC issuer (applications/oauth/tenancy.py).
     "applications.oauth.tenancy.TenantMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # djangosaml2's second session cookie (SameSite=None) carries the outstanding AuthnRequest ids
+    # across the IdP's cross-site POST to the ACS.
+    "connections.saml.middleware.SamlSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -180,6 +184,14 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
+
+# SAML service provider (djangosaml2 + pysaml2, one configuration per connection).
+SAML_SESSION_COOKIE_NAME = "saml_session"
+SAML_SESSION_COOKIE_SAMESITE = "None"
+SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+SAML_CLOCK_SKEW = int(os.environ.get("SAML_CLOCK_SKEW", "60"))
+SAML_IGNORE_AUTHENTICATED_USERS_ON_LOGIN = False
+SAML_CSP_HANDLER = ""
 
 # The v2 management API.
 REST_FRAMEWORK = {

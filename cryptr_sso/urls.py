@@ -20,6 +20,7 @@ urlpatterns = [
     # /t/<domain>/... (the organizations' OAuth 2.0 / OIDC issuers) is routed by
     # applications.oauth.tenancy.TenantMiddleware; this is the seed-era entry into it.
     path("enterprise/<str:idp_id>/login", enterprise_login, name="enterprise-login"),
+    path("sso/", include("connections.sso_urls")),
 ]
 
 handler404 = "cryptr_sso.views.not_found"

@@ -1,0 +1,42 @@
+"""Pages an end user meets in the browser when a sign-in cannot go on: what happened, and who can fix it."""
+
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from .exceptions import SsoConnectionError
+from .models import SSOConnection
+
+
+def sso_error_page(request, error: SsoConnectionError, *, connection: SSOConnection | None = None,
+                   status: int = 403):
+    return render(request, "connections/sso_error.html", {
+        "title": _("Your sign-in could not be completed"),
+        "message": _("Your company's identity provider answered, but the answer could not be accepted. "
+                     "Nothing was signed in. Give the details below to your IT administrator."),
+        "hint": error.hint, "code": error.code,
+        "idp_id": connection.id if connection else None,
+        "organization": connection.organization if connection else None,
+        "who_can_fix": _("Your IT administrator can fix this in your identity provider or in the SSO connection's "
+                         "settings."),
+    }, status=status)
+
+
+def connection_for_sign_in(request, idp_id: str, *, require_active: bool = True):
+    """(connection, None) or (None, an error page) for an unknown or inactive connection."""
+    connection = SSOConnection.objects.select_related("organization", "application").filter(pk=idp_id).first()
+    if connection is None:
+        return None, render(request, "connections/sso_error.html", {
+            "title": _("Unknown SSO connection"),
+            "message": _("The sign-in link names an SSO connection that does not exist (or no longer exists)."),
+            "who_can_fix": _("Ask the application's support for a current sign-in link."),
+        }, status=404)
+    if require_active and not connection.active:
+        return None, render(request, "connections/sso_error.html", {
+            "title": _("This SSO connection is not active"),
+            "message": _("Your company's single sign-on to this application is not switched on yet, or has "
+                         "been switched off."),
+            "idp_id": connection.id, "organization": connection.organization,
+            "who_can_fix": _("Your IT administrator can finish the setup and activate the connection, or ask "
+                             "the application's support."),
+        }, status=403)
+    return connection, None

@@ -1,0 +1,100 @@
+"""The SAML SP endpoints of a connection: SP metadata, AuthnRequest, ACS.
+
+djangosaml2 builds and sends the AuthnRequest and keeps the outstanding request ids in its
+`saml_session` cookie; the response checks live in SamlResponseProcessor and the sign-in in
+connections.sign_in. These views only wire them together and turn errors into pages.
+"""
+
+import logging
+
+from django.http import HttpResponse, HttpResponseRedirect
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from djangosaml2.cache import OutstandingQueriesCache
+from djangosaml2.views import LoginView
+from saml2 import BINDING_HTTP_POST
+
+from connections.exceptions import SsoConnectionError
+from connections.login_session import end_user_login
+from connections.pages import connection_for_sign_in, sso_error_page
+from connections.sign_in import AssertedIdentity, sso_sign_in
+
+from .response import SamlResponseProcessor
+from .sp import saml_settings_for, sp_config_for, sp_metadata_xml
+
+logger = logging.getLogger(__name__)
+
+
+class SpMetadataView(View):
+    def get(self, request, idp_id):
+        connection, error = connection_for_sign_in(request, idp_id, require_active=False)
+        if error:
+            return error
+        response = HttpResponse(sp_metadata_xml(connection), content_type="application/samlmetadata+xml")
+        if request.GET.get("download"):
+            response["Content-Disposition"] = f'attachment; filename="sp-metadata-{connection.id}.xml"'
+        return response
+
+
+class SamlLoginView(LoginView):
+    """Sends the browser to the IdP with a signed AuthnRequest; `next` is where it comes back to."""
+
+    post_binding_form_template = "connections/post_binding_form.html"
+
+    def dispatch(self, request, *args, idp_id, **kwargs):
+        connection, error = connection_for_sign_in(request, idp_id)
+        if error:
+            return error
+        self.connection = connection
+        try:
+            self.sp_config = sp_config_for(connection)
+        except SsoConnectionError as exc:
+            return sso_error_page(request, exc, connection=connection)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_sp_config(self, request):
+        return self.sp_config
+
+    def should_prevent_auth(self, request) -> bool:
+        # request.user is the operator's Django account (if any): it never stands for an end user.
+        return False
+
+
+@method_decorator(csrf_exempt, name="dispatch")  # the IdP posts cross-site; the signed response is the proof
+class AssertionConsumerView(View):
+    def post(self, request, idp_id):
+        connection, error = connection_for_sign_in(request, idp_id)
+        if error:
+            return error
+        outstanding = OutstandingQueriesCache(request.saml_session)
+        try:
+            processor = SamlResponseProcessor(
+                saml_settings_for(connection), outstanding_requests=outstanding.outstanding_queries()
+            )
+            login = processor.parse(request.POST.get("SAMLResponse", ""), BINDING_HTTP_POST)
+            user = sso_sign_in(connection=connection, identity=AssertedIdentity(
+                subject=login.name_id, attributes=login.attributes, name_id_format=login.name_id_format,
+                authenticated_at=login.authn_instant,
+            ))
+        except SsoConnectionError as exc:
+            logger.warning("SSO sign-in refused on %s: %s", connection.id, exc.code)
+            return sso_error_page(request, exc, connection=connection)
+        if login.in_response_to:
+            outstanding.delete(login.in_response_to)
+        end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type,
+                       authenticated_at=login.authn_instant)
+        return HttpResponseRedirect(login.came_from or idp_initiated_landing(connection))
+
+
+def idp_initiated_landing(connection) -> str:
+    """An IdP-initiated login has no authorize request to return to: start one for the connection's
+    application towards its default redirect, which then finds the user signed in and issues a code."""
+    from urllib.parse import urlencode
+
+    application = connection.application
+    query = {
+        "response_type": "code", "client_id": application.client_id, "scope": "openid email profile",
+        "redirect_uri": application.default_redirect_uri_after_login, "idp_id": connection.id,
+    }
+    return f"/t/{connection.organization.domain}/oauth2/authorize?{urlencode(query)}"
