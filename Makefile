@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cryptr_sso
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install system run test lint bench-api migrate
+.PHONY: install system run test lint bench-api migrate demo
 
 $(VENV)/.installed: requirements.txt tests/peers/saml-idp/package-lock.json tests/peers/oidc-rp/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,3 +45,6 @@ lint: install
 
 bench-api: install
 	$(PY) benchmarks/api_users.py $(BENCH_ARGS)
+
+demo: migrate
+	$(PY) scripts/demo.py
