@@ -19,7 +19,6 @@ import threading
 import time
 import urllib.request
 from html import escape
-from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -83,7 +82,7 @@ def start_idp(idp_id: str) -> tuple[subprocess.Popen, str]:
     ready = json.loads(process.stdout.readline() or "{}")
     if "metadata_url" not in ready:
         sys.exit("The test IdP did not start: run `npm ci --prefix tests/peers/saml-idp` (make demo does).")
-    with urllib.request.urlopen(ready["metadata_url"], timeout=10) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(ready["metadata_url"], timeout=10) as response:
         return process, response.read().decode()
 
 
@@ -124,11 +123,11 @@ pre{{background:#f4f5f7;padding:1rem;overflow:auto;border-radius:6px}}</style></
             data = urlencode({"grant_type": "authorization_code", "code": query["code"][0],
                               "redirect_uri": f"{APP}/callback", "code_verifier": pending.pop(state)["verifier"],
                               "client_id": conf["client_id"], "client_secret": conf["client_secret"]}).encode()
-            with urllib.request.urlopen(f"{issuer}/oauth2/token", data=data, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(f"{issuer}/oauth2/token", data=data, timeout=10) as response:
                 tokens = json.loads(response.read())
             request = urllib.request.Request(f"{issuer}/oauth2/userinfo",
                                              headers={"Authorization": f"Bearer {tokens['access_token']}"})
-            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=10) as response:
                 userinfo = json.loads(response.read())
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return page(
