@@ -1,6 +1,7 @@
 """Reads of the tenant directory. Every fetch is scoped: another tenant's row looks exactly like a missing one."""
 
 import contextlib
+import re
 import uuid
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -8,6 +9,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from cryptr_sso.api.errors import NotFound
 
 from .models import ApiKey, Identity, Organization, User
+
+DOMAIN_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 def _visible_organizations(api_key: ApiKey | None) -> QuerySet[Organization]:
@@ -24,13 +27,18 @@ def organization_list(*, api_key: ApiKey | None) -> QuerySet[Organization]:
 
 def organization_get(*, api_key: ApiKey | None, domain: str) -> Organization:
     """By domain, or by id (the API accepts both where the design says "id or domain")."""
+    not_found = NotFound(f"There is no organization '{domain[:100]}', or your API key cannot see it.")
+    # Only a string that could be a domain is looked up as one: anything else (a NUL byte, which
+    # PostgreSQL refuses, or 10 kB of junk) is simply not found, without a query.
     # A domain may itself read as a UUID (a name such as "deadbeefdeadbeefdeadbeefdeadbeef"): match either.
-    lookup = Q(domain=domain)
+    lookup = Q(domain=domain) if DOMAIN_RE.fullmatch(domain) else Q()
     with contextlib.suppress(ValueError):
-        lookup |= Q(id=uuid.UUID(str(domain)))
+        lookup = (lookup | Q(id=uuid.UUID(domain))) if lookup else Q(id=uuid.UUID(domain))
+    if not lookup:
+        raise not_found
     organization = _visible_organizations(api_key).filter(lookup).first()
     if organization is None:
-        raise NotFound(f"There is no organization '{domain}', or your API key cannot see it.")
+        raise not_found
     return organization
 
 

@@ -186,7 +186,9 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 
 def api_key_authenticate(*, client_id: str, client_secret: str) -> ApiKey | None:
-    api_key = ApiKey.objects.filter(client_id=client_id, active=True).first()
+    # Client ids are short ASCII; anything else (a NUL byte, which PostgreSQL refuses) is unknown.
+    usable = len(client_id) <= 64 and client_id.isascii() and "\x00" not in client_id
+    api_key = ApiKey.objects.filter(client_id=client_id, active=True).first() if usable else None
     expected = api_key.secret_hash if api_key else hash_secret("")
     # Compare even when the key is unknown, so timing does not tell which client ids exist.
     if not secrets.compare_digest(expected, hash_secret(client_secret)) or api_key is None:

@@ -234,3 +234,20 @@ def test_repeated_scopes_are_granted_once(key):
                                 format="json")
     assert response.json()["scope"] == "read:users"
     assert ApiAccessToken.objects.get().scopes == ["read:users"]
+
+
+@pytest.mark.parametrize("client_id", [b"key\x00x", "kéy".encode(), b"k" * 5000])
+def test_client_ids_that_cannot_exist_are_invalid_client_over_http_basic(key, client_id):
+    header = "Basic " + base64.b64encode(client_id + b":secret").decode()
+    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials"}, format="json",
+                                HTTP_AUTHORIZATION=header)
+    assert_error(response, 401, "invalid_client")
+    assert not ApiAccessToken.objects.exists()
+
+
+@pytest.mark.parametrize("client_id", ["key\x00x", "key\ud800"])
+def test_client_ids_with_unstorable_characters_in_the_body_are_refused(key, client_id):
+    response = send(APIClient(), "post", TOKEN_URL, {"grant_type": "client_credentials", "client_id": client_id,
+                                                     "client_secret": "s"})
+    assert "client_id" in assert_error(response, 400, "invalid_request")["fields"]
+    assert not ApiAccessToken.objects.exists()

@@ -392,3 +392,13 @@ def test_form_sends_an_empty_list_as_a_lone_empty_bracket_key(api, make_org):
 
 def test_json_only_api_answers_other_accept_headers_with_406(api, org):
     assert_error(api.get("/api/v2/organizations", HTTP_ACCEPT="application/xml"), 406, "not_acceptable")
+
+
+@pytest.mark.parametrize("domain", ["%00", "misapret%00", "%E2%80%AE", "%FF", "a" * 5000, "Misapret",
+                                    "-misapret"])
+def test_organization_paths_that_cannot_be_a_domain_are_404(api, org, domain):
+    for method in ("get", "put", "delete"):
+        assert_error(getattr(api, method)(f"/api/v2/organizations/{domain}"), 404, "not_found")
+    assert_error(api.get(f"/api/v2/org/{domain}/users"), 404, "not_found")
+    assert_error(api.post(f"/api/v2/org/{domain}/users", {"email": "a@b.fr"}, format="json"), 404, "not_found")
+    assert Organization.objects.filter(pk=org.pk).exists() and not User.objects.exists()
