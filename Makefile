@@ -35,6 +35,8 @@ run: migrate
 	@echo ""
 	$(PY) manage.py runserver 127.0.0.1:8000
 
+# The suite drives Debian's chromium (browser tests): make test installs it when missing.
+test: SYSTEM_FLAGS = --with-browser
 test: install
 	scripts/check-services.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest $(PYTEST_ARGS)

@@ -88,8 +88,11 @@ def start_idp(idp_id: str) -> tuple[subprocess.Popen, str]:
 
 # --- the demo app: an OAuth 2.0 / OIDC client of the gateway -------------------------------------------
 
-def demo_app(conf: dict):
-    issuer = f"{GATEWAY}/t/{conf['domain']}"
+def demo_app(conf: dict, *, gateway: str = GATEWAY, app_url: str = APP):
+    """A WSGI app: `/login` starts authorization code + PKCE at the gateway, `/callback` exchanges the
+    code with the client secret and shows the decoded tokens and the userinfo."""
+    issuer = f"{gateway}/t/{conf['domain']}"
+    callback = f"{app_url}/callback"
     pending: dict[str, dict] = {}
 
     def page(body: str) -> list[bytes]:
@@ -109,7 +112,7 @@ pre{{background:#f4f5f7;padding:1rem;overflow:auto;border-radius:6px}}</style></
             challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             pending[state] = {"verifier": verifier}
             location = f"{issuer}/oauth2/authorize?" + urlencode({
-                "response_type": "code", "client_id": conf["client_id"], "redirect_uri": f"{APP}/callback",
+                "response_type": "code", "client_id": conf["client_id"], "redirect_uri": callback,
                 "scope": "openid email profile", "state": state, "nonce": secrets.token_urlsafe(16),
                 "code_challenge": challenge, "code_challenge_method": "S256", "idp_id": conf["idp_id"],
             })
@@ -121,7 +124,7 @@ pre{{background:#f4f5f7;padding:1rem;overflow:auto;border-radius:6px}}</style></
                 start_response("400 Bad Request", [("Content-Type", "text/html; charset=utf-8")])
                 return page(f"<p>Sign-in failed: {escape(str(query))}</p><p><a href='/login'>Try again</a></p>")
             data = urlencode({"grant_type": "authorization_code", "code": query["code"][0],
-                              "redirect_uri": f"{APP}/callback", "code_verifier": pending.pop(state)["verifier"],
+                              "redirect_uri": callback, "code_verifier": pending.pop(state)["verifier"],
                               "client_id": conf["client_id"], "client_secret": conf["client_secret"]}).encode()
             with urllib.request.urlopen(f"{issuer}/oauth2/token", data=data, timeout=10) as response:
                 tokens = json.loads(response.read())
