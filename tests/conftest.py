@@ -6,6 +6,9 @@ from rest_framework.test import APIClient
 from organizations import services
 from organizations.scopes import ALL_SCOPES
 
+# Fixtures shared by several test packages: headless Chromium (chromium, page).
+pytest_plugins = ["tests.browser"]
+
 
 def pytest_sessionstart(session):
     # CI must test on PostgreSQL; a run that silently fell back to SQLite would prove little.

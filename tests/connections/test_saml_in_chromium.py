@@ -14,7 +14,6 @@ from connections.services import connection_create, connection_update
 from organizations import services as directory
 from organizations.models import User
 from scripts.demo import demo_app
-from tests.browser import chromium, page  # noqa: F401  (fixtures)
 from tests.peers.saml_idp import run_saml_idp
 
 pytestmark = [pytest.mark.browser, pytest.mark.peer, pytest.mark.django_db(transaction=True)]
