@@ -4,6 +4,7 @@ import base64
 from urllib.parse import unquote
 
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -23,6 +24,7 @@ from .serializers import (
     TokenInput,
     TokenOutput,
     UserCreateInput,
+    UserListQuery,
     UserOutput,
     UserUpdateInput,
 )
@@ -138,7 +140,8 @@ class OrganizationListCreateApi(ApiView):
         data = OrganizationCreateInput(data=self.body())
         data.is_valid(raise_exception=True)
         organization = services.organization_create(**data.validated_data)
-        return Response(OrganizationOutput(organization).data, status=status.HTTP_201_CREATED)
+        return Response(OrganizationOutput(organization).data, status=status.HTTP_201_CREATED,
+                        headers={"Location": reverse("organization-detail", args=[organization.domain])})
 
 
 class OrganizationDetailApi(ApiView):
@@ -172,13 +175,17 @@ class OrganizationDetailApi(ApiView):
 class UserListCreateApi(ApiView):
     required_scope_resource = "users"
 
-    @extend_schema(parameters=PAGE_PARAMS, responses={200: _list_of(UserOutput, "UserList"), **ERRORS},
+    @extend_schema(parameters=[*PAGE_PARAMS, UserListQuery],
+                   responses={200: _list_of(UserOutput, "UserList"), **ERRORS},
                    summary="List the users of an organization, newest first")
     def get(self, request, domain):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
         number, per_page = read_page_params(request.query_params)
-        page = paginate(selectors.user_queryset(organization=organization), ordering=NEWEST_FIRST,
-                        number=number, per_page=per_page)
+        query = UserListQuery(data={"email": request.query_params["email"]} if "email" in request.query_params
+                              else {})
+        query.is_valid(raise_exception=True)
+        users = selectors.user_list(organization=organization, **query.validated_data)
+        page = paginate(users, ordering=NEWEST_FIRST, number=number, per_page=per_page)
         data = UserOutput(page.items, many=True, context={"domain": organization.domain}).data
         return Response(list_envelope(page, data, domain=organization.domain))
 
@@ -190,7 +197,8 @@ class UserListCreateApi(ApiView):
         data.is_valid(raise_exception=True)
         user = services.user_create(organization=organization, **data.validated_data)
         return Response(UserOutput(user, context={"domain": organization.domain}).data,
-                        status=status.HTTP_201_CREATED)
+                        status=status.HTTP_201_CREATED,
+                        headers={"Location": reverse("user-detail", args=[organization.domain, user.id])})
 
 
 class UserDetailApi(ApiView):

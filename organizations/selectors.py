@@ -5,6 +5,7 @@ import re
 import uuid
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 
 from cryptr_sso.api.errors import NotFound
 
@@ -48,6 +49,14 @@ def user_queryset(*, organization: Organization) -> QuerySet[User]:
         # of the page, which cost more than all the SQL of a 100-user page.
         Prefetch("identities", queryset=Identity.objects.order_by("inserted_at"), to_attr="identity_list")
     )
+
+
+def user_list(*, organization: Organization, email: str | None = None) -> QuerySet[User]:
+    users = user_queryset(organization=organization)
+    if email:
+        # lower(email) is what the per-organization unique index holds, so this is an index lookup.
+        users = users.alias(email_lower=Lower("email")).filter(email_lower=email.lower())
+    return users
 
 
 def user_get(*, organization: Organization, user_id: str) -> User:

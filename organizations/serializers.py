@@ -102,6 +102,11 @@ class UserUpdateInput(UserCreateInput):
     email = serializers.EmailField(max_length=254, required=False)
 
 
+class UserListQuery(StrictSerializer):
+    email = serializers.EmailField(max_length=254, required=False,
+                                   help_text="Only the user with this email (compared case-insensitively).")
+
+
 class IdentityOutput(serializers.Serializer):
     idp_id = serializers.CharField()
     provider = serializers.CharField()

@@ -402,3 +402,9 @@ def test_organization_paths_that_cannot_be_a_domain_are_404(api, org, domain):
     assert_error(api.get(f"/api/v2/org/{domain}/users"), 404, "not_found")
     assert_error(api.post(f"/api/v2/org/{domain}/users", {"email": "a@b.fr"}, format="json"), 404, "not_found")
     assert Organization.objects.filter(pk=org.pk).exists() and not User.objects.exists()
+
+
+def test_created_organization_has_a_location_header(api):
+    response = api.post("/api/v2/organizations", {"name": "Misapret", "locality": "Paris"}, format="json")
+    assert response["Location"] == "/api/v2/organizations/misapret"
+    assert api.get(response["Location"]).status_code == 200

@@ -330,3 +330,26 @@ def test_delete_user_answers_the_deleted_resource(api, org, jane):
 def test_deleted_user_email_can_be_used_again(api, org, jane):
     api.delete(users_url(org, jane))
     assert api.post(users_url(org), {"email": "jane@misapret.fr"}, format="json").status_code == 201
+
+
+def test_created_user_has_a_location_header(api, org):
+    response = api.post(users_url(org), {"email": "jane@misapret.fr"}, format="json")
+    assert response["Location"] == f"/api/v2/org/misapret/users/{response.json()['id']}"
+    assert api.get(response["Location"]).json()["email"] == "jane@misapret.fr"
+
+
+@pytest.mark.parametrize("query", ["jane@misapret.fr", "JANE@Misapret.FR"])
+def test_list_users_filtered_by_email_whatever_its_case(api, make_org, query):
+    org, other = make_org(name="Misapret"), make_org(name="Other")
+    jane = services.user_create(organization=org, email="Jane@misapret.fr")
+    services.user_create(organization=org, email="john@misapret.fr")
+    services.user_create(organization=other, email="jane@misapret.fr")
+    body = api.get(users_url(org), {"email": query}).json()
+    assert [item["id"] for item in body["data"]] == [str(jane.id)]
+    assert body["total"] == 1
+    assert api.get(users_url(org), {"email": "nobody@misapret.fr"}).json()["total"] == 0
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "a\u0000@b.fr", "a" * 250 + "@b.fr"])
+def test_list_users_refuses_a_bad_email_filter(api, org, email):
+    assert "email" in assert_error(api.get(users_url(org), {"email": email}), 400, "invalid_request")["fields"]
