@@ -56,13 +56,19 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if client is None or str(client.organization_id) != request_organization_id(request):
             request.oauth2_error = {"error": "invalid_token", "error_description": "The access token is invalid."}
             return False
+        if request.user is not None and not request.user.active:
+            request.oauth2_error = {"error": "invalid_token", "error_description": "The user is deactivated."}
+            return False
         request.cryptr_sso = SsoSignIn.of(request.access_token)
         return True
 
     @staticmethod
     def _user_in_tenant(request) -> bool:
-        user_org = getattr(request.user, "organization_id", None)
-        return user_org is not None and str(user_org) == str(request.client.organization_id)
+        """An active user of the client's organization: a deactivated user's codes and refresh
+        tokens stop working at once, not when they expire."""
+        user = request.user
+        user_org = getattr(user, "organization_id", None)
+        return user_org is not None and str(user_org) == str(request.client.organization_id) and user.active
 
     # --- OIDC prompt=none and id_token_hint (OIDC Core 3.1.2.1) ---------------------------------
 
@@ -120,7 +126,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
         request.cryptr_sso = SsoSignIn.of(request.refresh_token_instance)
-        return True
+        return self._user_in_tenant(request)
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
         id_token = token.get("id_token", None)

@@ -157,3 +157,18 @@ def test_access_token_is_refused_in_the_query_string(client, tenant_a):
     tokens = tenant_a.tokens(client)
     response = client.get(tenant_a.url("/oauth2/userinfo") + f"?access_token={tokens['access_token']}")
     assert response.status_code == 400 and "sub" not in response.json()
+
+
+def test_a_deactivated_user_loses_codes_refresh_and_userinfo_at_once(client, tenant_a):
+    tokens = tenant_a.tokens(client)
+    tenant_a.sign_in(client)
+    code, verifier = tenant_a.code_for(client)
+    tenant_a.user.active = False
+    tenant_a.user.save()
+    assert tenant_a.exchange(client, code, verifier).json()["error"] == "invalid_grant"
+    assert tenant_a.refresh(client, tokens["refresh_token"]).json()["error"] == "invalid_grant"
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
+    assert client.get(tenant_a.url("/oauth2/userinfo"), **auth).status_code == 401
+    # and the session no longer signs them in
+    response, _ = tenant_a.authorize(client, idp_id=tenant_a.idp_id)
+    assert response["Location"].startswith("/sso/start/")
