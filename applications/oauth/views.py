@@ -45,6 +45,7 @@ class AuthorizationView(dot_views.AuthorizationView):
     application for its users, so a valid request from a signed-in user gets its code at once."""
 
     http_method_names = ["get", "head", "options"]
+    template_name = "applications/oauth/authorize_error.html"  # only errors: there is no consent form
 
     def dispatch(self, request, *args, **kwargs):
         self.end_user = _sign_in_end_user(request)
@@ -145,6 +146,8 @@ class UserInfoView(dot_views.UserInfoView):
 class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
     """`GET /t/{domain}/oauth2/logout`: OIDC RP-Initiated Logout 1.0, to a post_logout_redirect_uri the
     client registered; clears the end user's sign-in at the gateway and revokes their tokens."""
+
+    template_name = "applications/oauth/logout.html"
 
     def dispatch(self, request, *args, **kwargs):
         _sign_in_end_user(request)

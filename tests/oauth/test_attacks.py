@@ -25,6 +25,7 @@ def test_client_of_org_b_is_unknown_at_org_a(client, tenant_a, tenant_b):
     tenant_a.sign_in(client)
     response, _ = tenant_a.authorize(client, tenant_b.public_app)
     assert response.status_code == 400
+    assert b"Sign-in request refused" in response.content and b"Invalid client_id" in response.content
     _no_code(response)
 
 

@@ -116,7 +116,18 @@ def test_logout_without_id_token_hint_asks_the_signed_in_user_first(client, tena
     tenant_a.sign_in(client)
     response = _logout(client, tenant_a, client_id=tenant_a.public_app.client_id, post_logout_redirect_uri=LOGOUT_URI)
     assert response.status_code == 200
-    assert b"Confirm Logout" in response.content
+    assert b"Sign out of" in response.content
+    confirmed = client.post(
+        tenant_a.url("/oauth2/logout"),
+        {
+            "client_id": tenant_a.public_app.client_id,
+            "post_logout_redirect_uri": LOGOUT_URI,
+            "allow": "on",
+        },
+    )
+    assert confirmed.status_code == 302 and confirmed["Location"] == LOGOUT_URI
+    again, _ = tenant_a.authorize(client, idp_id=tenant_a.idp_id)
+    assert again["Location"].startswith("/sso/start/")
 
 
 def test_logout_without_redirect_uri_shows_signed_out(client, tenant_a):
