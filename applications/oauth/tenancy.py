@@ -91,7 +91,7 @@ class TenantMiddleware:
             response = self.get_response(request)
         finally:
             set_script_prefix(previous_prefix)
-        if rest.rstrip("/") in _CORS_PATHS or rest == "/.well-known/":
+        if rest.rstrip("/") in _CORS_PATHS:
             _add_cors_headers(request, organization, response)
         return response
 

@@ -44,7 +44,8 @@ class AuthorizationView(dot_views.AuthorizationView):
     """`GET /t/{domain}/oauth2/authorize`. No consent screen: the organization connected the
     application for its users, so a valid request from a signed-in user gets its code at once."""
 
-    http_method_names = ["get", "head", "options"]
+    # GET only: a HEAD (link prefetchers) must not mint a code, and there is no consent form to POST.
+    http_method_names = ["get"]
     template_name = "applications/oauth/authorize_error.html"  # only errors: there is no consent form
 
     def dispatch(self, request, *args, **kwargs):

@@ -178,5 +178,8 @@ def test_no_consent_screen_even_when_the_application_does_not_skip_authorization
     response, _ = tenant_a.authorize(client)
     assert response.status_code == 302 and response["Location"].startswith(REDIRECT_URI)
     assert "code" in query_of(response["Location"])
-    # and the consent form's POST does not exist
+    # and the consent form's POST does not exist, nor does a HEAD mint a code
     assert client.post(tenant_a.url("/oauth2/authorize"), {"allow": "Authorize"}).status_code == 405
+    Grant.objects.all().delete()
+    assert client.head(response.request["PATH_INFO"] + "?" + response.request["QUERY_STRING"]).status_code == 405
+    assert not Grant.objects.exists()
