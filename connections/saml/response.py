@@ -137,8 +137,8 @@ class _XmlSec1(CryptoBackendXmlSec1):
     attribute is registered on `node_name` elements only (`--id-attr:ID`), the key is the configured
     certificate only (`--enabled-key-data raw-x509-cert`: KeyInfo in the message is never read), the one
     Reference points to the signed element itself, and only exclusive c14n, the enveloped transform and
-    the allowed signature and digest algorithms are enabled in the verifier. Decryption (rare) still
-    runs the `xmlsec1` program.
+    the allowed signature and digest algorithms are enabled in the verifier. Encrypted assertions are
+    decrypted in-process too.
     """
 
     @property
@@ -184,6 +184,29 @@ class _XmlSec1(CryptoBackendXmlSec1):
         except xmlsec.Error as exc:
             raise XmlsecError(f"signature does not verify: {exc}") from None
         return True
+
+    def decrypt(self, enctext, key_file):
+        """`xmlsec1 --decrypt --privkey-pem KEY --id-attr:Id EncryptedKey`, in-process: the first
+        EncryptedData of the document is replaced by its plaintext, the session key coming from the
+        EncryptedKey (inline, or detached and found through RetrievalMethod, as Okta sends it)."""
+        data = enctext.encode("utf-8") if isinstance(enctext, str) else enctext
+        try:
+            root = lxml_etree.fromstring(data, _LXML_PARSER)
+        except lxml_etree.XMLSyntaxError as exc:
+            raise XmlsecError(f"not well-formed: {exc}") from None
+        if root.getroottree().docinfo.doctype:
+            raise XmlsecError("DTD in an encrypted document")
+        encrypted = next(root.iter(ENCRYPTED_DATA), None)
+        if encrypted is None:
+            raise XmlsecError("no EncryptedData")
+        xmlsec.tree.add_ids(root, ["Id"])
+        manager = xmlsec.KeysManager()
+        try:
+            manager.add_key(xmlsec.Key.from_file(key_file, _C.KeyDataFormatPem))
+            xmlsec.EncryptionContext(manager).decrypt(encrypted)
+        except xmlsec.Error as exc:
+            raise XmlsecError(f"decryption failed: {exc}") from None
+        return lxml_etree.tostring(root, encoding="unicode")
 
 
 _LXML_PARSER = lxml_etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)

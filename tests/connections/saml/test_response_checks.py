@@ -557,10 +557,11 @@ def test_acs_and_entity_id_come_from_the_connection_settings(idp_a):
     assert config.endpoint("assertion_consumer_service") == ["https://sso.example.test/saml/other/acs"]
 
 
-def test_signatures_are_verified_in_process_without_the_xmlsec1_program(idp_a, monkeypatch):
-    # One xmlsec1 process costs ~25 ms of CPU: three per signature in stock pysaml2 would cap a core at
-    # a few dozen logins per second. Only decryption still runs the program.
-    message = post(idp_a.response(sign_response=True, sign_assertion=True))
+@pytest.mark.parametrize("encrypt", [False, True])
+def test_signatures_are_verified_and_assertions_decrypted_without_the_xmlsec1_program(idp_a, monkeypatch, encrypt):
+    # One xmlsec1 process costs ~25 ms of CPU: stock pysaml2 starts three per signature, which would cap a
+    # core at a few dozen logins per second.
+    message = post(idp_a.response(sign_response=True, sign_assertion=True, encrypt=encrypt))
     build_sp_config(sp_settings())
 
     def no_process(*args, **kwargs):
