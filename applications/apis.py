@@ -1,6 +1,7 @@
 """The v2 API of applications: `/api/v2/org/{domain}/applications[/{client_id}]`."""
 
 from django.conf import settings
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -60,7 +61,9 @@ class ApplicationListCreateApi(ApiView):
         application, secret = services.application_create(organization=organization, **data.validated_data)
         application.client_secret = secret  # the plain secret, for this one response; None for public clients
         body = ApplicationCreatedOutput(application, context={"domain": organization.domain}).data
-        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+        location = reverse("application-detail", args=[organization.domain, application.client_id])
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store",
+                                                                       "Location": location})
 
 
 class ApplicationDetailApi(ApiView):

@@ -2,6 +2,7 @@
 
 import re
 
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -71,7 +72,8 @@ class ConnectionListCreateApi(ApiView):
         organization = organization_get(api_key=self.api_key, domain=values.pop("organization_id"))
         application = _application_of(organization, values.pop("application_id"))
         connection = services.connection_create(organization=organization, application=application, **values)
-        return Response(ConnectionOutput(connection).data, status=status.HTTP_201_CREATED)
+        return Response(ConnectionOutput(connection).data, status=status.HTTP_201_CREATED,
+                        headers={"Location": reverse("sso-connection-detail", args=[connection.id])})
 
 
 class ConnectionDetailApi(ApiView):

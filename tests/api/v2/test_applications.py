@@ -44,6 +44,7 @@ def test_create_confidential_application_shows_the_secret_once(api, org):
                       allowed_redirect_uris_after_logout=["https://app.misapret.example/bye"])
     assert response.status_code == 201, response.json()
     assert response["Cache-Control"] == "no-store"
+    assert response["Location"] == f"/api/v2/org/{org.domain}/applications/{response.json()['id']}"
     body = response.json()
     assert body["__type__"] == "Application" and body["__domain__"] == org.domain
     assert body["id"] == body["client_id"]

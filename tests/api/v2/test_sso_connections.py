@@ -73,6 +73,7 @@ def test_create_connection_has_the_designed_shape(api, org, make_app):
     body = response.json()
     assert body["__type__"] == "SSOConnection" and body["__domain__"] == "misapret"
     assert re.fullmatch(r"misapret_[0-9A-Za-z]{22}", body["id"])
+    assert response["Location"] == f"/api/v2/sso-connections/{body['id']}"
     assert body["active"] is False
     assert body["protocol"] == "saml" and body["provider_type"] == "unset"
     assert body["organization_id"] == str(org.id) and body["application_id"] == application["id"]
