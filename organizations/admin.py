@@ -81,7 +81,9 @@ class IdentityInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
     list_display = ("email", "organization", "active", "email_verified", "inserted_at")
-    list_filter = ("active", "email_verified", "organization")
+    # No filter by organization: its sidebar would list every organization. Search by domain, or follow
+    # the "N users" link of an organization (?organization__id__exact=...).
+    list_filter = ("active", "email_verified")
     search_fields = ("email", "organization__domain")
     list_select_related = ("organization",)
     autocomplete_fields = ("organization",)
@@ -111,7 +113,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ("name", "client_id", "active", "all_organizations", "last_used_at", "inserted_at")
     list_filter = ("active", "all_organizations")
     search_fields = ("name", "client_id")
-    filter_horizontal = ("organizations",)
+    autocomplete_fields = ("organizations",)  # a search box, not a widget that loads every organization
     readonly_fields = ("client_id", "revoked_at", "last_used_at", "inserted_at")
     actions = ["revoke"]
 

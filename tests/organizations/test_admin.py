@@ -222,3 +222,24 @@ def test_unticking_active_in_the_change_form_is_a_revocation(admin_client, tenan
     client.api_key.refresh_from_db()
     assert not client.api_key.active and client.api_key.revoked_at is not None
     assert not ApiAccessToken.objects.filter(api_key=client.api_key).exists()
+
+
+def test_admin_pages_do_not_load_every_organization(admin_client, make_org, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    pages = [reverse("admin:organizations_organization_changelist"), reverse("admin:organizations_user_changelist"),
+             reverse("admin:organizations_apikey_add")]
+    make_org(name="Org first")
+    counts = []
+    for page in pages:
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(page).status_code == 200
+        counts.append(len(queries))
+    for i in range(30):
+        make_org(name=f"Org number {i}")
+    for page, count in zip(pages, counts, strict=True):
+        with django_assert_num_queries(count):
+            response = admin_client.get(page)
+        if page != pages[0]:
+            assert "Org number 7" not in response.content.decode(), page
