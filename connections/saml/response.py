@@ -452,6 +452,8 @@ class SamlResponseProcessor:
         root = _parse_xml(xml)
         if root.tag != RESPONSE:
             raise errors.MalformedXml(detail=f"root element is {root.tag!r}, not samlp:Response")
+        if root.get("Version") != "2.0":
+            raise errors.MalformedXml(detail=f"SAML Version {root.get('Version')!r}, not 2.0")
         return root
 
     def _check_status(self, root: Element) -> None:
@@ -548,8 +550,14 @@ class SamlResponseProcessor:
 
     def _check_destination(self, root: Element) -> None:
         destination = root.get("Destination")
-        # SAML Bindings 3.5.5.2: the Destination names where the IdP meant the message to go.
-        if destination is not None and destination != self.settings.acs_url:
+        # SAML Bindings 3.5.5.2: the Destination names where the IdP meant the message to go, and a signed
+        # message MUST carry it (PingFederate omits it only on unsigned Responses, where the signed
+        # assertion's Recipient decides).
+        if destination is None:
+            if root.find(SIGNATURE) is not None:
+                raise errors.WrongDestination(detail="signed Response without Destination")
+            return
+        if destination != self.settings.acs_url:
             raise errors.WrongDestination(detail=f"Destination {destination!r}, ACS {self.settings.acs_url!r}")
 
     def _check_issue_instant(self, root: Element, now: float) -> None:

@@ -96,6 +96,11 @@ def test_an_encrypted_assertion_is_decrypted_with_the_sp_key(idp_a, sign_respons
     assert login.assertion_signed
 
 
+def test_an_unsigned_response_without_destination_is_accepted_on_its_signed_assertion(idp_a):
+    # PingFederate's habit: Destination only on signed Responses. The assertion's Recipient is checked.
+    assert parse(post(idp_a.response(destination=None))).name_id == NAME_ID
+
+
 def test_a_deflated_redirect_binding_response_is_accepted(idp_a):
     assert parse(redirect(idp_a.response()), binding=BINDING_HTTP_REDIRECT).name_id == NAME_ID
 
@@ -244,6 +249,14 @@ def wrong_destination(idp, idp_b):
     return post(idp.response(destination="https://sso.example.test/saml/other-tenant/acs"))
 
 
+def signed_response_without_destination(idp, idp_b):
+    return post(idp.response(destination=None, sign_response=True))
+
+
+def saml_1_version(idp, idp_b):
+    return post(tamper.replace_text(idp.response(), 'Version="2.0"', 'Version="1.1"'))
+
+
 def expired(idp, idp_b):
     return post(idp.response(now=datetime.now(UTC) - timedelta(minutes=10)))
 
@@ -349,6 +362,7 @@ ATTACKS = [
     (wrong_audience, {}, errors.WrongAudience),
     (wrong_recipient, {}, errors.WrongRecipient),
     (wrong_destination, {}, errors.WrongDestination),
+    (signed_response_without_destination, {}, errors.WrongDestination),
     (expired, {}, errors.Expired),
     (not_yet_valid, {}, errors.NotYetValid),
     (assertion_not_yet_valid, {}, errors.NotYetValid),
@@ -367,6 +381,7 @@ ATTACKS = [
     (not_base64, {}, errors.MalformedXml),
     (not_xml, {}, errors.MalformedXml),
     (not_a_response, {}, errors.MalformedXml),
+    (saml_1_version, {}, errors.MalformedXml),
 ]
 
 
