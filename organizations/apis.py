@@ -55,6 +55,10 @@ def _deleted(item: type[serializers.Serializer], name: str):
     return inline_serializer(name, fields={"deleted": serializers.BooleanField(), "resource": item()})
 
 
+# RFC 6749 5.2: a 401 invalid_client tells the client which authentication scheme to use.
+BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="api"'}
+
+
 class TokenRateThrottle(AnonRateThrottle):
     scope = "api_token"
 
@@ -92,11 +96,11 @@ class TokenApi(ApiView):
             client_id, client_secret = _basic_credentials(basic)
         if not client_id or not client_secret:
             raise ApiError("Send client_id and client_secret, in the body or as HTTP Basic credentials.",
-                           code="invalid_client", status_code=401)
+                           code="invalid_client", status_code=401, headers=BASIC_CHALLENGE)
         api_key = services.api_key_authenticate(client_id=client_id, client_secret=client_secret)
         if api_key is None:
             raise ApiError("Unknown client_id, wrong client_secret, or a revoked API key.",
-                           code="invalid_client", status_code=401)
+                           code="invalid_client", status_code=401, headers=BASIC_CHALLENGE)
         requested = (data.validated_data.get("scope") or "").split()
         refused = sorted(set(requested) - set(api_key.scopes))
         if refused:
@@ -115,7 +119,7 @@ def _basic_credentials(header: str) -> tuple[str | None, str | None]:
         client_id, _, client_secret = decoded.partition(":")
     except (ValueError, UnicodeDecodeError):
         raise ApiError("The HTTP Basic credentials could not be read.", code="invalid_client",
-                       status_code=401) from None
+                       status_code=401, headers=BASIC_CHALLENGE) from None
     # RFC 6749 2.3.1: both parts are form-urlencoded before being joined.
     return unquote(client_id), unquote(client_secret)
 

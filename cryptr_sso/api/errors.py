@@ -17,10 +17,12 @@ class ApiError(exceptions.APIException):
     default_detail = "The request is not valid."
 
     def __init__(self, description: str | None = None, *, code: str | None = None,
-                 fields: dict[str, list[str]] | None = None, status_code: int | None = None):
+                 fields: dict[str, list[str]] | None = None, status_code: int | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(description or self.default_detail, code or self.default_code)
         self.error = code or self.default_code
         self.fields = fields or {}
+        self.headers = headers or {}
         if status_code is not None:
             self.status_code = status_code
 
@@ -102,7 +104,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     if isinstance(exc, ApiError):
         body = error_body(exc.error, str(exc.detail), _flatten(exc.fields))
-        return Response(body, status=exc.status_code)
+        return Response(body, status=exc.status_code, headers=exc.headers)
 
     response = drf_exception_handler(exc, context)
     if response is None:

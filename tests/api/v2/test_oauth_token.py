@@ -105,6 +105,7 @@ def test_bad_client_credentials_are_refused_with_invalid_client(key, credentials
     body = {"grant_type": "client_credentials", **credentials(api_key.client_id, secret)}
     response = APIClient().post(TOKEN_URL, body, format="json")
     assert_error(response, 401, "invalid_client")
+    assert response["WWW-Authenticate"] == 'Basic realm="api"'  # RFC 6749 5.2
     assert not ApiAccessToken.objects.exists()
 
 
@@ -119,6 +120,7 @@ def test_bad_http_basic_credentials_are_refused(key, header):
     response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials"}, format="json",
                                 HTTP_AUTHORIZATION=header(api_key.client_id, secret))
     assert_error(response, 401, "invalid_client")
+    assert response["WWW-Authenticate"].startswith("Basic")
     assert not ApiAccessToken.objects.exists()
 
 
