@@ -53,9 +53,41 @@ def _percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-def run_scenario(scenario: dict, base: str, headers: dict, run_tag: str) -> tuple[list[float], dict, float]:
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (Linux /proc), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server_pid: int, db_name: str) -> tuple[float, float]:
+    """CPU seconds used so far by the gunicorn workers (children of the master) and by the PostgreSQL
+    backends connected to the benchmark database. CPU time per request holds up far better than wall
+    time when other jobs share the cores."""
+    app = db = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == server_pid:
+            app += _cpu_seconds(int(entry.name))
+        elif cmdline.startswith("postgres: ") and f" {db_name} 127.0.0.1" in cmdline:
+            db += _cpu_seconds(int(entry.name))
+    return app, db
+
+
+def run_scenario(scenario: dict, base: str, headers: dict, run_tag: str,
+                 cpu=lambda: (0.0, 0.0)) -> tuple[list[float], dict, float, tuple[float, float]]:
     """One scenario: `count` requests from `concurrency` threads (one keep-alive session each), at most
-    `time_cap` seconds. Returns the latencies of the expected answers, the other answers, the wall time."""
+    `time_cap` seconds. Returns the latencies of the expected answers, the other answers, the wall time
+    and the server's CPU seconds (app, database) during the measured requests."""
     import requests
 
     paths, method = scenario["paths"], scenario["method"]
@@ -78,6 +110,7 @@ def run_scenario(scenario: dict, base: str, headers: dict, run_tag: str) -> tupl
     issued = [0]
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    cpu_before = cpu()
     started = time.perf_counter()
     deadline = started + scenario["time_cap"]
 
@@ -107,7 +140,9 @@ def run_scenario(scenario: dict, base: str, headers: dict, run_tag: str) -> tupl
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, errors, time.perf_counter() - started
+    wall = time.perf_counter() - started
+    cpu_after = cpu()
+    return latencies, errors, wall, (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
 
 
 def run_client(spec_path: str) -> None:
@@ -116,12 +151,18 @@ def run_client(spec_path: str) -> None:
     assert base.startswith("http://127.0.0.1:"), "the benchmark only talks to 127.0.0.1"
     headers = {"Authorization": f"Bearer {spec['token']}", "Accept": "application/json"}
     merged: dict[str, dict] = {}  # a scenario run in several rounds is reported once
+    def cpu():
+        return server_cpu(spec["server_pid"], spec["db_name"])
+
     for scenario in spec["scenarios"]:
-        latencies, errors, wall = run_scenario(scenario, base, headers, spec["run_tag"])
-        entry = merged.setdefault(scenario["name"], {"latencies": [], "errors": {}, "wall_s": 0.0,
-                                                     "capped": False, "concurrency": scenario["concurrency"]})
+        latencies, errors, wall, (app_cpu, db_cpu) = run_scenario(scenario, base, headers, spec["run_tag"], cpu)
+        entry = merged.setdefault(scenario["name"], {"latencies": [], "errors": {}, "wall_s": 0.0, "app_cpu_s": 0.0,
+                                                     "db_cpu_s": 0.0, "capped": False,
+                                                     "concurrency": scenario["concurrency"]})
         entry["latencies"] += latencies
         entry["wall_s"] += wall
+        entry["app_cpu_s"] += app_cpu
+        entry["db_cpu_s"] += db_cpu
         entry["capped"] |= len(latencies) + sum(errors.values()) < scenario["count"]
         for why, n in errors.items():
             entry["errors"][why] = entry["errors"].get(why, 0) + n
@@ -132,6 +173,8 @@ def run_client(spec_path: str) -> None:
             "name": name, "ok": len(latencies), **entry,
             "p50_ms": _percentile(latencies, 0.50) * 1000, "p95_ms": _percentile(latencies, 0.95) * 1000,
             "rps": len(latencies) / entry["wall_s"] if entry["wall_s"] else 0.0,
+            "app_cpu_ms": entry["app_cpu_s"] * 1000 / max(1, len(latencies)),
+            "db_cpu_ms": entry["db_cpu_s"] * 1000 / max(1, len(latencies)),
         })
     print(json.dumps(results))
 
@@ -381,7 +424,7 @@ def scenarios(args, domain: str, total: int, user_ids: list[str], workers: int) 
     def listing(label, per_page, page):
         return {"name": f"list {label} page, per_page={per_page} (page {page:,})", "method": "GET",
                 "paths": [f"{users_path}?page={page}&per_page={per_page}"], "expect": 200,
-                "count": -(-args.list_requests // rounds), "warmup": args.warmup,
+                "count": args.list_requests, "warmup": args.warmup,
                 "time_cap": args.time_cap / rounds, "concurrency": concurrency}
 
     items = []
@@ -393,11 +436,12 @@ def scenarios(args, domain: str, total: int, user_ids: list[str], workers: int) 
             items.append(listing("middle", per_page, (last + 1) // 2))
     items.append({"name": "get one user", "method": "GET", "expect": 200,
                   "paths": [f"{users_path}/{user_id}" for user_id in user_ids],
-                  "count": -(-args.get_requests // rounds), "warmup": args.warmup,
+                  "count": args.get_requests, "warmup": args.warmup,
                   "time_cap": args.time_cap / rounds, "concurrency": concurrency})
     # The reads run in interleaved rounds, so that first and last page see the same load on a shared
     # machine. Creations come last, so the lists above see exactly the seeded users.
-    items = [dict(item, round=r, warmup=item["warmup"] if r == 0 else min(5, item["warmup"]))
+    items = [dict(item, round=r, warmup=item["warmup"] if r == 0 else min(5, item["warmup"]),
+                  count=item["count"] // rounds + (1 if r < item["count"] % rounds else 0))
              for r in range(rounds) for item in items]
     items.append({"name": "create user (POST)", "method": "POST", "paths": [users_path], "expect": 201,
                   "count": args.create_requests, "warmup": args.warmup, "time_cap": args.time_cap,
@@ -415,15 +459,18 @@ def measure(args, organization, token: str, workers: int, run_tag: str) -> list[
                 .order_by("?").values_list("id", flat=True)[:200]]
     connection.close()
     spec = {"base_url": f"http://127.0.0.1:{args.port}", "token": token, "run_tag": f"{run_tag}w{workers}",
+            "db_name": args.database_url.rsplit("/", 1)[1].split("?")[0],
             "scenarios": scenarios(args, organization.domain, total, user_ids, workers)}
     log_path = ROOT / "var" / f"bench-gunicorn-w{workers}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec_file:
-        json.dump(spec, spec_file)
+    spec_file = None
     process = None
     try:
         log(f"starting gunicorn: {workers} sync worker(s) on 127.0.0.1:{args.port} (log: {log_path})")
         process = start_gunicorn(args, workers, log_path)
+        spec["server_pid"] = process.pid
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec_file:
+            json.dump(spec, spec_file)
         budget = len(spec["scenarios"]) * (args.time_cap + 30) + 60
         log(f"client process: {len(spec['scenarios'])} scenarios, {spec['scenarios'][0]['concurrency']} "
             f"thread(s), at most {args.time_cap:.0f} s each")
@@ -435,7 +482,8 @@ def measure(args, organization, token: str, workers: int, run_tag: str) -> list[
     finally:
         stop_gunicorn(process)
         log("gunicorn stopped")
-        os.unlink(spec_file.name)
+        if spec_file is not None:
+            os.unlink(spec_file.name)
 
 
 def machine_line() -> str:
@@ -460,7 +508,8 @@ def machine_line() -> str:
 
 def print_table(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
-    header = f"| {'scenario':<46} | {'ok':>5} | {'p50 ms':>7} | {'p95 ms':>7} | {'req/s':>7} | errors |"
+    header = (f"| {'scenario':<46} | {'ok':>5} | {'p50 ms':>7} | {'p95 ms':>7} | {'req/s':>7} | "
+              f"{'app CPU ms/req':>14} | {'db CPU ms/req':>13} | errors |")
     print(header)
     print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
     for row in rows:
@@ -468,7 +517,7 @@ def print_table(title: str, rows: list[dict]) -> None:
         if row["capped"]:
             errors += " (time cap)"
         print(f"| {row['name']:<46} | {row['ok']:>5} | {row['p50_ms']:>7.1f} | {row['p95_ms']:>7.1f} | "
-              f"{row['rps']:>7.1f} | {errors} |")
+              f"{row['rps']:>7.1f} | {row['app_cpu_ms']:>14.2f} | {row['db_cpu_ms']:>13.2f} | {errors} |")
 
 
 def main() -> None:
