@@ -1,5 +1,6 @@
 """Who may call what: Bearer tokens, scopes, and keys limited to some organizations (tenant isolation)."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from organizations import services
 from organizations.models import ApiAccessToken, Organization, User
 from organizations.scopes import ALL_SCOPES
 
-from .helpers import assert_error
+from .helpers import api_routes, assert_error
 
 # Every operation of the directory API, with a body that would succeed for a key that may do it.
 # {org} and {user} are filled in per test.
@@ -228,3 +229,17 @@ def test_key_for_every_organization_sees_new_ones(make_api, make_org, directory)
     client = make_api()
     make_org(name="Later")
     assert client.get("/api/v2/organizations").json()["total"] == 3
+
+
+def _every_routed_operation():
+    for path, methods in sorted(api_routes().items()):
+        if path != "/api/v2/oauth/token":
+            for method in sorted(methods):
+                yield pytest.param(method, re.sub(r"\{[^}]+\}", "x", path), id=f"{method}-{path}")
+
+
+@pytest.mark.parametrize(("method", "path"), list(_every_routed_operation()))
+def test_every_routed_v2_operation_refuses_a_call_without_a_token(db, method, path):
+    # Walks the URLconf, so an endpoint added later without authentication fails here.
+    response = getattr(APIClient(), method)(path, {}, format="json")
+    assert_error(response, 401, "unauthorized")

@@ -5,36 +5,10 @@ import json
 import pytest
 import yaml
 from django.core.management import call_command
-from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.validation import validate_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.test import APIClient
-from rest_framework.views import APIView
 
-from .helpers import assert_error
-
-METHODS = ("get", "post", "put", "patch", "delete")
-
-
-def api_routes() -> dict[str, set[str]]:
-    """Every /api/v2 path the URLconf routes to an API view, with the methods the view answers."""
-    routes: dict[str, set[str]] = {}
-
-    def walk(patterns, prefix: str):
-        for pattern in patterns:
-            route = prefix + str(pattern.pattern)
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, route)
-            elif isinstance(pattern, URLPattern):
-                view = getattr(pattern.callback, "cls", None)
-                if (route.startswith("api/v2/") and view is not None and issubclass(view, APIView)
-                        and not issubclass(view, SpectacularAPIView | SpectacularSwaggerView)):
-                    path = "/" + route.replace("<str:", "{").replace("<slug:", "{").replace("<uuid:", "{")
-                    path = path.replace("<", "{").replace(">", "}")
-                    routes[path] = {method for method in METHODS if hasattr(view, method)}
-
-    walk(get_resolver().url_patterns, "")
-    return routes
+from .helpers import METHODS, api_routes, assert_error
 
 
 @pytest.fixture
