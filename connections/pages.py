@@ -5,6 +5,7 @@ from django.utils.translation import gettext as _
 
 from .exceptions import SsoConnectionError
 from .models import SSOConnection
+from .selectors import connection_get_for_login
 
 
 def sso_error_page(request, error: SsoConnectionError, *, connection: SSOConnection | None = None,
@@ -23,7 +24,7 @@ def sso_error_page(request, error: SsoConnectionError, *, connection: SSOConnect
 
 def connection_for_sign_in(request, idp_id: str, *, require_active: bool = True):
     """(connection, None) or (None, an error page) for an unknown or inactive connection."""
-    connection = SSOConnection.objects.select_related("organization", "application").filter(pk=idp_id).first()
+    connection = connection_get_for_login(idp_id=idp_id)
     if connection is None:
         return None, render(request, "connections/sso_error.html", {
             "title": _("Unknown SSO connection"),

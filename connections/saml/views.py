@@ -18,10 +18,11 @@ from saml2 import BINDING_HTTP_POST
 from connections.exceptions import SsoConnectionError
 from connections.login_session import end_user_login
 from connections.pages import connection_for_sign_in, sso_error_page
+from connections.selectors import saml_settings_for
 from connections.sign_in import AssertedIdentity, sso_sign_in
 
 from .response import SamlResponseProcessor
-from .sp import saml_settings_for, sp_config_for, sp_metadata_xml
+from .sp import sp_config_for, sp_metadata_xml
 
 logger = logging.getLogger(__name__)
 
