@@ -160,7 +160,10 @@ def api_key_create(*, name: str, organizations: list[Organization] | None = None
     """Returns the key and its secret. The secret is not stored and cannot be shown again.
 
     `organizations=None` makes a key that sees every organization; a list limits it to those."""
-    scopes = list(scopes) if scopes else list(ALL_SCOPES)
+    # None means every scope; an empty list is a mistake, not a request for every scope.
+    scopes = list(ALL_SCOPES) if scopes is None else list(dict.fromkeys(scopes))
+    if not scopes:
+        raise ApiError("An API key needs at least one scope.", code="invalid_scope")
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
     if unknown:
         raise ApiError(f"Unknown scopes: {', '.join(unknown)}. Known scopes: {', '.join(ALL_SCOPES)}.",

@@ -243,3 +243,19 @@ def test_every_routed_v2_operation_refuses_a_call_without_a_token(db, method, pa
     # Walks the URLconf, so an endpoint added later without authentication fails here.
     response = getattr(APIClient(), method)(path, {}, format="json")
     assert_error(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize(("method", "path"), list(_every_routed_operation()))
+def test_every_routed_v2_operation_needs_a_scope(make_api, method, path):
+    # A view that forgot required_scope_resource would let any token through.
+    client = make_api()
+    ApiAccessToken.objects.filter(api_key=client.api_key).update(scopes=[])
+    assert_error(getattr(client, method)(path, {}, format="json"), 403, "insufficient_scope")
+
+
+def test_an_api_key_needs_at_least_one_scope(db):
+    from cryptr_sso.api.errors import ApiError
+
+    with pytest.raises(ApiError):
+        services.api_key_create(name="nothing", scopes=[])
+    assert services.api_key_create(name="everything")[0].scopes == list(ALL_SCOPES)
