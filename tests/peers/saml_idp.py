@@ -84,7 +84,7 @@ def run_saml_idp(
     _check_installed()
     node = _node()
     with tempfile.TemporaryDirectory(prefix="saml-idp-peer-") as tmp:
-        args = [node, str(SERVER), "--port", "0"]
+        args = [node, str(SERVER), "--port", "0", "--exit-on-stdin-close"]
         if sp_metadata_url:
             args += ["--sp-metadata-url", sp_metadata_url]
         if sp_metadata_xml is not None:
@@ -111,7 +111,7 @@ def run_saml_idp(
         stderr_path = Path(tmp, "stderr.log")
         with open(stderr_path, "wb") as stderr_file:
             process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr_file, cwd=PEER_DIR
+                args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file, cwd=PEER_DIR
             )
             try:
                 info = _read_ready_line(process, stderr_path)
@@ -174,5 +174,6 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-    if process.stdout:
-        process.stdout.close()
+    for stream in (process.stdin, process.stdout):
+        if stream:
+            stream.close()

@@ -68,7 +68,13 @@ def sp_keys(tmp_path_factory):
 
 
 def sp_config(
-    sp_keys, idp_metadata_xml=None, *, allow_unsolicited=False, want_response_signed=False, sign_requests=True
+    sp_keys,
+    idp_metadata_xml=None,
+    *,
+    allow_unsolicited=False,
+    want_response_signed=False,
+    sign_requests=True,
+    slo_binding=BINDING_HTTP_REDIRECT,
 ):
     key_file, cert_file = sp_keys
     conf = {
@@ -81,7 +87,7 @@ def sp_config(
             "sp": {
                 "endpoints": {
                     "assertion_consumer_service": [(SP_ACS, BINDING_HTTP_POST)],
-                    "single_logout_service": [(SP_SLO, BINDING_HTTP_REDIRECT)],
+                    "single_logout_service": [(SP_SLO, slo_binding)],
                 },
                 "authn_requests_signed": sign_requests,
                 "logout_requests_signed": True,
@@ -427,6 +433,40 @@ def test_single_logout_answers_a_signed_logout_response(idp, sp_keys):
     assert logout_response.response.in_response_to == logout_id
     assert logout_response.response.status.status_code.value == "urn:oasis:names:tc:SAML:2.0:status:Success"
     assert logout_response.response.issuer.text == idp.entity_id
+
+
+def test_single_logout_with_the_post_binding(sp_keys):
+    post_slo_metadata = str(entity_descriptor(sp_config(sp_keys, slo_binding=BINDING_HTTP_POST)))
+    with run_saml_idp(sp_metadata_xml=post_slo_metadata) as idp_peer:
+        client = Saml2Client(config=sp_config(sp_keys, idp_peer.metadata_xml(), slo_binding=BINDING_HTTP_POST))
+        logout_id, logout_request = client.create_logout_request(
+            idp_peer.slo_url,
+            idp_peer.entity_id,
+            name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text="bob@example.com"),
+            session_indexes=["_unknown-session"],
+            sign=True,
+            sign_alg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256,
+        )
+        http_info = client.apply_binding(BINDING_HTTP_POST, str(logout_request), idp_peer.slo_url, "rs-post-logout")
+        fields = dict(re.findall(r'name="(SAMLRequest|RelayState)" value="([^"]*)"', http_info["data"]))
+        answer = requests.post(idp_peer.slo_url, data=fields, timeout=20)
+        assert answer.status_code == 200, answer.text
+        action, posted = Forms(answer.text).forms[0]["action"], Forms(answer.text).forms[0]["fields"]
+        assert action == SP_SLO
+        assert posted["RelayState"] == "rs-post-logout"
+        xml = base64.b64decode(posted["SAMLResponse"]).decode()
+        assert "<ds:Signature" in xml and SIG_RSA_SHA256 in xml
+        logout_response = client.parse_logout_request_response(posted["SAMLResponse"], BINDING_HTTP_POST)
+        assert logout_response.response.in_response_to == logout_id
+        assert logout_response.response.status.status_code.value == "urn:oasis:names:tc:SAML:2.0:status:Success"
+
+        # A LogoutRequest whose XML signature does not match is refused.
+        forged = base64.b64encode(
+            base64.b64decode(fields["SAMLRequest"]).replace(b"bob@example.com", b"alice@example.com")
+        ).decode()
+        refused = requests.post(idp_peer.slo_url, data={"SAMLRequest": forged}, timeout=20)
+        assert refused.status_code == 400 and "SAMLResponse" not in refused.text
 
 
 def test_schema_invalid_request_is_refused(sp_keys):

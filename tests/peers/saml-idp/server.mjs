@@ -6,7 +6,7 @@
 //
 //   node tests/peers/saml-idp/server.mjs --port 0 --sp-metadata-url <url> [--sp-metadata-file <path>]
 //        [--users <json>] [--entity-id <id>] [--key <pem> --cert <pem>] [--sign-response]
-//        [--want-authn-requests-signed] [--session-minutes 60]
+//        [--want-authn-requests-signed] [--session-minutes 60] [--exit-on-stdin-close]
 //
 // When listening it prints ONE JSON line on stdout: {"port", "base_url", "metadata_url", "entity_id"}.
 // Everything else goes to stderr. Assertions are never logged.
@@ -17,9 +17,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import v8 from 'node:v8';
+
 import forge from 'node-forge';
 import samlify from 'samlify';
-import xmllintValidator from '@authenio/samlify-node-xmllint';
+
+// node-xmllint is libxml2 compiled to asm.js (4 MB). V8's asm.js validation compiles all of it up front: 5-10 s of CPU
+// at the first validation on a busy test machine. As plain lazily-compiled JS the first validation takes about 1 s and
+// each later one well under a second, which suits a short-lived test peer. The flag must be set before the load.
+v8.setFlagsFromString('--no-validate-asm');
+const { default: xmllintValidator } = await import('@authenio/samlify-node-xmllint');
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -34,9 +41,14 @@ process.stdout.write = (chunk, encoding, cb) => {
   }
   return process.stderr.write(chunk, encoding, cb);
 };
-console.log = console.error;
-console.info = console.error;
-console.warn = console.error;
+const stderrConsole = console.error.bind(console);
+const quietConsole = (...args) => {
+  if (args.every((a) => String(a).trim() === '')) return; // the wasm xmllint's empty lines
+  stderrConsole(...args);
+};
+console.log = quietConsole;
+console.info = quietConsole;
+console.warn = quietConsole;
 
 function log(...parts) {
   process.stderr.write(`[saml-idp] ${parts.join(' ')}\n`);
@@ -56,6 +68,7 @@ const { values: opts } = parseArgs({
     'sign-response': { type: 'boolean', default: false },
     'want-authn-requests-signed': { type: 'boolean', default: false },
     'session-minutes': { type: 'string', default: '60' },
+    'exit-on-stdin-close': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -98,6 +111,24 @@ const ASSERTION_LIFETIME_MS = 5 * 60 * 1000;
 const SESSION_LIFETIME_MS = Number(opts['session-minutes']) * 60 * 1000;
 
 samlify.setSchemaValidator(xmllintValidator);
+
+// Check the schema validator really tells valid from invalid before saying we are ready (and warm it up).
+async function selfCheckValidator() {
+  const head = `<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_check" Version="2.0"`;
+  const good = `${head} IssueInstant="2020-01-01T00:00:00Z"><saml:Issuer>x</saml:Issuer></samlp:AuthnRequest>`;
+  const bad = `${head}><saml:Issuer>x</saml:Issuer><samlp:Bogus/></samlp:AuthnRequest>`;
+  await samlify.SamlLib.isValidXml(good);
+  const errorLog = console.error;
+  console.error = () => {}; // the validator reports the (expected) errors of `bad` on the console
+  try {
+    await samlify.SamlLib.isValidXml(bad);
+  } catch {
+    return;
+  } finally {
+    console.error = errorLog;
+  }
+  throw new Error('the XML schema validator accepted an invalid AuthnRequest');
+}
 
 // --- users -------------------------------------------------------------------------------------------------------
 function loadUsers(file) {
@@ -188,6 +219,14 @@ function readBody(req) {
   });
 }
 
+function urlPath(value) {
+  try {
+    return new URL(value, baseUrl).pathname;
+  } catch {
+    return null;
+  }
+}
+
 function rawQueryParam(rawQuery, name) {
   for (const part of rawQuery.split('&')) {
     const eq = part.indexOf('=');
@@ -264,10 +303,24 @@ async function loadSpMetadataXml() {
 
 async function getSp({ refresh = false } = {}) {
   if (spCache && !refresh) return spCache;
-  const xml = await loadSpMetadataXml();
-  const sp = samlify.ServiceProvider({ metadata: xml, wantLogoutResponseSigned: true, wantLogoutRequestSigned: true });
+  let xml;
+  try {
+    xml = await loadSpMetadataXml();
+  } catch (err) {
+    // Not cached: the next request tries again (the SP may start after the IdP).
+    const why = err.cause?.code ? `${err.message} (${err.cause.code})` : err.message;
+    throw Object.assign(new Error(`SP metadata unavailable: ${why}`), { status: 502 });
+  }
+  let sp;
+  try {
+    sp = samlify.ServiceProvider({ metadata: xml, wantLogoutResponseSigned: true, wantLogoutRequestSigned: true });
+  } catch (err) {
+    throw Object.assign(new Error(`SP metadata unreadable: ${err?.message || err}`), { status: 502 });
+  }
   const posts = acsList(sp).filter((a) => a.binding === NS.post);
-  if (posts.length === 0) throw new Error('SP metadata has no HTTP-POST AssertionConsumerService');
+  if (posts.length === 0) {
+    throw Object.assign(new Error('SP metadata has no HTTP-POST AssertionConsumerService'), { status: 502 });
+  }
   spCache = sp;
   log(`SP metadata loaded: entityID=${sp.entityMeta.getEntityID()} ACS(POST)=${posts.map((a) => a.location).join(',')}`);
   return sp;
@@ -507,7 +560,7 @@ async function handleSso(req) {
   if (fields.protocolBinding && fields.protocolBinding !== NS.post) {
     return errorPage(400, `AuthnRequest refused: ProtocolBinding ${fields.protocolBinding} is not supported (HTTP-POST only)`);
   }
-  if (fields.destination && new URL(fields.destination, baseUrl).pathname !== '/sso') {
+  if (fields.destination && urlPath(fields.destination) !== '/sso') {
     return errorPage(400, `AuthnRequest refused: Destination ${fields.destination} is not this IdP's SSO endpoint`);
   }
   let acsUrl;
@@ -529,8 +582,8 @@ async function handleIdpInitiated(req) {
   try {
     await getSp();
   } catch (err) {
-    log(`SP metadata unavailable: ${err.message}`);
-    return errorPage(502, `SP metadata unavailable: ${err.message}`);
+    log(err.message);
+    return errorPage(err.status || 502, err.message);
   }
   const pendingId = newPending({ kind: 'idp', requestId: null, acsUrl: null, relayState: req.query.RelayState });
   return loginPage(pendingId);
@@ -655,6 +708,7 @@ server.headersTimeout = 20000;
 server.requestTimeout = 30000;
 
 async function start() {
+  await selfCheckValidator();
   if (opts.key) {
     keyPem = fs.readFileSync(opts.key, 'utf8');
     certPem = fs.readFileSync(opts.cert, 'utf8');
@@ -681,6 +735,12 @@ function shutdown(signal) {
   setTimeout(() => process.exit(0), 2000).unref();
 }
 process.on('SIGTERM', () => shutdown('SIGTERM'));
+if (opts['exit-on-stdin-close']) {
+  // The parent (a test run) holds our stdin open: when it goes away without stopping us, stop anyway.
+  process.stdin.on('end', () => shutdown('stdin closed'));
+  process.stdin.on('error', () => shutdown('stdin error'));
+  process.stdin.resume();
+}
 process.on('SIGINT', () => shutdown('SIGINT'));
 
 start().catch((err) => {
