@@ -10,12 +10,14 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: install system run test lint bench-api migrate demo
 
-$(VENV)/.installed: requirements.txt tests/peers/saml-idp/package-lock.json tests/peers/oidc-rp/package-lock.json
+$(VENV)/.installed: requirements.txt tests/peers/saml-idp/package-lock.json tests/peers/oidc-rp/package-lock.json \
+		tests/peers/oidc-op/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	npm ci --prefix tests/peers/saml-idp --no-audit --no-fund
 	npm ci --prefix tests/peers/oidc-rp --no-audit --no-fund
+	npm ci --prefix tests/peers/oidc-op --no-audit --no-fund
 	touch $@
 
 system:
