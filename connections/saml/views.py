@@ -48,6 +48,13 @@ class SamlLoginView(LoginView):
         if error:
             return error
         self.connection = connection
+        next_path = request.GET.get("next") or request.GET.get("RelayState")
+        if next_path and not is_gateway_path(next_path):
+            return sso_error_page(request, InvalidNextUrl(), connection=connection, status=400)
+        if not next_path:
+            # Started at the gateway (no authorize request to return to): land like an IdP-initiated login.
+            request.GET = request.GET.copy()
+            request.GET["next"] = idp_initiated_landing(connection)
         try:
             self.sp_config = sp_config_for(connection)
         except SsoConnectionError as exc:
@@ -85,7 +92,20 @@ class AssertionConsumerView(View):
             outstanding.delete(login.in_response_to)
         end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type,
                        authenticated_at=login.authn_instant)
-        return HttpResponseRedirect(login.came_from or idp_initiated_landing(connection))
+        came_from = login.came_from if login.came_from and is_gateway_path(login.came_from) else ""
+        return HttpResponseRedirect(came_from or idp_initiated_landing(connection))
+
+
+class InvalidNextUrl(SsoConnectionError):
+    code = "invalid_next_url"
+    hint = ("The sign-in link asks to return to an address outside the gateway. Start the sign-in from the "
+            "application again; if this keeps happening, tell the application's developers.")
+
+
+def is_gateway_path(url: str) -> bool:
+    """Only a path on the gateway itself may follow a login (an authorize request, the wizard):
+    anything else would make /sso/start an open redirect."""
+    return url.startswith("/") and not url.startswith("//") and "\\" not in url and "\n" not in url
 
 
 def idp_initiated_landing(connection) -> str:

@@ -228,3 +228,21 @@ def test_sp_metadata_names_our_endpoints_and_certificate(gateway, tenant):
     assert f'entityID="{gateway}/sso/sp/metadata/{connection.id}"' in xml
     assert f'Location="{gateway}/sso/sp/consume/{connection.id}"' in xml
     assert 'AuthnRequestsSigned="true"' in xml and "X509Certificate" in xml
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/steal", "//evil.example/x", "/\\evil.example"])
+def test_start_refuses_to_return_anywhere_but_the_gateway(gateway, tenant, idp, next_url):
+    _, _, connection = tenant
+    response = requests.get(f"{gateway}/sso/start/{connection.id}", params={"next": next_url},
+                            allow_redirects=False, timeout=10)
+    assert response.status_code == 400
+    assert "invalid_next_url" in response.text
+
+
+def test_login_started_at_the_gateway_lands_on_the_applications_authorize(gateway, tenant, idp):
+    org, app, connection = tenant
+    response = requests.get(f"{gateway}/sso/start/{connection.id}", allow_redirects=False, timeout=10)
+    assert response.status_code == 302 and response.headers["Location"].startswith(idp.base_url)
+    relay_state = parse_qs(urlsplit(response.headers["Location"]).query)["RelayState"][0]
+    assert relay_state.startswith(f"/t/{org.domain}/oauth2/authorize?")
+    assert f"client_id={app.client_id}" in relay_state
