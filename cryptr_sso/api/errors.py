@@ -64,16 +64,28 @@ def _flatten(detail: Any) -> Any:
     return str(detail)
 
 
+def _first_problem(name: str, detail: Any) -> tuple[str, str]:
+    """The dotted path to the first leaf message ("profile.given_name", "allowed_email_domains.2") and it."""
+    while isinstance(detail, (list, dict)) and detail:
+        if isinstance(detail, dict):
+            key, detail = next(iter(detail.items()))
+            if key != "non_field_errors":
+                name = f"{name}.{key}"
+        else:
+            detail = detail[0]
+    return name, str(detail)
+
+
 def _describe_fields(fields: dict[str, Any]) -> str:
     names = [name for name in fields if name != "non_field_errors"]
     if not names:
         messages = fields.get("non_field_errors") or []
         return " ".join(str(m) for m in messages) or "The request body is not valid."
-    first = fields[names[0]]
-    while isinstance(first, (list, dict)) and first:
-        first = first[0] if isinstance(first, list) else next(iter(first.values()))
+    path, first = _first_problem(names[0], fields[names[0]])
+    if len(names) == 1:
+        return f"Check '{path}': {first}"
     listed = ", ".join(f"'{name}'" for name in names)
-    return f"Check {listed}: {first}" if len(names) == 1 else f"Check the fields {listed}. First problem: {first}"
+    return f"Check the fields {listed}. First problem, '{path}': {first}"
 
 
 _DRF_CODES = {

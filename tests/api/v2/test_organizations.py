@@ -408,3 +408,12 @@ def test_created_organization_has_a_location_header(api):
     response = api.post("/api/v2/organizations", {"name": "Misapret", "locality": "Paris"}, format="json")
     assert response["Location"] == "/api/v2/organizations/misapret"
     assert api.get(response["Location"]).status_code == 200
+
+
+def test_error_description_names_every_field_at_fault_and_the_list_item(api):
+    response = api.post("/api/v2/organizations", {"allowed_email_domains": ["ok.fr", "bad domain"]}, format="json")
+    body = assert_error(response, 400, "invalid_request")
+    assert set(body["fields"]) == {"name", "locality", "allowed_email_domains"}
+    assert body["fields"]["allowed_email_domains"] == {"1": ["'bad domain' is not an email domain such as "
+                                                              "'example.com'."]}
+    assert body["error_description"].startswith("Check the fields 'name', 'locality', 'allowed_email_domains'.")

@@ -353,3 +353,11 @@ def test_list_users_filtered_by_email_whatever_its_case(api, make_org, query):
 @pytest.mark.parametrize("email", ["not-an-email", "a\u0000@b.fr", "a" * 250 + "@b.fr"])
 def test_list_users_refuses_a_bad_email_filter(api, org, email):
     assert "email" in assert_error(api.get(users_url(org), {"email": email}), 400, "invalid_request")["fields"]
+
+
+def test_error_description_names_the_nested_field_at_fault(api, org):
+    response = api.post(users_url(org), {"email": "jane@misapret.fr", "profile": {"given_name": "J" * 256}},
+                        format="json")
+    body = assert_error(response, 400, "invalid_request")
+    assert body["fields"] == {"profile": {"given_name": ["Ensure this field has no more than 255 characters."]}}
+    assert body["error_description"] == "Check 'profile.given_name': Ensure this field has no more than 255 characters."
