@@ -7,6 +7,7 @@ secret must come from the environment, and the process refuses to start without 
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -171,6 +172,10 @@ if os.environ.get("EMAIL_HOST"):
     EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
 else:
     EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+# The IT admin's onboarding link (onboarding/): how long an invitation stays valid.
+ONBOARDING_LINK_LIFETIME_DAYS = int(os.environ.get("ONBOARDING_LINK_LIFETIME_DAYS", "7"))
+ONBOARDING_LINK_LIFETIME = timedelta(days=ONBOARDING_LINK_LIFETIME_DAYS)
 
 # Celery: Redis as broker when REDIS_URL is set; otherwise tasks run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
