@@ -3,10 +3,11 @@
 `SamlResponseProcessor(settings, outstanding_requests=...).parse(saml_response, binding)` returns a
 `SamlLogin` or raises a `SamlResponseError` subclass whose `hint` tells an IT admin what to fix.
 
-pysaml2 verifies the signatures (xmlsec1, keys from this connection's metadata only) and decrypts
-encrypted assertions; everything around it is checked here, on the same bytes, because pysaml2 alone
+pysaml2 verifies the signatures (keys from this connection's metadata only) and decrypts encrypted
+assertions, through a crypto backend that runs libxmlsec1 in-process (`_XmlSec1`) instead of starting
+the xmlsec1 program. Everything around it is checked here, on the same bytes, because pysaml2 alone
 accepts SHA-1, a wrong Recipient, an unknown InResponseTo when unsolicited responses are allowed,
-assertions without Conditions, and replays. The order:
+assertions without Conditions or bearer confirmation, and replays. The order:
 
 1. transport: size cap before decoding, base64, inflate with a cap (Redirect binding);
 2. XML: defusedxml (no DTD, no entities), UTF-8, a samlp:Response root; the IdP's status;
@@ -28,7 +29,7 @@ import logging
 import threading
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
@@ -87,8 +88,8 @@ ALLOWED_DIGEST_METHODS = frozenset(
     }
 )
 
-# xmlsec1 resolves references through the ID attribute of SAML elements (pysaml2 passes --id-attr:ID)
-# and through xml:id, which libxml2 always treats as an ID.
+# The verifier resolves references through the ID attribute of SAML elements (pysaml2's --id-attr:ID)
+# and libxml2 also treats xml:id as an ID: both must be unique in a message.
 _ID_ATTRIBUTES = ("ID", f"{{{NS_XML}}}id")
 _MAX_ISSUE_INSTANT_AGE = 24 * 3600  # pysaml2 accepts a day either way; we accept a day in the past only
 
@@ -114,7 +115,8 @@ class SamlLogin:
     came_from: str = ""
     response_signed: bool = False
     assertion_signed: bool = False
-    extra: dict = field(default_factory=dict, repr=False)
+    # The latest NotOnOrAfter of the assertion (Conditions, bearer confirmation): how long it is remembered.
+    valid_until: datetime | None = None
 
     def __repr__(self) -> str:  # never print the subject or the attribute values
         return f"SamlLogin(issuer={self.issuer!r}, assertion_id={self.assertion_id!r})"
@@ -150,7 +152,7 @@ class _XmlSec1(CryptoBackendXmlSec1):
             raise XmlsecError(f"certificate type {cert_type!r} not supported")
         data = signedtext.encode("utf-8") if isinstance(signedtext, str) else signedtext
         try:
-            root = lxml_etree.fromstring(data, _LXML_PARSER)
+            root = lxml_etree.fromstring(data, _lxml_parser())
         except lxml_etree.XMLSyntaxError as exc:
             raise XmlsecError(f"not well-formed: {exc}") from None
         if root.getroottree().docinfo.doctype:
@@ -191,7 +193,7 @@ class _XmlSec1(CryptoBackendXmlSec1):
         EncryptedKey (inline, or detached and found through RetrievalMethod, as Okta sends it)."""
         data = enctext.encode("utf-8") if isinstance(enctext, str) else enctext
         try:
-            root = lxml_etree.fromstring(data, _LXML_PARSER)
+            root = lxml_etree.fromstring(data, _lxml_parser())
         except lxml_etree.XMLSyntaxError as exc:
             raise XmlsecError(f"not well-formed: {exc}") from None
         if root.getroottree().docinfo.doctype:
@@ -209,7 +211,11 @@ class _XmlSec1(CryptoBackendXmlSec1):
         return lxml_etree.tostring(root, encoding="unicode")
 
 
-_LXML_PARSER = lxml_etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+def _lxml_parser():
+    # One per document: lxml parser objects are not to be used by two threads at once.
+    return lxml_etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
 _C = xmlsec.constants
 _SIGNATURE_TRANSFORMS = (
     _C.TransformExclC14N,
@@ -769,7 +775,7 @@ class SamlResponseProcessor:
             came_from=str(self.outstanding_requests.get(in_response_to, "")) if in_response_to else "",
             response_signed=root.find(SIGNATURE) is not None,
             assertion_signed=assertion.find(SIGNATURE) is not None,
-            extra={"latest_not_on_or_after": max(ends)},
+            valid_until=_datetime(max(ends)),
         )
 
     def _check_replay(self, login: SamlLogin) -> None:
@@ -778,7 +784,7 @@ class SamlResponseProcessor:
             idp_id=self.settings.idp_id,
             issuer=login.issuer,
             assertion_id=login.assertion_id,
-            not_on_or_after=login.extra["latest_not_on_or_after"],
+            not_on_or_after=login.valid_until.timestamp(),
             clock_skew=self.settings.clock_skew,
         )
         if not first_use:
