@@ -99,6 +99,7 @@ class AuthorizationView(dot_views.AuthorizationView):
             idp_id=self.request.GET.get("idp_id") or None,
             login_hint=self.request.GET.get("login_hint") or None,
             next_url=_without_prompt(self.request.get_full_path()),
+            client_id=self.request.GET.get("client_id") or None,
         )
 
 
