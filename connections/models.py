@@ -65,6 +65,27 @@ class SSOConnection(models.Model):
     # required; this asks for a signed Response on top.
     want_response_signed = models.BooleanField(default=False)
 
+    # OIDC: the relying party's registration at the IdP (connections/oidc/). The client secret is
+    # stored encrypted (connections.crypto) and never shown back; the endpoints come from the issuer's
+    # discovery document, read when the issuer is saved.
+    oidc_issuer = models.CharField(max_length=2000, blank=True, default="")
+    oidc_client_id = models.CharField(max_length=512, blank=True, default="")
+    oidc_client_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    oidc_scopes = models.CharField(max_length=512, blank=True, default="openid email profile")
+    oidc_authorization_endpoint = models.URLField(max_length=2000, blank=True, default="")
+    oidc_token_endpoint = models.URLField(max_length=2000, blank=True, default="")
+    oidc_userinfo_endpoint = models.URLField(max_length=2000, blank=True, default="")
+    oidc_jwks_uri = models.URLField(max_length=2000, blank=True, default="")
+    oidc_token_endpoint_auth_method = models.CharField(max_length=32, blank=True, default="client_secret_basic")
+    oidc_discovered_issuer = models.CharField(
+        max_length=2000, blank=True, default="",
+        help_text="The discovery document's issuer (Entra ID's multi-tenant documents say {tenantid}).",
+    )
+    oidc_discovery_fetched_at = models.DateTimeField(null=True, blank=True)
+    # Entra ID: the customer's directory (tenant) id; Google Workspace: its hosted domains (`hd`).
+    oidc_tenant_id = models.CharField(max_length=64, blank=True, default="")
+    oidc_hosted_domains = models.JSONField(default=list, blank=True)
+
     last_successful_test_at = models.DateTimeField(null=True, blank=True)
     inserted_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -91,8 +112,22 @@ class SSOConnection(models.Model):
     def has_usable_idp_configuration(self) -> bool:
         return not self.missing_idp_configuration()
 
+    @property
+    def oidc_client_secret(self) -> str:
+        from .crypto import decrypt_text
+
+        return decrypt_text(self.oidc_client_secret_encrypted)
+
+    @oidc_client_secret.setter
+    def oidc_client_secret(self, value: str) -> None:
+        from .crypto import encrypt_text
+
+        self.oidc_client_secret_encrypted = encrypt_text(value)
+
     def missing_idp_configuration(self) -> list[str]:
         """What the IdP side still lacks before a sign-in can work (empty when nothing)."""
+        if self.protocol == OIDC:
+            return self.missing_oidc_configuration()
         missing = []
         if not self.idp_entity_id:
             missing.append("idp_entity_id")
@@ -100,4 +135,20 @@ class SSOConnection(models.Model):
             missing.append("idp_sso_url")
         if not self.idp_certificates:
             missing.append("idp_certificates")
+        return missing
+
+    def missing_oidc_configuration(self) -> list[str]:
+        from .providers import OIDC_PROFILE_ENTRA, provider_get
+
+        missing = []
+        if not self.oidc_issuer:
+            missing.append("issuer")
+        elif not (self.oidc_authorization_endpoint and self.oidc_token_endpoint and self.oidc_jwks_uri):
+            missing.append("discovery")
+        if not self.oidc_client_id:
+            missing.append("client_id")
+        if not self.oidc_client_secret_encrypted:
+            missing.append("client_secret")
+        if provider_get(self.provider_type).oidc_profile == OIDC_PROFILE_ENTRA and not self.oidc_tenant_id:
+            missing.append("tenant_id")
         return missing

@@ -33,6 +33,24 @@ class Provider:
     label: str
     protocol: str
     attribute_mapping: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    # OIDC: the issuer to pre-fill ("{tenant_id}" filled from the connection), and the profile's extra checks.
+    oidc_issuer_template: str = ""
+    oidc_profile: str = ""
+
+
+# OIDC standard claims (OpenID Connect Core 5.1): every OIDC provider of the table sends these names.
+_OIDC_STANDARD = {"email": "email", "given_name": "given_name", "family_name": "family_name"}
+
+# The profiles that add checks to the standard ID token validation (connections/oidc/tokens.py).
+OIDC_PROFILE_GOOGLE = "google"  # the `hd` claim must be one of the organization's hosted domains
+OIDC_PROFILE_ENTRA = "entra"  # the tenant-specific issuer, or the multi-tenant one checked against `tid`
+ENTRA_ISSUER_TEMPLATE = "https://login.microsoftonline.com/{tenant_id}/v2.0"
+GOOGLE_ISSUER = "https://accounts.google.com"
+
+
+def _oidc(key: str, label: str, *, issuer: str = "", profile: str = "") -> Provider:
+    return Provider(key=key, label=label, protocol=OIDC, attribute_mapping=MappingProxyType(dict(_OIDC_STANDARD)),
+                    oidc_issuer_template=issuer, oidc_profile=profile)
 
 
 def _saml(key: str, label: str, mapping: dict[str, str]) -> Provider:
@@ -56,7 +74,12 @@ PROVIDERS: dict[str, Provider] = {
         _saml("ping_one", "PingOne", {"email": "email", "given_name": "given_name",
                                       "family_name": "family_name"}),
         _saml("generic_saml", "Another SAML 2.0 identity provider", _CAMEL),
-        # OIDC providers come here with protocol=OIDC once OIDC connections exist.
+        _oidc("google_oidc", "Google Workspace (OpenID Connect)", issuer=GOOGLE_ISSUER, profile=OIDC_PROFILE_GOOGLE),
+        _oidc("entra_id_oidc", "Microsoft Entra ID (OpenID Connect)", issuer=ENTRA_ISSUER_TEMPLATE,
+              profile=OIDC_PROFILE_ENTRA),
+        _oidc("okta_oidc", "Okta (OpenID Connect)"),
+        _oidc("ping_one_oidc", "PingOne (OpenID Connect)"),
+        _oidc("generic_oidc", "Another OpenID Connect identity provider"),
     )
 }
 
@@ -69,6 +92,10 @@ def provider_get(key: str) -> Provider:
 
 def default_attribute_mapping(provider_type: str) -> dict[str, str]:
     return dict(provider_get(provider_type).attribute_mapping)
+
+
+# The provider a connection gets when only its protocol is chosen.
+GENERIC_FOR_PROTOCOL = {SAML: UNSET, OIDC: "generic_oidc"}
 
 
 def provider_types_for(protocol: str) -> list[str]:

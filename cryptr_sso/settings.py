@@ -198,6 +198,16 @@ SAML_CLOCK_SKEW = int(os.environ.get("SAML_CLOCK_SKEW", "60"))
 SAML_IGNORE_AUTHENTICATED_USERS_ON_LOGIN = False
 SAML_CSP_HANDLER = ""
 
+# OIDC relying party (connections/oidc/, one configuration per connection). Secrets stored in the
+# database (client secrets) are encrypted with keys derived from FIELD_ENCRYPTION_KEY (comma-separated,
+# first one encrypts), or from SECRET_KEY when unset.
+FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+OIDC_CLOCK_SKEW = int(os.environ.get("OIDC_CLOCK_SKEW", "60"))
+OIDC_HTTP_TIMEOUT = float(os.environ.get("OIDC_HTTP_TIMEOUT", "5"))
+OIDC_JWKS_CACHE_SECONDS = int(os.environ.get("OIDC_JWKS_CACHE_SECONDS", "3600"))
+# Discovery, JWKS, token and userinfo URLs on private addresses are refused unless this is set (tests, labs).
+OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = env_bool("OIDC_DISCOVERY_ALLOW_PRIVATE_URLS", default=False)
+
 # The v2 management API.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["organizations.api_auth.ApiKeyTokenAuthentication"],
