@@ -1,9 +1,11 @@
 """The wizard's steps, declared once: the API's progress and the pages the IT admin sees both come
 from this list (the wizard extends Step with its form and template)."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 
@@ -11,16 +13,73 @@ from django.utils.translation import gettext_lazy as _
 class Step:
     key: str
     title: Any
+    # The wizard's side (onboarding/views.py): the form that renders the page and saves the step
+    # (a dotted path: forms import the services, this module stays import-light for the API), its
+    # template, a short label for the progress list, and a fact about the connection that also makes
+    # the step done (e.g. metadata given through the API; a test login recorded).
+    form_class: str = ""
+    template: str = ""
+    short_title: Any = ""
+    done_when: Callable[[Any], bool] | None = None
+
+    @property
+    def slug(self) -> str:
+        return self.key.replace("_", "-")
+
+    def is_done(self, onboarding) -> bool:
+        if self.key in (onboarding.steps_done or []):
+            return True
+        return bool(self.done_when and self.done_when(onboarding))
+
+    def get_form_class(self):
+        return import_string(self.form_class)
+
+
+def _wizard(key: str, title, short_title, form: str, done_when=None) -> Step:
+    return Step(
+        key=key,
+        title=title,
+        short_title=short_title,
+        done_when=done_when,
+        form_class=f"onboarding.forms.{form}",
+        template=f"onboarding/steps/{key}.html",
+    )
 
 
 STEPS: list[Step] = [
-    Step(key="choose_provider", title=_("Choose your identity provider")),
-    Step(key="create_app", title=_("Create the application in your identity provider")),
-    Step(key="idp_metadata", title=_("Give us your identity provider's metadata")),
-    Step(key="attribute_mapping", title=_("Map the attributes")),
-    Step(key="test_login", title=_("Test the login")),
-    Step(key="activate", title=_("Activate the connection")),
+    _wizard(
+        "choose_provider",
+        _("Choose your identity provider"),
+        _("Provider"),
+        "ChooseProviderForm",
+        done_when=lambda onboarding: bool(onboarding.provider_type),
+    ),
+    _wizard("create_app", _("Create the application in your identity provider"), _("Create the app"), "CreateAppForm"),
+    _wizard(
+        "idp_metadata",
+        _("Give us your identity provider's metadata"),
+        _("IdP metadata"),
+        "IdpMetadataForm",
+        done_when=lambda onboarding: onboarding.connection.has_usable_idp_configuration,
+    ),
+    _wizard("attribute_mapping", _("Map the attributes"), _("Attributes"), "AttributeMappingForm"),
+    _wizard(
+        "test_login",
+        _("Test the login"),
+        _("Test login"),
+        "TestLoginForm",
+        done_when=lambda onboarding: onboarding.connection.last_successful_test_at is not None,
+    ),
+    _wizard(
+        "activate",
+        _("Activate the connection"),
+        _("Activate"),
+        "ActivateForm",
+        done_when=lambda onboarding: onboarding.connection.active,
+    ),
 ]
+STEPS_BY_KEY = {step.key: step for step in STEPS}
+STEPS_BY_SLUG = {step.slug: step for step in STEPS}
 STEP_KEYS = [step.key for step in STEPS]
 total_steps = len(STEPS)
 
@@ -42,7 +101,8 @@ def progress(onboarding) -> dict:
             "provider_type": None,
             "invitation_sent_at": None,
         }
-    done = set(onboarding.steps_done or [])
+    # The same facts as the wizard's progress list (Step.is_done).
+    done = {step.key for step in STEPS if step.is_done(onboarding)}
     state = onboarding.state
     if onboarding.connection.active:
         state = "completed"
