@@ -2,6 +2,7 @@
 
 import re
 
+from django.db import transaction
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -13,6 +14,7 @@ from applications.selectors import application_get
 from cryptr_sso.api.errors import ApiError, NotFound
 from cryptr_sso.api.pagination import list_envelope, paginate, read_page_params
 from cryptr_sso.api.views import ApiView
+from onboarding.services import onboarding_invite
 from organizations.models import Organization
 from organizations.selectors import organization_get
 from organizations.serializers import ErrorOutput
@@ -58,7 +60,9 @@ class ConnectionListCreateApi(ApiView):
         if request.query_params.get("organization_id"):
             organization = organization_get(api_key=self.api_key, domain=request.query_params["organization_id"])
         number, per_page = read_page_params(request.query_params)
-        page = paginate(selectors.connection_list(api_key=self.api_key, organization=organization),
+        # admin_onboarding: the `onboarding` object of each connection, in the same query.
+        connections = selectors.connection_list(api_key=self.api_key, organization=organization)
+        page = paginate(connections.select_related("admin_onboarding"),
                         ordering=NEWEST_FIRST, number=number, per_page=per_page)
         data = ConnectionOutput(page.items, many=True).data
         return Response(list_envelope(page, data, domain=organization.domain if organization else None))
@@ -71,7 +75,12 @@ class ConnectionListCreateApi(ApiView):
         values = dict(data.validated_data)
         organization = organization_get(api_key=self.api_key, domain=values.pop("organization_id"))
         application = _application_of(organization, values.pop("application_id"))
-        connection = services.connection_create(organization=organization, application=application, **values)
+        with transaction.atomic():
+            connection = services.connection_create(organization=organization, application=application, **values)
+            if connection.sso_admin_email:
+                # Created with its IT admin's email: the admin is invited at once (the email leaves after
+                # the commit).
+                onboarding_invite(connection=connection)
         return Response(ConnectionOutput(connection).data, status=status.HTTP_201_CREATED,
                         headers={"Location": reverse("sso-connection-detail", args=[connection.id])})
 

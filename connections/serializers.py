@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cryptr_sso.api.inputs import StrictSerializer
+from onboarding.serializers import OnboardingOutput, onboarding_output
 
 from . import selectors
 from .models import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SSOConnection, UsersProvisioning
@@ -84,22 +85,6 @@ class ConnectionUpdateInput(StrictSerializer):
     saml_config = SamlConfigInput(required=False)
 
 
-def onboarding_output(connection: SSOConnection) -> dict:
-    """The connection's AdminOnboarding. Until the onboarding app records one, a connection has not
-    started it; the onboarding app replaces this with the real progress."""
-    return {
-        "__type__": "AdminOnboarding",
-        "state": "not_initialized",
-        "tutorial_step": 0,
-        "total_steps": 6,
-        "progress_in_percentage": 0,
-        "it_admin_email": connection.sso_admin_email or None,
-        "provider_type": None,
-        "invitation_sent_at": None,
-        "steps": [],
-    }
-
-
 def default_redirection_output(connection: SSOConnection) -> dict | None:
     application = connection.application
     uri = application.default_redirect_uri_after_login
@@ -167,18 +152,6 @@ class RedirectionOutput(serializers.Serializer):
     id = serializers.CharField()
     app_id = serializers.CharField()
     uri = serializers.CharField()
-
-
-class OnboardingOutput(serializers.Serializer):
-    __type__ = serializers.CharField()
-    state = serializers.CharField()
-    tutorial_step = serializers.IntegerField()
-    total_steps = serializers.IntegerField()
-    progress_in_percentage = serializers.IntegerField()
-    it_admin_email = serializers.CharField(allow_null=True)
-    provider_type = serializers.CharField(allow_null=True)
-    invitation_sent_at = serializers.DateTimeField(allow_null=True)
-    steps = serializers.ListField(child=serializers.DictField())
 
 
 class ConnectionOutput(serializers.Serializer):

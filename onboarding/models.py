@@ -56,6 +56,10 @@ class OnboardingInvitation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The token, encrypted with a key derived from SECRET_KEY, only until the email is sent (or the
+    # link revoked): the worker needs the link and the broker message carries only the id. Emptied in
+    # the transaction that records sent_at; the lookup uses token_hash alone.
+    token_encrypted = models.TextField(blank=True, default="")
     # Delivery, written by onboarding.tasks.send_invitation only.
     sent_at = models.DateTimeField(null=True, blank=True)
     send_attempts = models.PositiveIntegerField(default=0)

@@ -83,7 +83,9 @@ def test_create_connection_has_the_designed_shape(api, org, make_app):
     assert redirection["__type__"] == "Redirection"
     assert redirection["app_id"] == application["id"] and redirection["uri"] == CALLBACK and redirection["id"]
     assert body["onboarding"]["__type__"] == "AdminOnboarding"
-    assert body["onboarding"]["state"] == "not_initialized"
+    # Created with the IT admin's email: the admin is invited at once (tests/onboarding covers the email).
+    assert body["onboarding"]["state"] == "invited"
+    assert body["onboarding"]["it_admin_email"] == "it@misapret.fr"
     saml = body["saml_config"]
     base = django_settings.BASE_URL
     assert saml["entity_id"] == f"{base}/sso/sp/metadata/{body['id']}"
