@@ -213,3 +213,160 @@ class IdpStatusError(SamlResponseError):
                 "user is assigned to this application in the IdP."
             )
         super().__init__(hint, detail=detail)
+
+
+# --- OpenID Connect connections (connections/oidc/) -----------------------------------------------
+
+
+class OidcError(SsoConnectionError):
+    code = "oidc_error"
+    hint = "The OpenID Connect sign-in could not be completed."
+
+
+class OidcConfigurationError(OidcError):
+    code = "oidc_configuration"
+    hint = (
+        "The OpenID Connect settings of this connection are incomplete: give the issuer URL (its discovery "
+        "document must be readable), the client ID and the client secret of the application registered in the IdP."
+    )
+
+
+class OidcFetchError(OidcError):
+    """A document or endpoint of the IdP we could not read (network, TLS, size, address rules)."""
+
+    code = "oidc_idp_unreachable"
+    hint = "The gateway could not reach the identity provider."
+
+
+class OidcDiscoveryError(OidcError):
+    code = "oidc_discovery_invalid"
+    hint = "The identity provider's discovery document (/.well-known/openid-configuration) cannot be used."
+
+
+class OidcStateInvalid(OidcError):
+    code = "oidc_state_invalid"
+    hint = (
+        "The answer of the identity provider does not belong to a sign-in started in this browser (its state is "
+        "missing, unknown or for another connection), or the sign-in took too long. Start the sign-in again from "
+        "the application, in the same browser."
+    )
+
+
+class OidcIdpRefused(OidcError):
+    code = "oidc_idp_error"
+    hint = "The identity provider refused the sign-in."
+
+    def __init__(self, hint: str | None = None, *, detail: str = "", error: str = "", description: str = ""):
+        if hint is None:
+            said = f': "{description[:200]}"' if description else ""
+            hint = (f"The identity provider refused the sign-in ({error or 'no error code'}){said}. Check that the "
+                    "user is assigned to this application in the IdP, and that the redirect URI registered there "
+                    "is this connection's.")
+        super().__init__(hint, detail=detail)
+
+
+class OidcTokenRequestFailed(OidcError):
+    code = "oidc_token_request_failed"
+    hint = (
+        "The identity provider did not exchange the authorization code for tokens. Check the client ID and the "
+        "client secret of the connection, and that the redirect URI registered in the IdP is this connection's."
+    )
+
+
+class IdTokenInvalid(OidcError):
+    """An ID token the relying party refuses (OpenID Connect Core 3.1.3.7)."""
+
+    code = "oidc_id_token_invalid"
+    hint = "The identity provider's ID token was refused."
+
+
+class IdTokenMalformed(IdTokenInvalid):
+    code = "oidc_id_token_malformed"
+    hint = "The identity provider sent no ID token, or one that is not a signed JWT with the required claims."
+
+
+class IdTokenAlgorithmRefused(IdTokenInvalid):
+    code = "oidc_id_token_algorithm"
+    hint = (
+        "The ID token is signed with an algorithm the gateway refuses (unsigned, HMAC or unknown). Choose RS256 "
+        "(or PS256, ES256) as the ID token signing algorithm of the application in the IdP."
+    )
+
+
+class IdTokenSigningKeyUnknown(IdTokenInvalid):
+    code = "oidc_unknown_signing_key"
+    hint = (
+        "The ID token is signed with a key that is not in the identity provider's published keys (JWKS) for this "
+        "connection's issuer. Check the issuer configured on the connection."
+    )
+
+
+class IdTokenSignatureInvalid(IdTokenInvalid):
+    code = "oidc_id_token_signature"
+    hint = "The ID token's signature does not verify with the identity provider's published keys (JWKS)."
+
+
+class IdTokenWrongIssuer(IdTokenInvalid):
+    code = "oidc_wrong_issuer"
+    hint = (
+        "The ID token comes from another issuer than the one configured on this connection. Check the issuer URL "
+        "(for Entra ID, the tenant id)."
+    )
+
+
+class IdTokenWrongAudience(IdTokenInvalid):
+    code = "oidc_wrong_audience"
+    hint = (
+        "The ID token was issued to another application than this connection's client ID. Check the client ID "
+        "configured on the connection."
+    )
+
+
+class IdTokenExpired(IdTokenInvalid):
+    code = "oidc_id_token_expired"
+    hint = "The ID token has expired. Check the clocks of the IdP and of the gateway, then sign in again."
+
+
+class IdTokenNotYetValid(IdTokenInvalid):
+    code = "oidc_id_token_not_yet_valid"
+    hint = "The ID token was issued in the future: the IdP's clock is ahead of the gateway's. Fix the clock (NTP)."
+
+
+class IdTokenNonceMismatch(IdTokenInvalid):
+    code = "oidc_nonce_mismatch"
+    hint = (
+        "The ID token does not carry the nonce of this browser's sign-in request (replayed or injected token). "
+        "Start the sign-in again from the application."
+    )
+
+
+class OidcUserinfoError(OidcError):
+    code = "oidc_userinfo_invalid"
+    hint = (
+        "The identity provider's userinfo answer could not be used (unreadable, or about another subject than the "
+        "ID token)."
+    )
+
+
+class HostedDomainRefused(OidcError):
+    code = "oidc_hosted_domain"
+    hint = (
+        "The Google account is not in one of the organization's Google Workspace domains (the 'hd' claim is missing "
+        "or another domain). Sign in with the company account, or add the domain to the connection's hosted domains."
+    )
+
+
+class TenantRefused(OidcError):
+    code = "oidc_wrong_tenant"
+    hint = (
+        "The Microsoft account belongs to another Entra ID tenant than the one configured on this connection. "
+        "Sign in with the company account, or check the tenant id of the connection."
+    )
+
+
+class EmailNotVerified(OidcError):
+    code = "oidc_email_not_verified"
+    hint = (
+        "The identity provider says this person's email address is not verified (email_verified is false), so it "
+        "cannot identify them. Verify the address in the IdP."
+    )

@@ -1,11 +1,14 @@
-"""The browser-facing SSO endpoints (SAML SP; OIDC RP later), mounted at /sso/."""
+"""The browser-facing SSO endpoints (SAML SP, OIDC RP), mounted at /sso/."""
 
 from django.urls import path
 
+from .oidc import views as oidc_views
 from .saml import views as saml_views
+from .start import SsoStartView
 
 urlpatterns = [
-    path("start/<str:idp_id>", saml_views.SamlLoginView.as_view(), name="sso-start"),
+    path("start/<str:idp_id>", SsoStartView.as_view(), name="sso-start"),  # SAML or OIDC, by the connection
     path("sp/metadata/<str:idp_id>", saml_views.SpMetadataView.as_view(), name="saml-metadata"),
     path("sp/consume/<str:idp_id>", saml_views.AssertionConsumerView.as_view(), name="saml-acs"),
+    path("oidc/callback/<str:idp_id>", oidc_views.OidcCallbackView.as_view(), name="oidc-callback"),
 ]

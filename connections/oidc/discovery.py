@@ -1,0 +1,103 @@
+"""Reading an OpenID provider's discovery document when the connection's issuer is saved
+(OpenID Connect Discovery 1.0, section 4).
+
+The document is fetched once, at save time, and the endpoints it names are stored on the connection:
+a sign-in never waits on discovery, and an IdP that changes its endpoints is re-read by saving the
+issuer again. Every refusal is an OidcDiscoveryError (or OidcFetchError) whose hint is a plain sentence
+for the person who typed the issuer.
+"""
+
+from dataclasses import dataclass
+
+from connections.exceptions import OidcDiscoveryError, OidcFetchError
+from connections.providers import ENTRA_ISSUER_TEMPLATE, OIDC_PROFILE_ENTRA, provider_get
+
+from .http import check_https_url, get_json
+
+WELL_KNOWN = "/.well-known/openid-configuration"
+# Entra ID's multi-tenant discovery documents (common, organizations) name this placeholder as issuer.
+ENTRA_TENANT_PLACEHOLDER = "{tenantid}"
+ENTRA_MULTI_TENANT = ("common", "organizations")
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+
+
+@dataclass(frozen=True)
+class Discovery:
+    issuer: str  # as the document says it (Entra multi-tenant: with {tenantid})
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks_uri: str
+    token_endpoint_auth_method: str
+
+
+def discovery_url(issuer: str) -> str:
+    return issuer.rstrip("/") + WELL_KNOWN
+
+
+def issuer_for(provider_type: str, *, issuer: str, tenant_id: str) -> str:
+    """The issuer to use: the one given, or the provider's (Entra ID's from the tenant id)."""
+    if issuer:
+        return issuer
+    template = provider_get(provider_type).oidc_issuer_template
+    if template == ENTRA_ISSUER_TEMPLATE:
+        return template.format(tenant_id=tenant_id) if tenant_id else ""
+    return template
+
+
+def is_entra_multi_tenant(discovered_issuer: str) -> bool:
+    return ENTRA_TENANT_PLACEHOLDER in discovered_issuer
+
+
+def _issuer_matches(configured: str, discovered: str, *, provider_type: str) -> bool:
+    if discovered == configured:
+        return True  # OpenID Connect Discovery 4.3: exactly the same string
+    if provider_get(provider_type).oidc_profile == OIDC_PROFILE_ENTRA and is_entra_multi_tenant(discovered):
+        # The multi-tenant documents (…/common/v2.0, …/organizations/v2.0) say {tenantid}: the real
+        # issuer is checked at sign-in against the `tid` claim and the configured tenant id.
+        return any(discovered.replace(ENTRA_TENANT_PLACEHOLDER, name) == configured for name in ENTRA_MULTI_TENANT)
+    return False
+
+
+def _endpoint(document: dict, name: str, *, required: bool) -> str:
+    value = document.get(name)
+    if value in (None, "") and not required:
+        return ""
+    if not isinstance(value, str) or not value:
+        raise OidcDiscoveryError(f"The discovery document has no {name}; this is not a usable OpenID provider.",
+                                 detail=name)
+    try:
+        check_https_url(value, f"{name} of the discovery document")
+    except OidcFetchError as error:
+        raise OidcDiscoveryError(error.hint, detail=name) from None
+    return value
+
+
+def discover(issuer: str, *, provider_type: str) -> Discovery:
+    check_https_url(issuer, "issuer URL")
+    document = get_json(discovery_url(issuer), what="discovery document")
+    discovered = document.get("issuer")
+    if not isinstance(discovered, str) or not discovered:
+        raise OidcDiscoveryError("The discovery document has no issuer.", detail="issuer")
+    if not _issuer_matches(issuer, discovered, provider_type=provider_type):
+        raise OidcDiscoveryError(
+            f"The discovery document at {discovery_url(issuer)} says its issuer is '{discovered[:200]}', not "
+            f"'{issuer}'. Give exactly the issuer the IdP shows (the ID tokens will carry it).",
+            detail="issuer mismatch")
+    response_types = document.get("response_types_supported")
+    if isinstance(response_types, list) and "code" not in response_types:
+        raise OidcDiscoveryError("The identity provider does not offer the authorization code flow "
+                                 "(response_types_supported has no 'code').", detail="response_types")
+    methods = document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    method = next((candidate for candidate in AUTH_METHODS if candidate in methods), "")
+    if not method:
+        raise OidcDiscoveryError("The identity provider accepts neither client_secret_basic nor client_secret_post "
+                                 "at its token endpoint, which the gateway needs.", detail="auth methods")
+    return Discovery(
+        issuer=discovered,
+        authorization_endpoint=_endpoint(document, "authorization_endpoint", required=True),
+        token_endpoint=_endpoint(document, "token_endpoint", required=True),
+        userinfo_endpoint=_endpoint(document, "userinfo_endpoint", required=False),
+        jwks_uri=_endpoint(document, "jwks_uri", required=True),
+        token_endpoint_auth_method=method,
+    )

@@ -1,0 +1,133 @@
+"""The OIDC relying-party endpoints of a connection: the authentication request and the callback.
+
+mozilla-django-oidc's views read one global configuration and keep `state` in the session without
+saying which IdP it was sent to; these subclasses take the connection from the URL and bind every
+`state` (with its `nonce`, PKCE verifier and `next`) to the idp_id it was sent for. The protocol
+work is in ConnectionOidcBackend; these views only wire it to the session and the error pages, like
+the SAML views.
+"""
+
+import logging
+import secrets
+import time
+from urllib.parse import urlencode
+
+from django.http import HttpResponseRedirect
+from mozilla_django_oidc.utils import generate_code_challenge
+from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
+
+from connections.exceptions import OidcIdpRefused, OidcStateInvalid, SsoConnectionError
+from connections.login_session import end_user_login
+from connections.pages import connection_for_sign_in, sso_error_page
+from connections.saml.views import InvalidNextUrl, idp_initiated_landing, is_gateway_path
+
+from .backend import ConnectionOidcBackend
+from .config import oidc_settings_for
+
+logger = logging.getLogger(__name__)
+
+SESSION_KEY = "oidc_rp_requests"
+MAX_PENDING = 10  # sign-ins started and not finished in one browser (tabs); the oldest is dropped
+REQUEST_LIFETIME_SECONDS = 15 * 60
+
+
+def _pending(request) -> dict:
+    pending = request.session.get(SESSION_KEY)
+    return pending if isinstance(pending, dict) else {}
+
+
+class OidcLoginView(OIDCAuthenticationRequestView):
+    """/sso/start/<idp_id> for an OIDC connection: the authorization request (code flow, PKCE S256)."""
+
+    def __init__(self, *args, **kwargs):  # not super().__init__: it reads the global OIDC_OP_* settings
+        super(OIDCAuthenticationRequestView, self).__init__(*args, **kwargs)
+
+    def get(self, request, idp_id):
+        connection, error = connection_for_sign_in(request, idp_id)
+        if error:
+            return error
+        next_path = request.GET.get("next")
+        if next_path and not is_gateway_path(next_path):
+            return sso_error_page(request, InvalidNextUrl(), connection=connection, status=400)
+        try:
+            settings = oidc_settings_for(connection)
+        except SsoConnectionError as exc:
+            return sso_error_page(request, exc, connection=connection)
+        self.OIDC_OP_AUTH_ENDPOINT, self.OIDC_RP_CLIENT_ID = settings.authorization_endpoint, settings.client_id
+        self.oidc_settings = settings
+
+        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        code_verifier = secrets.token_urlsafe(64)  # RFC 7636 4.1: 43 to 128 characters
+        params = {
+            "response_type": "code", "client_id": settings.client_id, "redirect_uri": settings.redirect_uri,
+            "scope": settings.scopes, "state": state, "nonce": nonce,
+            "code_challenge": generate_code_challenge(code_verifier, "S256"), "code_challenge_method": "S256",
+            **self.get_extra_params(request),
+        }
+        pending = _pending(request)
+        pending[state] = {"idp_id": connection.id, "nonce": nonce, "code_verifier": code_verifier,
+                          "next": next_path or idp_initiated_landing(connection), "added_on": time.time()}
+        while len(pending) > MAX_PENDING:
+            pending.pop(min(pending, key=lambda key: pending[key]["added_on"]))
+        request.session[SESSION_KEY] = pending
+        separator = "&" if "?" in settings.authorization_endpoint else "?"
+        return HttpResponseRedirect(f"{settings.authorization_endpoint}{separator}{urlencode(params)}")
+
+    def get_extra_params(self, request) -> dict:
+        settings = self.oidc_settings
+        extra = {}
+        if settings.profile == "google" and len(settings.hosted_domains) == 1:
+            extra["hd"] = settings.hosted_domains[0]  # a hint for Google's account chooser; checked in the token
+        login_hint = request.GET.get("login_hint", "")
+        if login_hint and len(login_hint) <= 254:
+            extra["login_hint"] = login_hint
+        return extra
+
+
+class OidcCallbackView(OIDCAuthenticationCallbackView):
+    """/sso/oidc/callback/<idp_id>: state -> code exchange -> ID token checks -> sign-in -> next."""
+
+    def get(self, request, idp_id):
+        connection, error = connection_for_sign_in(request, idp_id)
+        if error:
+            return error
+        try:
+            user, started = self._sign_in(request, connection)
+        except SsoConnectionError as exc:
+            logger.warning("OIDC sign-in refused on %s: %s", connection.id, exc.code)
+            return sso_error_page(request, exc, connection=connection)
+        end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type)
+        next_path = started.get("next") or ""
+        return HttpResponseRedirect(next_path if is_gateway_path(next_path) else idp_initiated_landing(connection))
+
+    def _sign_in(self, request, connection):
+        started = self._take_state(request, connection.id)
+        if request.GET.get("error"):
+            raise OidcIdpRefused(error=request.GET["error"][:64],
+                                 description=request.GET.get("error_description", "")[:200])
+        code = request.GET.get("code")
+        if not code:
+            raise OidcIdpRefused(error="no code")
+        settings = oidc_settings_for(connection)
+        backend = ConnectionOidcBackend(settings)
+        user = backend.authenticate(request, connection=connection, code=code, nonce=started["nonce"],
+                                    code_verifier=started["code_verifier"])
+        return user, started
+
+    @staticmethod
+    def _take_state(request, idp_id: str) -> dict:
+        """The pending request this answer belongs to, used once; refused when missing, unknown, sent
+        for another connection or too old."""
+        state = request.GET.get("state")
+        if not state:
+            raise OidcStateInvalid(detail="no state")
+        pending = _pending(request)
+        started = pending.pop(state, None)
+        request.session[SESSION_KEY] = pending
+        if not isinstance(started, dict):
+            raise OidcStateInvalid(detail="unknown state")
+        if started.get("idp_id") != idp_id:
+            raise OidcStateInvalid(detail="state of another connection")
+        if time.time() - started.get("added_on", 0) > REQUEST_LIFETIME_SECONDS:
+            raise OidcStateInvalid(detail="expired")
+        return started
