@@ -24,6 +24,8 @@ urlpatterns = [
     # applications.oauth.tenancy.TenantMiddleware; this is the seed-era entry into it.
     path("enterprise/<str:idp_id>/login", enterprise_login, name="enterprise-login"),
     path("sso/", include("connections.sso_urls")),
+    # The IT admin's onboarding wizard (the link of the invitation email).
+    path("onboarding/", include("onboarding.urls")),
 ]
 
 handler404 = "cryptr_sso.views.not_found"
