@@ -18,6 +18,10 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return page_not_found(request, exception)
 
 
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    return json_error(404, "not_found", f"There is no API endpoint at {request.path}. See /api/v2/docs.")
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     if request.path.startswith("/api/"):
         return json_error(500, "server_error", "The gateway failed to answer. The error was logged; try again later.")
