@@ -280,9 +280,13 @@ _withhold_pysaml2_details()
 _client_lock = threading.Lock()
 
 
-def _client(config) -> Saml2Client:
-    """One Saml2Client per built config: creating one loads the SP's RSA key (about 70 ms). Parsing a
-    response keeps no state on the client (pysaml2 makes a new AuthnResponse per message)."""
+def sp_client(config) -> Saml2Client:
+    """The Saml2Client of a built SPConfig, made once: creating one loads the SP's RSA key (~70 ms).
+
+    It verifies and decrypts in-process (`_XmlSec1`) and keeps no users in memory. Parsing responses and
+    creating AuthnRequests keep no state on it, so views may share it; a flow that needs pysaml2's state
+    or identity cache (logout) should make its own client and may reuse `sp_client(config).sec`.
+    """
     client = getattr(config, "cryptr_client", None)
     if client is None:
         with _client_lock:
@@ -675,7 +679,7 @@ class SamlResponseProcessor:
     # 5. pysaml2 -------------------------------------------------------------------------------------
 
     def _verify_with_pysaml2(self, xml: bytes, root: Element):
-        client = _client(self.config)
+        client = sp_client(self.config)
         irt = root.get("InResponseTo")
         # pysaml2's exceptions carry the whole SAML document: they are not chained (`from None`) so a logged
         # traceback never holds the assertion; `detail` says what failed.
