@@ -22,7 +22,7 @@ from connections import exceptions as errors
 from connections.saml.config import build_sp_config
 from connections.saml.response import MAX_MESSAGE_BYTES, SamlLogin, SamlResponseProcessor
 from tests.connections.saml import idp as tamper
-from tests.connections.saml.idp import NAME_ID, post, redirect, sp_settings
+from tests.connections.saml.idp import NAME_ID, TestIdp, post, redirect, sp_settings
 
 REQUEST_ID = "id-request-1"
 OUTSTANDING = {REQUEST_ID: "/after-login"}
@@ -99,6 +99,15 @@ def test_an_encrypted_assertion_is_decrypted_with_the_sp_key(idp_a, sign_respons
 def test_an_unsigned_response_without_destination_is_accepted_on_its_signed_assertion(idp_a):
     # PingFederate's habit: Destination only on signed Responses. The assertion's Recipient is checked.
     assert parse(post(idp_a.response(destination=None))).name_id == NAME_ID
+
+
+def test_an_ecdsa_signing_idp_is_accepted():
+    idp = TestIdp("ec")
+    message = post(idp.response(sign_alg=ds.SIG_ECDSA_SHA256, sign_response=True))
+
+    login = parse(message, settings=sp_settings(idp=idp))
+
+    assert login.name_id == NAME_ID and login.response_signed and login.assertion_signed
 
 
 def test_a_deflated_redirect_binding_response_is_accepted(idp_a):
