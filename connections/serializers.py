@@ -8,7 +8,8 @@ from onboarding.serializers import OnboardingOutput, onboarding_output
 
 from . import selectors
 from .models import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SSOConnection, UsersProvisioning
-from .providers import PROVIDER_TYPE_CHOICES
+from .oidc.config import redirect_uri_for
+from .providers import OIDC, PROTOCOLS, PROVIDER_TYPE_CHOICES
 from .saml.keys import sp_certificate_pem
 from .saml.metadata import MAX_METADATA_BYTES
 
@@ -68,21 +69,45 @@ class SamlConfigInput(StrictSerializer):
         return attrs
 
 
+class OidcConfigInput(StrictSerializer):
+    issuer = serializers.CharField(max_length=2000, allow_blank=True,
+                                   help_text="The IdP's issuer URL (https); its discovery document is read when saved.")
+    client_id = serializers.CharField(max_length=512, allow_blank=True)
+    client_secret = serializers.CharField(max_length=4096, allow_blank=True, write_only=True, trim_whitespace=False,
+                                          help_text="Stored encrypted; never returned (see client_secret_set).")
+    scopes = serializers.CharField(max_length=512, help_text='Space-separated; "openid" is always sent.')
+    tenant_id = serializers.RegexField(r"^[A-Za-z0-9.-]{0,64}$", max_length=64, allow_blank=True,
+                                       help_text="Entra ID: the directory (tenant) id.")
+    hosted_domains = serializers.ListField(child=serializers.CharField(max_length=253), max_length=50,
+                                           help_text="Google Workspace: the domains accepted in the hd claim "
+                                                     "(the organization's allowed_email_domains when empty).")
+    attribute_mapping = AttributeMappingField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = False
+        return fields
+
+
 class ConnectionCreateInput(StrictSerializer):
     organization_id = serializers.CharField(max_length=100, help_text="The organization's id or domain.")
     application_id = serializers.CharField(max_length=255, help_text="The application's id (client_id).")
     sso_admin_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     provider_type = serializers.ChoiceField(choices=PROVIDER_TYPE_CHOICES, required=False)
+    protocol = serializers.ChoiceField(choices=PROTOCOLS, required=False)
 
 
 class ConnectionUpdateInput(StrictSerializer):
     active = serializers.BooleanField(required=False)
+    protocol = serializers.ChoiceField(choices=PROTOCOLS, required=False)
     provider_type = serializers.ChoiceField(choices=PROVIDER_TYPE_CHOICES, required=False)
     users_provisioning = serializers.ChoiceField(choices=UsersProvisioning.choices, required=False)
     application_id = serializers.CharField(max_length=255, required=False)
     sso_admin_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     bypass_it_admin_test = serializers.BooleanField(required=False)
     saml_config = SamlConfigInput(required=False)
+    oidc_config = OidcConfigInput(required=False)
 
 
 def default_redirection_output(connection: SSOConnection) -> dict | None:
@@ -127,6 +152,42 @@ def saml_config_output(connection: SSOConnection) -> dict:
     }
 
 
+def oidc_config_output(connection: SSOConnection) -> dict:
+    return {
+        "redirect_uri": redirect_uri_for(connection),
+        "issuer": connection.oidc_issuer or None,
+        "client_id": connection.oidc_client_id or None,
+        "client_secret_set": bool(connection.oidc_client_secret_encrypted),
+        "scopes": connection.oidc_scopes,
+        "tenant_id": connection.oidc_tenant_id or None,
+        "hosted_domains": list(connection.oidc_hosted_domains),
+        "authorization_endpoint": connection.oidc_authorization_endpoint or None,
+        "token_endpoint": connection.oidc_token_endpoint or None,
+        "userinfo_endpoint": connection.oidc_userinfo_endpoint or None,
+        "jwks_uri": connection.oidc_jwks_uri or None,
+        "token_endpoint_auth_method": connection.oidc_token_endpoint_auth_method,
+        "discovery_fetched_at": connection.oidc_discovery_fetched_at,
+        "attribute_mapping": dict(connection.attribute_mapping),
+    }
+
+
+class OidcConfigOutput(serializers.Serializer):
+    redirect_uri = serializers.CharField(help_text="To register in the IdP as the application's redirect URI.")
+    issuer = serializers.CharField(allow_null=True)
+    client_id = serializers.CharField(allow_null=True)
+    client_secret_set = serializers.BooleanField()
+    scopes = serializers.CharField()
+    tenant_id = serializers.CharField(allow_null=True)
+    hosted_domains = serializers.ListField(child=serializers.CharField())
+    authorization_endpoint = serializers.CharField(allow_null=True)
+    token_endpoint = serializers.CharField(allow_null=True)
+    userinfo_endpoint = serializers.CharField(allow_null=True)
+    jwks_uri = serializers.CharField(allow_null=True)
+    token_endpoint_auth_method = serializers.CharField()
+    discovery_fetched_at = serializers.DateTimeField(allow_null=True)
+    attribute_mapping = serializers.DictField(child=serializers.CharField())
+
+
 class SamlConfigOutput(serializers.Serializer):
     entity_id = serializers.CharField()
     acs_url = serializers.CharField()
@@ -169,6 +230,7 @@ class ConnectionOutput(serializers.Serializer):
     default_redirection = serializers.SerializerMethodField()
     onboarding = serializers.SerializerMethodField()
     saml_config = serializers.SerializerMethodField()
+    oidc_config = serializers.SerializerMethodField()
     last_successful_test_at = serializers.DateTimeField(allow_null=True)
     inserted_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -187,6 +249,10 @@ class ConnectionOutput(serializers.Serializer):
     def get_onboarding(self, obj):
         return onboarding_output(obj)
 
-    @extend_schema_field(SamlConfigOutput)
+    @extend_schema_field(SamlConfigOutput(allow_null=True))
     def get_saml_config(self, obj):
-        return saml_config_output(obj)
+        return None if obj.protocol == OIDC else saml_config_output(obj)
+
+    @extend_schema_field(OidcConfigOutput(allow_null=True))
+    def get_oidc_config(self, obj):
+        return oidc_config_output(obj) if obj.protocol == OIDC else None

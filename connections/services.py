@@ -11,20 +11,41 @@ from applications.models import Application
 from cryptr_sso.api.errors import ApiError, StateError
 from organizations.models import Identity, Organization
 
+from .crypto import encrypt_text
+from .exceptions import OidcError
 from .models import BINDING_HTTP_REDIRECT, SSOConnection, new_idp_id
-from .providers import UNSET, default_attribute_mapping, provider_get
+from .providers import (
+    GENERIC_FOR_PROTOCOL,
+    OIDC,
+    OIDC_PROFILE_ENTRA,
+    UNSET,
+    default_attribute_mapping,
+    provider_get,
+)
 from .saml.metadata import IdpMetadata, MetadataError, certificate_from_text, fetch_idp_metadata, parse_idp_metadata
 
 TOP_LEVEL_FIELDS = ("provider_type", "users_provisioning", "sso_admin_email", "bypass_it_admin_test")
 SAML_FLAGS = ("allow_idp_initiated", "want_response_signed")
 
 
+def _provider_for(provider_type: str | None, protocol: str | None) -> str:
+    """The provider type from what the client chose: a provider, a protocol (its generic provider), or both."""
+    if protocol and not provider_type:
+        return GENERIC_FOR_PROTOCOL[protocol]
+    provider_type = provider_type or UNSET
+    if protocol and provider_get(provider_type).protocol != protocol:
+        message = f"The provider type '{provider_type}' is a {provider_get(provider_type).protocol.upper()} provider, " \
+                  f"not {protocol.upper()}: choose one of the {protocol.upper()} provider types, or leave it out."
+        raise ApiError(message, fields={"provider_type": [message]})
+    return provider_type
+
+
 def connection_create(*, organization: Organization, application: Application, sso_admin_email: str = "",
-                      provider_type: str = UNSET) -> SSOConnection:
+                      provider_type: str | None = None, protocol: str | None = None) -> SSOConnection:
     if application.organization_id != organization.id:
         raise ApiError("The application belongs to another organization.",
                        fields={"application_id": ["Not an application of this organization."]})
-    provider = provider_get(provider_type)
+    provider = provider_get(_provider_for(provider_type, protocol))
     for _attempt in range(3):
         try:
             with transaction.atomic():
@@ -96,6 +117,69 @@ def _read_idp_source(saml_config: dict[str, Any]) -> dict[str, Any] | None:
             "idp_metadata_valid_until": None}
 
 
+OIDC_DISCOVERY_FIELDS = ("oidc_issuer", "oidc_discovered_issuer", "oidc_authorization_endpoint", "oidc_token_endpoint",
+                         "oidc_userinfo_endpoint", "oidc_jwks_uri", "oidc_token_endpoint_auth_method")
+
+
+def _target_provider(connection: SSOConnection, data: dict[str, Any]) -> str:
+    """The provider type the connection has after this update (a protocol alone means its generic provider)."""
+    if "provider_type" in data:
+        return _provider_for(data["provider_type"], data.get("protocol"))
+    if "protocol" in data and data["protocol"] != connection.protocol:
+        return GENERIC_FOR_PROTOCOL[data["protocol"]]
+    return connection.provider_type
+
+
+def _read_oidc_source(connection: SSOConnection, data: dict[str, Any]) -> dict[str, Any]:
+    """The OIDC fields the request sets. A new issuer (or Entra ID tenant) is discovered here, before the
+    transaction: its document must be readable and name exactly that issuer, or nothing is saved (400)."""
+    from .oidc.discovery import discover, is_entra_multi_tenant, issuer_for
+
+    oidc_config = data.get("oidc_config") or {}
+    if not oidc_config:
+        return {}
+    provider_type = _target_provider(connection, data)
+    if provider_get(provider_type).protocol != OIDC:
+        message = ("oidc_config is for OpenID Connect connections: set protocol to oidc (or an OIDC provider_type) "
+                   "in the same request, or send saml_config.")
+        raise ApiError(message, fields={"oidc_config": [message]})
+    fields: dict[str, Any] = {}
+    for name in ("client_id", "scopes", "tenant_id"):
+        if name in oidc_config:
+            fields[f"oidc_{name}"] = oidc_config[name].strip()
+    if "hosted_domains" in oidc_config:
+        fields["oidc_hosted_domains"] = list(dict.fromkeys(d.strip().lower() for d in oidc_config["hosted_domains"]))
+    if "client_secret" in oidc_config:
+        fields["oidc_client_secret_encrypted"] = encrypt_text(oidc_config["client_secret"])
+    entra = provider_get(provider_type).oidc_profile == OIDC_PROFILE_ENTRA
+    # Entra ID's tenant-specific issuer follows its tenant id; its multi-tenant issuer stays as typed.
+    follows_tenant = entra and "tenant_id" in oidc_config and "issuer" not in oidc_config and (
+        not connection.oidc_issuer or not is_entra_multi_tenant(connection.oidc_discovered_issuer))
+    template = provider_get(provider_type).oidc_issuer_template
+    fixed_issuer = bool(template) and "{" not in template and not connection.oidc_issuer  # Google's
+    if "issuer" in oidc_config or follows_tenant or fixed_issuer:
+        tenant_id = fields.get("oidc_tenant_id", connection.oidc_tenant_id)
+        issuer = issuer_for(provider_type, issuer=oidc_config.get("issuer", "").strip(), tenant_id=tenant_id)
+        if not issuer:
+            fields.update({name: "" for name in OIDC_DISCOVERY_FIELDS})
+            fields["oidc_token_endpoint_auth_method"] = "client_secret_basic"
+            fields["oidc_discovery_fetched_at"] = None
+        else:
+            try:
+                found = discover(issuer, provider_type=provider_type)
+            except OidcError as error:
+                raise ApiError(error.hint, code="oidc_discovery_failed",
+                               fields={"oidc_config": {"issuer": [error.hint]}}) from None
+            fields.update({
+                "oidc_issuer": issuer, "oidc_discovered_issuer": found.issuer,
+                "oidc_authorization_endpoint": found.authorization_endpoint,
+                "oidc_token_endpoint": found.token_endpoint, "oidc_userinfo_endpoint": found.userinfo_endpoint,
+                "oidc_jwks_uri": found.jwks_uri, "oidc_token_endpoint_auth_method": found.token_endpoint_auth_method,
+                "oidc_discovery_fetched_at": timezone.now(),
+            })
+    return fields
+
+
 def _merge_mapping(connection: SSOConnection, changes: dict[str, str | None]) -> dict[str, str]:
     defaults = default_attribute_mapping(connection.provider_type)
     mapping = dict(connection.attribute_mapping)
@@ -114,7 +198,13 @@ def activation_problems(connection: SSOConnection, *, require_test: bool = True)
     """Why the connection may not be switched on for end users (empty when it may)."""
     problems = []
     missing = connection.missing_idp_configuration()
-    if missing:
+    if missing and connection.protocol == OIDC:
+        problems.append(
+            f"it has no usable OpenID Connect configuration (missing {', '.join(missing)}): give oidc_config.issuer "
+            "(its discovery document must be readable), client_id and client_secret"
+            + (", and tenant_id" if "tenant_id" in missing else "")
+        )
+    elif missing:
         problems.append(
             f"it has no usable identity provider configuration (missing {', '.join(missing)}): give "
             "saml_config.idp_metadata_xml or idp_metadata_url, or idp_entity_id, idp_sso_url and idp_certificates"
@@ -144,9 +234,12 @@ def _apply(connection: SSOConnection, *, data: dict[str, Any], idp_fields: dict[
     was_active = connection.active
     old_provider = connection.provider_type
     saml_config = data.get("saml_config") or {}
+    oidc_config = data.get("oidc_config") or {}
+    new_provider = _target_provider(connection, data)
     for field in TOP_LEVEL_FIELDS:
         if field in data:
             setattr(connection, field, data[field])
+    connection.provider_type = new_provider
     if connection.provider_type != old_provider:
         connection.protocol = provider_get(connection.provider_type).protocol
         # A mapping still at the old provider's defaults follows the new provider's defaults.
@@ -161,6 +254,8 @@ def _apply(connection: SSOConnection, *, data: dict[str, Any], idp_fields: dict[
         setattr(connection, field, value)
     if "attribute_mapping" in saml_config:
         connection.attribute_mapping = _merge_mapping(connection, saml_config["attribute_mapping"])
+    if "attribute_mapping" in oidc_config:
+        connection.attribute_mapping = _merge_mapping(connection, oidc_config["attribute_mapping"])
     for field in SAML_FLAGS:
         if field in saml_config:
             setattr(connection, field, saml_config[field])
@@ -173,7 +268,7 @@ def connection_check_update(*, connection: SSOConnection, data: dict[str, Any],
                             application: Application | None = None) -> dict[str, Any] | None:
     """Everything `connection_update` refuses, without saving; returns the IdP fields read (metadata
     parsed or fetched) so the caller can pass them on instead of fetching twice."""
-    idp_fields = _read_idp_source(data.get("saml_config") or {})
+    idp_fields = {**(_read_idp_source(data.get("saml_config") or {}) or {}), **_read_oidc_source(connection, data)}
     _apply(copy.copy(connection), data=data, idp_fields=idp_fields, application=application)
     return idp_fields
 
@@ -183,7 +278,7 @@ def connection_update(*, connection: SSOConnection, data: dict[str, Any], applic
     """Apply the fields sent. `application` is the one `application_id` named, already looked up in
     the connection's organization; `idp_fields` what `connection_check_update` already read."""
     if idp_fields is None:
-        idp_fields = _read_idp_source(data.get("saml_config") or {})
+        idp_fields = {**(_read_idp_source(data.get("saml_config") or {}) or {}), **_read_oidc_source(connection, data)}
     with transaction.atomic():
         locked = (SSOConnection.objects.select_for_update(of=("self",))
                   .select_related("organization", "application").get(pk=connection.pk))
