@@ -6,7 +6,7 @@ organization and through which connection. End users are organizations.User rows
 auth users: the operator's admin session and an end user's session cannot be confused.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.utils import timezone
@@ -22,10 +22,16 @@ class EndUserSession:
     idp_id: str
     provider_type: str
     authenticated_at: datetime
+    # What the IdP said about its own session, for single logout: for SAML
+    # {"protocol": "saml", "name_id", "name_id_format", "session_index"}; empty when unknown.
+    sso_session: dict = field(default_factory=dict)
 
 
 def end_user_login(request, *, user: User, idp_id: str, provider_type: str,
-                   authenticated_at: datetime | None = None) -> None:
+                   authenticated_at: datetime | None = None, sso_session: dict | None = None) -> None:
+    """Sign the end user in at the gateway. `sso_session` (optional, JSON-serializable) is kept with
+    the sign-in: the SAML ACS stores the NameID, its format and the SessionIndex there, which single
+    logout needs to tell the IdP (and to recognize the IdP's LogoutRequest)."""
     # A new session id at every sign-in: a session fixed before login is worth nothing after it.
     request.session.cycle_key()
     request.session[SESSION_KEY] = {
@@ -34,6 +40,7 @@ def end_user_login(request, *, user: User, idp_id: str, provider_type: str,
         "idp_id": idp_id,
         "provider_type": provider_type,
         "authenticated_at": (authenticated_at or timezone.now()).timestamp(),
+        "sso_session": dict(sso_session or {}),
     }
 
 
@@ -51,6 +58,7 @@ def end_user_from_session(request, *, organization_id=None) -> EndUserSession | 
     return EndUserSession(
         user=user, idp_id=data["idp_id"], provider_type=data["provider_type"],
         authenticated_at=datetime.fromtimestamp(data["authenticated_at"], tz=UTC),
+        sso_session=dict(data.get("sso_session") or {}),
     )
 
 

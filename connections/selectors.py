@@ -85,6 +85,8 @@ def saml_settings_for(connection: SSOConnection):
         idp_entity_id=connection.idp_entity_id,
         idp_sso_url=connection.idp_sso_url,
         idp_slo_url=connection.idp_slo_url,
+        idp_sso_binding=connection.idp_sso_binding,
+        idp_slo_binding=connection.idp_slo_binding,
         idp_certificates=tuple(connection.idp_certificates),
         allow_idp_initiated=connection.allow_idp_initiated,
         want_response_signed=connection.want_response_signed,

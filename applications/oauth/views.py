@@ -15,15 +15,16 @@ from django.urls import get_script_prefix
 from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidIDTokenError, InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
-from oauth2_provider.models import get_access_token_model, get_application_model, get_refresh_token_model
-from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.models import get_application_model
 from oauthlib.common import add_params_to_uri
 
 from applications.oauth.login import start_sso_login
+from applications.oauth.sign_out import sign_out_end_user
 from applications.oauth.tenancy import META_END_USER_ID, request_issuer
 from applications.oauth.tokens import SsoSignIn
-from connections.login_session import end_user_from_session, end_user_logout
+from connections.login_session import end_user_from_session
 from connections.models import SSOConnection
+from connections.saml.views import start_saml_logout
 
 
 def _sign_in_end_user(request):
@@ -152,7 +153,7 @@ class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
     template_name = "applications/oauth/logout.html"
 
     def dispatch(self, request, *args, **kwargs):
-        _sign_in_end_user(request)
+        self.end_user = _sign_in_end_user(request)
         return super().dispatch(request, *args, **kwargs)
 
     def get_request_application(self, id_token, client_id):
@@ -169,38 +170,23 @@ class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
         return None
 
     def do_logout(self, application=None, post_logout_redirect_uri=None, state=None, token_user=None):
+        """The gateway's logout (applications.oauth.sign_out), then SAML single logout at the IdP when the
+        sign-in came from a SAML connection whose IdP has an SLO endpoint; the browser ends on the
+        post_logout_redirect_uri (validated above against the client's registered URIs) either way."""
         request = self.request
         user = token_user or (request.user if request.user.is_authenticated else None)
-        if oauth2_settings.OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS and user is not None:
-            _revoke_tokens(user=user, organization=request.organization)
-        end_user_logout(request)
-        request.session.cycle_key()
+        sign_out_end_user(request, organization=request.organization, user=user)
         request.user = AnonymousUser()
+        if post_logout_redirect_uri and state:
+            post_logout_redirect_uri = add_params_to_uri(post_logout_redirect_uri, [("state", state)])
+        schemes = application.get_allowed_schemes() if application else []
+        saml_logout = start_saml_logout(request, end_user=self.end_user, next_url=post_logout_redirect_uri or "",
+                                        schemes=schemes)
+        if saml_logout is not None:
+            return saml_logout
         if post_logout_redirect_uri:
-            if state:
-                post_logout_redirect_uri = add_params_to_uri(post_logout_redirect_uri, [("state", state)])
-            return OAuth2ResponseRedirect(post_logout_redirect_uri, application.get_allowed_schemes())
+            return OAuth2ResponseRedirect(post_logout_redirect_uri, schemes)
         return render(request, "applications/oauth/signed_out.html", {"organization": request.organization})
-
-
-def _revoke_tokens(*, user, organization) -> None:
-    # Both lists are read before anything is deleted: revoking one kind deletes rows of the other.
-    access_tokens = list(
-        get_access_token_model()
-        .objects.filter(user=user, application__organization=organization)
-        .select_related("id_token")
-    )
-    refresh_tokens = list(
-        get_refresh_token_model().objects.filter(
-            user=user, application__organization=organization, revoked__isnull=True
-        )
-    )
-    for access_token in access_tokens:
-        if access_token.id_token is not None:
-            access_token.id_token.revoke()
-        access_token.revoke()
-    for refresh_token in refresh_tokens:
-        refresh_token.revoke()
 
 
 def enterprise_login(request, idp_id: str):

@@ -50,6 +50,11 @@ class SamlSettings:
     idp_entity_id: str = ""
     idp_sso_url: str = ""
     idp_slo_url: str = ""
+    # The binding the IdP receives AuthnRequests (LogoutRequests) on; "" lists both at the same URL. The
+    # IdP metadata built for the connection names only this binding, so djangosaml2's LoginView (which
+    # falls back to the other binding when its SAML_DEFAULT_BINDING is not offered) uses it.
+    idp_sso_binding: str = ""
+    idp_slo_binding: str = ""
     idp_certificates: tuple[str, ...] = field(default=())
     allow_idp_initiated: bool = False
     # Entra ID and AD FS sign only the assertion: requiring a signed Response is an opt-in.
@@ -73,7 +78,8 @@ def certificate_base64(pem: str) -> str:
     return "".join(body.split())
 
 
-def minimal_idp_metadata(*, entity_id: str, sso_url: str, certificates: tuple[str, ...], slo_url: str = "") -> str:
+def minimal_idp_metadata(*, entity_id: str, sso_url: str, certificates: tuple[str, ...], slo_url: str = "",
+                         sso_binding: str = "", slo_binding: str = "") -> str:
     """An IdP EntityDescriptor for a connection configured by hand (entity ID, SSO URL, certificates)."""
     key_descriptors = [
         md.KeyDescriptor(
@@ -85,11 +91,13 @@ def minimal_idp_metadata(*, entity_id: str, sso_url: str, certificates: tuple[st
         for c in certificates
     ]
     bindings = (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)
+    sso_bindings = (sso_binding,) if sso_binding in bindings else bindings
+    slo_bindings = (slo_binding,) if slo_binding in bindings else bindings
     descriptor = md.IDPSSODescriptor(
         protocol_support_enumeration=samlp.NAMESPACE,
         key_descriptor=key_descriptors,
-        single_sign_on_service=[md.SingleSignOnService(binding=b, location=sso_url) for b in bindings],
-        single_logout_service=[md.SingleLogoutService(binding=b, location=slo_url) for b in bindings if slo_url],
+        single_sign_on_service=[md.SingleSignOnService(binding=b, location=sso_url) for b in sso_bindings],
+        single_logout_service=[md.SingleLogoutService(binding=b, location=slo_url) for b in slo_bindings if slo_url],
     )
     return str(md.EntityDescriptor(entity_id=entity_id, idpsso_descriptor=[descriptor]))
 
@@ -104,6 +112,8 @@ def _idp_metadata(settings: SamlSettings) -> str:
         sso_url=settings.idp_sso_url,
         certificates=settings.idp_certificates,
         slo_url=settings.idp_slo_url,
+        sso_binding=settings.idp_sso_binding,
+        slo_binding=settings.idp_slo_binding,
     )
 
 
