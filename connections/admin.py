@@ -4,10 +4,15 @@ is generated, pasted metadata is parsed (or the URL fetched) and the activation 
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
+from django.urls import reverse
 from django.utils.html import format_html
 
 from applications.models import Application
 from cryptr_sso.api.errors import ApiError
+from onboarding import admin as onboarding_admin
+from onboarding import selectors as onboarding_selectors
+from onboarding import services as onboarding_services
 
 from . import selectors, services
 from .models import SSOConnection
@@ -131,19 +136,22 @@ class ConnectionChangeForm(forms.ModelForm):
 @admin.register(SSOConnection)
 class SSOConnectionAdmin(admin.ModelAdmin):
     list_display = ("id", "organization", "application", "provider_type", "active", "last_successful_test_at",
-                    "inserted_at")
+                    "onboarding_state", "onboarding_progress", "inserted_at")
     list_filter = ("active", "provider_type", "protocol", "organization")
     search_fields = ("id", "organization__domain", "organization__name", "application__name", "idp_entity_id",
                      "sso_admin_email")
-    list_select_related = ("organization", "application")
+    list_select_related = ("organization", "application", "admin_onboarding")
+    actions = ("resend_onboarding_invitation", "revoke_onboarding_links")
     autocomplete_fields = ("organization",)
     show_full_result_count = False
     readonly_fields = ("id", "organization", "protocol", "sp_settings", "idp_metadata_fetched_at",
-                       "idp_metadata_valid_until", "last_successful_test_at", "inserted_at", "updated_at")
+                       "idp_metadata_valid_until", "last_successful_test_at", "onboarding_summary", "inserted_at",
+                       "updated_at")
     fieldsets_change = (
         (None, {"fields": ("id", "organization", "application", "protocol", "provider_type", "active",
                            "bypass_it_admin_test", "last_successful_test_at", "users_provisioning",
                            "sso_admin_email")}),
+        ("The IT admin's onboarding", {"fields": ("onboarding_summary",)}),
         ("Our service provider (to enter in the IdP)", {"fields": ("sp_settings",)}),
         ("Identity provider: metadata URL, pasted metadata, or the values typed by hand",
          {"fields": (*IDP_FIELDS, "idp_metadata_fetched_at", "idp_metadata_valid_until")}),
@@ -176,13 +184,45 @@ class SSOConnectionAdmin(admin.ModelAdmin):
             endpoints.metadata_url, sp_certificate_pem(obj),
         )
 
+    @admin.display(description="Onboarding")
+    def onboarding_state(self, obj):
+        return onboarding_admin.state_label(onboarding_selectors.onboarding_of(obj))
+
+    @admin.display(description="Progress")
+    def onboarding_progress(self, obj):
+        return onboarding_admin.progress_label(onboarding_selectors.onboarding_of(obj))
+
+    @admin.display(description="Onboarding")
+    def onboarding_summary(self, obj):
+        onboarding = onboarding_selectors.onboarding_of(obj)
+        if onboarding is None:
+            return "Not started: set the IT admin's email and use the action \"Resend the onboarding invitation\"."
+        return format_html(
+            '{} &middot; {} &middot; admin {} &middot; last invitation sent {} &middot; <a href="{}">details</a>',
+            onboarding_admin.state_label(onboarding), onboarding_admin.progress_label(onboarding),
+            onboarding.it_admin_email or "-", onboarding.invitation_sent_at or "never",
+            reverse("admin:onboarding_adminonboarding_change", args=[onboarding.pk]),
+        )
+
+    @admin.action(description="Resend the onboarding invitation (a fresh link)", permissions=["change"])
+    def resend_onboarding_invitation(self, request, queryset):
+        onboarding_admin.resend_to(self, request, list(queryset))
+
+    @admin.action(description="Revoke the onboarding links", permissions=["change"])
+    def revoke_onboarding_links(self, request, queryset):
+        onboarding_admin.revoke_for(self, request, list(queryset))
+
     def save_model(self, request, obj, form, change):
         if not change:
-            created = services.connection_create(
-                organization=form.cleaned_data["organization"], application=form.cleaned_data["application"],
-                provider_type=form.cleaned_data["provider_type"],
-                sso_admin_email=form.cleaned_data.get("sso_admin_email") or "",
-            )
+            with transaction.atomic():
+                created = services.connection_create(
+                    organization=form.cleaned_data["organization"], application=form.cleaned_data["application"],
+                    provider_type=form.cleaned_data["provider_type"],
+                    sso_admin_email=form.cleaned_data.get("sso_admin_email") or "",
+                )
+                if created.sso_admin_email:
+                    # As through the API: a connection created with its IT admin's email invites the admin.
+                    onboarding_services.onboarding_invite(connection=created)
             obj.pk, obj._state.adding = created.pk, False
             return
         application = form.cleaned_data["application"] if "application" in form.changed_data else None
