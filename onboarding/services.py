@@ -82,7 +82,10 @@ def _issue(*, connection: SSOConnection, email: str | None, locale: str | None) 
     _raise_state(onboarding, OnboardingState.INVITED)
     onboarding.save(update_fields=["it_admin_email", "state", "updated_at"])
     invitation_id = invitation.id
-    transaction.on_commit(lambda: send_invitation.delay(invitation_id=invitation_id))
+    # robust: the invitation is committed by then; a broker that is down (or, in the embedded eager
+    # mode, an SMTP failure) is logged, the row stays unsent (the admin shows it) and can be re-sent,
+    # instead of turning the committed request into a 500.
+    transaction.on_commit(lambda: send_invitation.delay(invitation_id=invitation_id), robust=True)
     return invitation, token
 
 
