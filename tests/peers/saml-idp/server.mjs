@@ -2,7 +2,7 @@
 // An independent SAML 2.0 identity provider for the gateway's tests, browser test and demo.
 //
 // Built on the npm package `samlify` (request parsing, redirect/POST signature checks, XML signing, metadata),
-// with the schema validator `@authenio/samlify-node-xmllint` (libxml2 compiled to wasm: no Java, no native build).
+// with the schema validator `@authenio/samlify-node-xmllint` (libxml2 compiled to asm.js: no Java, no native build).
 //
 //   node tests/peers/saml-idp/server.mjs --port 0 --sp-metadata-url <url> [--sp-metadata-file <path>]
 //        [--users <json>] [--entity-id <id>] [--key <pem> --cert <pem>] [--sign-response]
@@ -283,6 +283,7 @@ const sessions = new Map(); // SessionIndex -> { username, nameId, created }
 function sweep() {
   const now = Date.now();
   for (const [k, v] of pending) if (now - v.created > PENDING_TTL_MS) pending.delete(k);
+  for (const [k, v] of logoutRequests) if (now - v.created > PENDING_TTL_MS) logoutRequests.delete(k);
   for (const [k, v] of sessions) if (now - v.created > SESSION_LIFETIME_MS) sessions.delete(k);
 }
 const sweeper = setInterval(sweep, 60 * 1000);
@@ -611,9 +612,11 @@ async function handleLogin(req) {
 async function handleSlo(req) {
   const binding = req.method === 'GET' ? 'redirect' : 'post';
   const relayState = binding === 'redirect' ? req.query.RelayState : req.body.RelayState;
+  if (binding === 'redirect' ? req.query.SAMLResponse : req.body.SAMLResponse) {
+    return handleLogoutResponse(req, binding, relayState);
+  }
   if (!(binding === 'redirect' ? req.query.SAMLRequest : req.body.SAMLRequest)) {
-    // A LogoutResponse to an IdP-initiated logout would land here; this peer does not start logouts.
-    return errorPage(400, 'Only LogoutRequest messages are handled here.');
+    return errorPage(400, 'No SAMLRequest or SAMLResponse.');
   }
   let result;
   try {
@@ -650,6 +653,69 @@ async function handleSlo(req) {
   return page('Signed out', '<h1>Signed out</h1><p>The SP metadata has no SingleLogoutService endpoint to answer to.</p>');
 }
 
+// --- IdP-initiated single logout ---------------------------------------------------------------------------------
+// GET /idp-logout?username=alice[&binding=redirect|post][&relay_state=...]: the user signs out at the IdP, which sends
+// the SP a signed LogoutRequest (NameID + SessionIndex of the user's latest session) on the chosen binding (default:
+// redirect when the SP offers it). The SP's LogoutResponse comes back to /slo, is verified (signature, Issuer,
+// InResponseTo of a request sent here) and the result page says so (#slo-result: "Success" or the refusal).
+const logoutRequests = new Map(); // LogoutRequest ID -> { username, sessionIndex, created }
+
+async function handleIdpLogout(req) {
+  let sp;
+  try {
+    sp = await getSp();
+  } catch (err) {
+    return errorPage(err.status || 502, err.message);
+  }
+  const username = req.query.username || '';
+  const mine = [...sessions.entries()].filter(([, v]) => v.username === username);
+  if (mine.length === 0) return errorPage(400, `No session at this IdP for ${JSON.stringify(username.slice(0, 64))}.`);
+  const [sessionIndex, session] = mine[mine.length - 1];
+  const hasRedirect = typeof sp.entityMeta.getSingleLogoutService('redirect') === 'string';
+  const hasPost = typeof sp.entityMeta.getSingleLogoutService('post') === 'string';
+  const binding = req.query.binding || (hasRedirect ? 'redirect' : 'post');
+  if ((binding === 'redirect' && !hasRedirect) || (binding === 'post' && !hasPost) || !['redirect', 'post'].includes(binding)) {
+    return errorPage(400, `The SP metadata has no ${binding} SingleLogoutService.`);
+  }
+  const relayState = req.query.relay_state || '';
+  const user = { logoutNameID: session.nameId, sessionIndex };
+  const out = idp.createLogoutRequest(sp, binding, user, { relayState });
+  logoutRequests.set(out.id, { username, sessionIndex, created: Date.now() });
+  log(`IdP-initiated logout of ${username}: LogoutRequest ${out.id} (${binding})`);
+  if (binding === 'redirect') {
+    return { status: 302, headers: { location: out.context, 'cache-control': 'no-store' }, body: '' };
+  }
+  return postForm(out.entityEndpoint, { SAMLRequest: out.context, RelayState: relayState }, 'Signing you out');
+}
+
+async function handleLogoutResponse(req, binding, relayState) {
+  const sp = await getSp();
+  // A LogoutResponse must be signed (query signature or XML signature), by the SP's metadata key.
+  const checker = samlify.IdentityProvider({ ...idp.entitySetting, metadata: idp.entityMeta.getMetadata(), wantLogoutResponseSigned: true });
+  let parsed;
+  try {
+    parsed = await checker.parseLogoutResponse(sp, binding, req);
+  } catch (err) {
+    log(`LogoutResponse refused (${binding}): ${err?.message || err}`);
+    return errorPage(400, `LogoutResponse refused: ${err?.message || err}`);
+  }
+  const inResponseTo = parsed.extract.response?.inResponseTo;
+  const sent = inResponseTo ? logoutRequests.get(inResponseTo) : undefined;
+  if (!sent) return errorPage(400, 'LogoutResponse refused: InResponseTo is not a LogoutRequest sent by this IdP.');
+  logoutRequests.delete(inResponseTo);
+  const status = samlify.Extractor.extract(parsed.samlContent, [
+    { key: 'code', localPath: ['LogoutResponse', 'Status', 'StatusCode'], attributes: ['Value'] },
+  ]).code;
+  const ok = status === NS.success;
+  if (ok) {
+    for (const [k, v] of sessions) if (v.username === sent.username) sessions.delete(k);
+  }
+  log(`LogoutResponse to ${inResponseTo}: ${status}`);
+  return page('Signed out', `<h1>${ok ? 'Signed out' : 'Sign-out incomplete'}</h1>
+<p id="slo-result">${ok ? 'Success' : htmlEscape(String(status))}</p>
+<p id="slo-relay-state">${htmlEscape(relayState || '')}</p>`);
+}
+
 // --- HTTP --------------------------------------------------------------------------------------------------------
 async function route(req) {
   const url = new URL(req.url, baseUrl);
@@ -660,9 +726,10 @@ async function route(req) {
     const text = await readBody(req);
     req.body = Object.fromEntries(new URLSearchParams(text));
   }
-  if (req.method === 'GET' && req.query.SAMLRequest !== undefined) {
+  if (req.method === 'GET' && (req.query.SAMLRequest !== undefined || req.query.SAMLResponse !== undefined)) {
     // What samlify verifies for the HTTP-Redirect binding: the query parameters as sent, in the order of the spec.
-    const parts = ['SAMLRequest', 'RelayState', 'SigAlg']
+    const field = req.query.SAMLRequest !== undefined ? 'SAMLRequest' : 'SAMLResponse';
+    const parts = [field, 'RelayState', 'SigAlg']
       .map((k) => [k, rawQueryParam(rawQuery, k)])
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${v}`);
@@ -682,6 +749,8 @@ async function route(req) {
     case 'GET /slo':
     case 'POST /slo':
       return handleSlo(req);
+    case 'GET /idp-logout':
+      return handleIdpLogout(req);
     case 'GET /health':
       return { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ok: true }) };
     case 'GET /':
