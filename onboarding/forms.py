@@ -1,0 +1,235 @@
+"""The wizard's forms, one per step (onboarding/steps.py names them). Each renders its page and, when
+valid, `save()`s through onboarding.wizard and returns where to go next (None: the next step)."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from connections.admin_test_login import arm_admin_test
+from connections.providers import MAPPED_CLAIMS, PROVIDERS, UNSET, default_attribute_mapping
+from connections.saml.metadata import MAX_METADATA_BYTES
+from cryptr_sso.api.errors import ApiError
+
+from . import wizard
+from .models import AdminOnboarding
+
+WIZARD_PROVIDERS = [key for key, provider in PROVIDERS.items() if key != UNSET and provider.protocol == "saml"]
+
+
+class StepForm(forms.Form):
+    """A step's form. `context` is the wizard (onboarding, connection, urls) the view built."""
+
+    # Fields whose raw value is kept when the admin goes back without saving.
+    draft_fields: tuple[str, ...] = ()
+    # Fields labelled "(optional)" (the others are required, by the form or by the method chosen).
+    optional_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, context, **kwargs):
+        self.context = context
+        self.onboarding: AdminOnboarding = context.onboarding
+        kwargs.setdefault("initial", self.initial_values())
+        super().__init__(*args, **kwargs)
+
+    def initial_values(self) -> dict:
+        saved = self.onboarding.data.get(self.step_key) or {}
+        draft = (self.onboarding.data.get(wizard.DRAFTS) or {}).get(self.step_key) or {}
+        return {**saved, **draft}
+
+    def full_clean(self):
+        super().full_clean()
+        self._mark_errors()
+
+    def _mark_errors(self):
+        # Accessible errors: each invalid field points at its message, and the first one takes the focus
+        # (works without JavaScript: the autofocus attribute).
+        for name in self.errors:
+            if name not in self.fields:
+                continue
+            widget = self.fields[name].widget
+            described = [f"{self[name].auto_id}_error"]
+            if self.fields[name].help_text:
+                described.append(f"{self[name].auto_id}_helptext")
+            widget.attrs["aria-describedby"] = " ".join(described)
+        first = self.first_error_field
+        if first:
+            self.fields[first].widget.attrs["autofocus"] = True
+
+    @property
+    def first_error_field(self) -> str | None:
+        if not self.is_bound:
+            return None
+        return next((name for name in self.fields if name in self.errors), None)
+
+    @property
+    def step_key(self) -> str:
+        return self.context.step.key
+
+    def draft(self) -> dict:
+        return {name: self.data.get(name, "") for name in self.draft_fields if name in self.data}
+
+    def save(self) -> str | None:
+        wizard.wizard_step_saved(onboarding=self.onboarding, step_key=self.step_key, data={})
+        return None
+
+    def api_error(self, error: ApiError, field: str | None) -> None:
+        self.add_error(field, str(error.detail))
+        self._mark_errors()
+
+
+class ChooseProviderForm(StepForm):
+    provider_type = forms.ChoiceField(
+        label=_("Which identity provider does your company use?"),
+        choices=[(key, PROVIDERS[key].label) for key in WIZARD_PROVIDERS],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose your identity provider (or “Another SAML 2.0 identity provider”).")},
+    )
+    draft_fields = ("provider_type",)
+
+    def initial_values(self) -> dict:
+        initial = super().initial_values()
+        chosen = self.onboarding.provider_type or self.onboarding.connection.provider_type
+        if chosen and chosen != UNSET and "provider_type" not in initial:
+            initial["provider_type"] = chosen
+        return initial
+
+    def save(self) -> str | None:
+        wizard.wizard_provider_chosen(onboarding=self.onboarding, provider_type=self.cleaned_data["provider_type"])
+        return None
+
+
+class CreateAppForm(StepForm):
+    """Nothing to enter: the admin reads the guide, does it in the IdP, and says so."""
+
+
+class IdpMetadataForm(StepForm):
+    URL, UPLOAD, MANUAL = "url", "upload", "manual"
+    method = forms.ChoiceField(choices=[(URL, URL), (UPLOAD, UPLOAD), (MANUAL, MANUAL)], widget=forms.HiddenInput)
+    metadata_url = forms.URLField(
+        label=_("Metadata URL"), required=False, max_length=2000, assume_scheme="https",
+        help_text=_("An https:// address we can reach from the internet. We download it once, now."),
+    )
+    metadata_file = forms.FileField(
+        label=_("Metadata file (XML)"), required=False,
+        help_text=_("The metadata XML file your identity provider lets you download (at most 1 MB)."),
+    )
+    metadata_xml = forms.CharField(
+        label=_("Or paste the metadata XML"), required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        max_length=MAX_METADATA_BYTES,
+        error_messages={"max_length": _("The metadata is larger than 1 MB; IdP metadata is a few kB. Check that "
+                                        "you exported the metadata of one identity provider.")},
+    )
+    entity_id = forms.CharField(label=_("Identity provider entity ID (Issuer)"), required=False, max_length=1024)
+    sso_url = forms.URLField(label=_("Single sign-on URL"), required=False, max_length=2000, assume_scheme="https",
+                             help_text=_("Where we send people to sign in (HTTP-Redirect binding)."))
+    certificate = forms.CharField(
+        label=_("Signing certificate (PEM)"), required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("Begins with -----BEGIN CERTIFICATE-----. The base64 alone works too."),
+    )
+    draft_fields = ("method", "metadata_url", "entity_id", "sso_url", "certificate")
+
+    def clean(self):
+        data = super().clean()
+        method = data.get("method")
+        if method == self.URL and not data.get("metadata_url") and "metadata_url" not in self.errors:
+            self.add_error("metadata_url", _("Give the metadata URL of your identity provider."))
+        if method == self.UPLOAD:
+            upload = data.get("metadata_file")
+            if upload:
+                if upload.size > MAX_METADATA_BYTES:
+                    self.add_error("metadata_file", _("The file is larger than 1 MB; IdP metadata is a few kB. "
+                                                      "Check that you exported the metadata of one identity "
+                                                      "provider."))
+                else:
+                    data["document"] = upload.read()
+            elif data.get("metadata_xml", "").strip():
+                data["document"] = data["metadata_xml"]
+            elif "metadata_file" not in self.errors:
+                self.add_error("metadata_file", _("Choose the metadata file, or paste the metadata XML."))
+        if method == self.MANUAL:
+            for name, message in (("entity_id", _("Give the entity ID.")), ("sso_url", _("Give the SSO URL.")),
+                                  ("certificate", _("Paste the signing certificate."))):
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, message)
+        return data
+
+    def save(self) -> str | None:
+        data = self.cleaned_data
+        method = data["method"]
+        if method == self.URL:
+            saml_config, field, entered = ({"idp_metadata_url": data["metadata_url"]}, "metadata_url",
+                                           {"method": method, "metadata_url": data["metadata_url"]})
+        elif method == self.UPLOAD:
+            document = data["document"]
+            if isinstance(document, bytes):
+                document = document.decode("utf-8", "replace")
+            field = "metadata_file" if data.get("metadata_file") else "metadata_xml"
+            saml_config, entered = {"idp_metadata_xml": document}, {"method": method}
+        else:
+            saml_config = {"idp_entity_id": data["entity_id"].strip(), "idp_sso_url": data["sso_url"],
+                           "idp_certificates": [data["certificate"]]}
+            field = "certificate"
+            entered = {"method": method, "entity_id": data["entity_id"].strip(), "sso_url": data["sso_url"]}
+        try:
+            wizard.wizard_connection_updated(onboarding=self.onboarding, step_key=self.step_key,
+                                             data={"saml_config": saml_config}, entered=entered)
+        except ApiError as error:
+            self.api_error(error, field)
+            return ""  # stay on the page, with the error
+        # Back to this step: it now shows what we understood, and the admin continues from there.
+        return self.context.step_url(self.context.step)
+
+
+class AttributeMappingForm(StepForm):
+    email = forms.CharField(label=_("Email address"), max_length=1024)
+    given_name = forms.CharField(label=_("Given name"), max_length=1024, required=False)
+    family_name = forms.CharField(label=_("Family name"), max_length=1024, required=False)
+    draft_fields = MAPPED_CLAIMS
+    optional_fields = ("given_name", "family_name")
+
+    def initial_values(self) -> dict:
+        connection = self.onboarding.connection
+        mapping = {**default_attribute_mapping(connection.provider_type), **(connection.attribute_mapping or {})}
+        draft = (self.onboarding.data.get(wizard.DRAFTS) or {}).get(self.step_key) or {}
+        return {**{claim: mapping.get(claim, "") for claim in MAPPED_CLAIMS}, **draft}
+
+    def save(self) -> str | None:
+        mapping = {claim: self.cleaned_data.get(claim, "").strip() for claim in MAPPED_CLAIMS}
+        try:
+            wizard.wizard_connection_updated(
+                onboarding=self.onboarding, step_key=self.step_key,
+                data={"saml_config": {"attribute_mapping": mapping}}, entered=mapping)
+        except ApiError as error:
+            self.api_error(error, None)
+            return ""
+        return None
+
+
+class TestLoginForm(StepForm):
+    """The button that sends the admin to their IdP for a test login (connections.admin_test_login)."""
+
+    def clean(self):
+        if not self.onboarding.connection.has_usable_idp_configuration:
+            raise forms.ValidationError(_("Give your identity provider's metadata first (step 3)."))
+        return super().clean()
+
+    def save(self) -> str | None:
+        return arm_admin_test(self.context.request, connection=self.onboarding.connection,
+                              return_path=self.context.test_result_path)
+
+
+class ActivateForm(StepForm):
+    def clean(self):
+        connection = self.onboarding.connection
+        if not connection.has_usable_idp_configuration:
+            raise forms.ValidationError(_("Give your identity provider's metadata first (step 3)."))
+        if connection.last_successful_test_at is None and not connection.bypass_it_admin_test:
+            raise forms.ValidationError(_("Run a successful test login first (step 5): the connection is "
+                                          "switched on for everyone only once it has proved to work."))
+        return super().clean()
+
+    def save(self) -> str | None:
+        try:
+            wizard.wizard_activated(onboarding=self.onboarding)
+        except ApiError as error:
+            self.api_error(error, None)
+            return ""
+        return self.context.done_url

@@ -1,0 +1,118 @@
+"""The wizard's writes, one function per thing the IT admin does (allauth's "one flow module per use
+case"): each owns its transaction, locks the onboarding row, and keeps the wizard resumable by saving
+what was entered (`data[<step key>]`) and where the admin is (`current_step`).
+
+The connection itself only changes through connections.services (the same checks as the API)."""
+
+from typing import Any
+
+from django.db import transaction
+
+from connections.admin_test_login import AdminTestResult
+from connections.models import SSOConnection
+from connections.services import connection_record_successful_test, connection_update
+
+from .models import STATE_ORDER, AdminOnboarding, OnboardingState
+from .steps import STEP_KEYS
+
+DRAFTS = "drafts"
+
+
+def _locked(onboarding: AdminOnboarding) -> AdminOnboarding:
+    return AdminOnboarding.objects.select_for_update().get(pk=onboarding.pk)
+
+
+def _raise_state(onboarding: AdminOnboarding, state: str) -> None:
+    if STATE_ORDER.index(state) > STATE_ORDER.index(onboarding.state):
+        onboarding.state = state
+
+
+def _refresh(onboarding: AdminOnboarding, locked: AdminOnboarding) -> None:
+    for field in ("state", "provider_type", "current_step", "steps_done", "data", "updated_at"):
+        setattr(onboarding, field, getattr(locked, field))
+
+
+def _next_key(key: str) -> str:
+    index = STEP_KEYS.index(key)
+    return STEP_KEYS[min(index + 1, len(STEP_KEYS) - 1)]
+
+
+def wizard_step_saved(*, onboarding: AdminOnboarding, step_key: str, data: dict[str, Any] | None = None,
+                      done: bool = True, state: str = OnboardingState.IN_PROGRESS) -> None:
+    """A step went through: remember what was entered, mark it done, move on to the next step."""
+    with transaction.atomic():
+        locked = _locked(onboarding)
+        if data is not None:
+            locked.data = {**locked.data, step_key: data}
+        drafts = dict(locked.data.get(DRAFTS) or {})
+        if drafts.pop(step_key, None) is not None:
+            locked.data = {**locked.data, DRAFTS: drafts}
+        if done and step_key not in locked.steps_done:
+            locked.steps_done = [key for key in STEP_KEYS if key in {*locked.steps_done, step_key}]
+        locked.current_step = _next_key(step_key) if done else step_key
+        _raise_state(locked, state)
+        locked.save()
+    _refresh(onboarding, locked)
+
+
+def wizard_draft_saved(*, onboarding: AdminOnboarding, step_key: str, draft: dict[str, Any], go_to: str) -> None:
+    """The admin went back (or elsewhere) from a step without finishing it: keep what they typed."""
+    with transaction.atomic():
+        locked = _locked(onboarding)
+        drafts = {**(locked.data.get(DRAFTS) or {}), step_key: draft}
+        locked.data = {**locked.data, DRAFTS: drafts}
+        locked.current_step = go_to
+        _raise_state(locked, OnboardingState.IN_PROGRESS)
+        locked.save()
+    _refresh(onboarding, locked)
+
+
+def wizard_visited(*, onboarding: AdminOnboarding, step_key: str) -> None:
+    """Remember the page the admin is on, so the link resumes there."""
+    if onboarding.current_step == step_key and onboarding.state != OnboardingState.INVITED:
+        return
+    with transaction.atomic():
+        locked = _locked(onboarding)
+        locked.current_step = step_key
+        _raise_state(locked, OnboardingState.IN_PROGRESS)
+        locked.save(update_fields=["current_step", "state", "updated_at"])
+    _refresh(onboarding, locked)
+
+
+def wizard_provider_chosen(*, onboarding: AdminOnboarding, provider_type: str) -> None:
+    connection_update(connection=onboarding.connection, data={"provider_type": provider_type})
+    with transaction.atomic():
+        locked = _locked(onboarding)
+        locked.provider_type = provider_type
+        locked.save(update_fields=["provider_type", "updated_at"])
+    onboarding.provider_type = provider_type
+    onboarding.connection.refresh_from_db()
+    wizard_step_saved(onboarding=onboarding, step_key="choose_provider", data={"provider_type": provider_type})
+
+
+def wizard_connection_updated(*, onboarding: AdminOnboarding, step_key: str, data: dict[str, Any],
+                              entered: dict[str, Any]) -> SSOConnection:
+    """Save IdP values or the mapping through the connection service (it raises ApiError with a
+    sentence, having saved nothing), then the step."""
+    connection = connection_update(connection=onboarding.connection, data=data)
+    onboarding.connection = connection
+    wizard_step_saved(onboarding=onboarding, step_key=step_key, data=entered)
+    return connection
+
+
+def wizard_test_recorded(*, onboarding: AdminOnboarding, result: AdminTestResult) -> None:
+    """The ACS verified the admin's test login: the connection may now be activated. A refused test
+    is kept too (the page shows it again when the admin comes back), without undoing an earlier success."""
+    from dataclasses import asdict
+
+    if result.ok:
+        onboarding.connection = connection_record_successful_test(connection=onboarding.connection)
+    wizard_step_saved(onboarding=onboarding, step_key="test_login", data={"last_result": asdict(result)},
+                      done=result.ok, state=OnboardingState.TESTED if result.ok else OnboardingState.IN_PROGRESS)
+
+
+def wizard_activated(*, onboarding: AdminOnboarding) -> SSOConnection:
+    connection = connection_update(connection=onboarding.connection, data={"active": True})
+    onboarding.connection = connection
+    wizard_step_saved(onboarding=onboarding, step_key="activate", data={}, state=OnboardingState.COMPLETED)
+    return connection
