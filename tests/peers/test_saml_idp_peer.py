@@ -469,6 +469,41 @@ def test_single_logout_with_the_post_binding(sp_keys):
         assert refused.status_code == 400 and "SAMLResponse" not in refused.text
 
 
+def test_redirect_signature_during_an_sp_key_rollover(sp_keys, sp_metadata_xml, tmp_path):
+    """SP metadata listing two signing certificates (the next one first): a request signed with either is accepted."""
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "next.sp.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    other_cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(other_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .sign(other_key, hashes.SHA256())
+    )
+    other_b64 = base64.b64encode(other_cert.public_bytes(serialization.Encoding.DER)).decode()
+    descriptor = re.search(r"<(\w+:)?KeyDescriptor use=\"signing\">.*?</(\w+:)?KeyDescriptor>", sp_metadata_xml, re.S)
+    current_b64 = re.search(r"X509Certificate>([^<]+)<", descriptor.group(0)).group(1)
+    extra = descriptor.group(0).replace(current_b64, other_b64)
+    rollover_metadata = sp_metadata_xml.replace(descriptor.group(0), extra + descriptor.group(0))
+    assert rollover_metadata.count('use="signing"') == 2
+    with run_saml_idp(sp_metadata_xml=rollover_metadata) as idp_peer:
+        client = sp_client(sp_keys, idp_peer)
+        _, info = client.prepare_for_authenticate(
+            entityid=idp_peer.entity_id, binding=BINDING_HTTP_REDIRECT, sigalg=SIG_RSA_SHA256
+        )
+        page = requests.get(dict(info["headers"])["Location"], timeout=20)
+        assert page.status_code == 200 and 'id="login"' in page.text
+        # A tampered query matches neither certificate: refused.
+        stranger = requests.get(
+            dict(info["headers"])["Location"].replace("SigAlg=", "RelayState=x&SigAlg="), timeout=20
+        )
+        assert stranger.status_code == 400 and 'id="login"' not in stranger.text
+
+
 def test_schema_invalid_request_is_refused(sp_keys):
     unsigned_sp_metadata = str(entity_descriptor(sp_config(sp_keys, sign_requests=False)))
     with run_saml_idp(sp_metadata_xml=unsigned_sp_metadata) as idp_peer:

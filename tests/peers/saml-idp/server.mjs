@@ -417,7 +417,23 @@ async function parseIncoming(kind, binding, httpReq) {
     && Boolean(samlify.Extractor.extract(rawXml, [{ key: 'sig', localPath: [root, 'Signature'], attributes: [], context: true }]).sig);
   const spSigns = kind === 'login' ? sp.entityMeta.isAuthnRequestSigned() : false;
   const mustCheck = signedByQuery || signedInXml || spSigns || (kind === 'login' && opts['want-authn-requests-signed']);
-  const run = (theSp) => parseWith(theSp, kind, binding, httpReq, mustCheck);
+  const run = async (theSp) => {
+    const certs = theSp.entityMeta.getX509Certificate('signing');
+    if (!(mustCheck && binding === 'redirect' && Array.isArray(certs))) {
+      return parseWith(theSp, kind, binding, httpReq, mustCheck);
+    }
+    // samlify checks a Redirect-binding signature against one certificate: during an SP key rollover its metadata
+    // lists several, so try each (the POST binding already picks the certificate named in the signature).
+    let lastError;
+    for (const cert of certs) {
+      try {
+        return await parseWith(withSigningCert(theSp, cert), kind, binding, httpReq, mustCheck);
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    throw lastError;
+  };
   try {
     return await run(sp);
   } catch (err) {
@@ -428,6 +444,12 @@ async function parseIncoming(kind, binding, httpReq) {
     }
     throw err;
   }
+}
+
+function withSigningCert(sp, cert) {
+  const meta = Object.create(sp.entityMeta);
+  meta.getX509Certificate = (use) => (use === 'signing' ? cert : sp.entityMeta.getX509Certificate(use));
+  return Object.assign(Object.create(Object.getPrototypeOf(sp)), sp, { entityMeta: meta });
 }
 
 async function parseWith(sp, kind, binding, httpReq, checkSignature) {
