@@ -14,9 +14,12 @@ What it does, in order:
   3. creates an API key limited to that organization and issues an access token through the real
      services (organizations.services);
   4. starts gunicorn (sync workers, CRYPTR_ENV=production so DEBUG is off) on 127.0.0.1:8100, runs the
-     HTTP client in a separate process (Python threads, one keep-alive requests.Session each) for
-     fixed request counts with a time cap per scenario, and stops gunicorn;
-  5. times the SQL of a list request directly (COUNT(*), first and last page), prints a table.
+     HTTP client in a separate process (Python threads, one keep-alive requests.Session each; gunicorn's
+     sync worker still closes every connection, as in production behind a load balancer) for fixed
+     request counts with a time cap per scenario, and stops gunicorn. Besides latency and req/s it
+     reads the CPU time of the gunicorn workers and of their PostgreSQL backends (/proc): CPU ms per
+     request is the figure that holds when other jobs share the cores;
+  5. times the SQL of a list request in-process (COUNT(*), first, last and middle page), prints a table.
 
 Only 127.0.0.1 is contacted. Database, Redis db and port can be changed with options.
 """
@@ -353,6 +356,7 @@ def sql_timings(organization, repeat: int = 15) -> dict[str, float]:
 
     last10 = max(1, -(-total // 10))
     last100 = max(1, -(-total // 100))
+    middle10, middle100 = (last10 + 1) // 2, (last100 + 1) // 2
     result = {
         "COUNT(*) of the organization's users": timed(lambda: queryset.count()),
         "paginate(): first page, per_page=10": timed(
@@ -363,6 +367,10 @@ def sql_timings(organization, repeat: int = 15) -> dict[str, float]:
             lambda: paginate(queryset, ordering=ordering, number=1, per_page=100)),
         "paginate(): last page, per_page=100": timed(
             lambda: paginate(queryset, ordering=ordering, number=last100, per_page=100)),
+        "paginate(): middle page, per_page=10": timed(
+            lambda: paginate(queryset, ordering=ordering, number=middle10, per_page=10)),
+        "paginate(): middle page, per_page=100": timed(
+            lambda: paginate(queryset, ordering=ordering, number=middle100, per_page=100)),
     }
     connection.close()
     return result
@@ -533,7 +541,8 @@ def main() -> None:
     parser.add_argument("--time-cap", type=float, default=60.0, help="seconds at most per scenario")
     parser.add_argument("--rounds", type=int, default=3,
                         help="interleaved rounds of the read scenarios (their counts are split between rounds)")
-    parser.add_argument("--middle", action="store_true", help="also the middle page (the deepest one)")
+    parser.add_argument("--no-middle", dest="middle", action="store_false",
+                        help="skip the middle page (the deepest one, since the second half is read backwards)")
     parser.add_argument("--reseed", action="store_true", help="seed again even if the data is there")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--database-url", default=DEFAULT_DB)
@@ -582,7 +591,7 @@ def main() -> None:
           f"time cap {args.time_cap:.0f} s per scenario")
     for workers, rows in all_rows.items():
         print_table(f"gunicorn --workers {workers}  (client threads: {args.concurrency or workers})", rows)
-    print("\nSQL of one list request, timed in-process (median of 15, ms):")
+    print("\nSQL of one list request, timed in-process (median of 15, ms; paginate() = COUNT(*) + page + identities):")
     for name, ms in sql.items():
         print(f"  {name:<44} {ms:7.2f}")
     print(f"\n({created_count} users created by the POST scenario were deleted afterwards.)")
