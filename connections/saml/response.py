@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import hashlib
 import logging
 import threading
 import time
@@ -202,10 +203,8 @@ class _XmlSec1(CryptoBackendXmlSec1):
         if encrypted is None:
             raise XmlsecError("no EncryptedData")
         xmlsec.tree.add_ids(root, ["Id"])
-        manager = xmlsec.KeysManager()
         try:
-            manager.add_key(xmlsec.Key.from_file(key_file, _C.KeyDataFormatPem))
-            xmlsec.EncryptionContext(manager).decrypt(encrypted)
+            xmlsec.EncryptionContext(_decryption_keys(key_file)).decrypt(encrypted)
         except xmlsec.Error as exc:
             raise XmlsecError(f"decryption failed: {exc}") from None
         return lxml_etree.tostring(root, encoding="unicode")
@@ -235,6 +234,28 @@ _REFERENCE_TRANSFORMS = (
     _C.TransformSha384,
     _C.TransformSha512,
 )
+
+
+_keys_managers = threading.local()
+
+
+def _decryption_keys(key_file: str):
+    """A keys manager holding the SP key, per thread and per key content: creating one costs ~20 ms
+    (libxmlsec1 sets up its X.509 store), loading the key itself ~0.1 ms."""
+    with open(key_file, "rb") as handle:
+        pem = handle.read()
+    cache_key = hashlib.sha256(pem).digest()
+    managers = getattr(_keys_managers, "by_key", None)
+    if managers is None:
+        managers = _keys_managers.by_key = {}
+    manager = managers.get(cache_key)
+    if manager is None:
+        manager = xmlsec.KeysManager()
+        manager.add_key(xmlsec.Key.from_memory(pem, _C.KeyDataFormatPem))
+        if len(managers) >= 64:
+            managers.clear()
+        managers[cache_key] = manager
+    return manager
 
 
 def _verification_key(cert_file: str):
