@@ -204,9 +204,13 @@ class _XmlSec1(CryptoBackendXmlSec1):
             raise XmlsecError("no EncryptedData")
         xmlsec.tree.add_ids(root, ["Id"])
         try:
-            xmlsec.EncryptionContext(_decryption_keys(key_file)).decrypt(encrypted)
+            decrypted = xmlsec.EncryptionContext(_decryption_keys(key_file)).decrypt(encrypted)
         except xmlsec.Error as exc:
             raise XmlsecError(f"decryption failed: {exc}") from None
+        if encrypted is root:  # pysaml2 passes EncryptedID / EncryptedAttribute data on their own
+            if isinstance(decrypted, bytes):
+                return decrypted.decode("utf-8")
+            return lxml_etree.tostring(decrypted, encoding="unicode")
         return lxml_etree.tostring(root, encoding="unicode")
 
 

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
+import xmlsec
+from lxml import etree as lxml_etree
 from saml2 import BINDING_HTTP_POST, md, saml, samlp
 from saml2 import xmldsig as ds
 from saml2.config import IdPConfig
@@ -192,6 +194,36 @@ class TestIdp:
             if not bearer:
                 confirmation.method = saml.SCM_SENDER_VOUCHES
         return response
+
+    def encrypt_name_id(self, response: samlp.Response) -> samlp.Response:
+        """Replace the NameID with an EncryptedID for the SP key (SAML Core 2.2.4), self-contained as an
+        IdP writes it (its own namespace declaration inside the ciphertext)."""
+        constants = xmlsec.constants
+        root = lxml_etree.fromstring(str(response).encode())
+        name_id = root.find(f".//{{{saml.NAMESPACE}}}NameID")
+        standalone = lxml_etree.SubElement(
+            lxml_etree.Element("wrapper"), f"{{{saml.NAMESPACE}}}NameID", nsmap={"saml": saml.NAMESPACE}
+        )
+        standalone.attrib.update(name_id.attrib)
+        standalone.text = name_id.text
+        standalone = lxml_etree.fromstring(lxml_etree.tostring(standalone))
+        template = xmlsec.template.encrypted_data_create(
+            standalone, constants.TransformAes256Cbc, type=constants.TypeEncElement, ns="xenc"
+        )
+        xmlsec.template.encrypted_data_ensure_cipher_value(template)
+        key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="dsig")
+        xmlsec.template.encrypted_data_ensure_cipher_value(
+            xmlsec.template.add_encrypted_key(key_info, constants.TransformRsaOaep)
+        )
+        manager = xmlsec.KeysManager()
+        manager.add_key(xmlsec.Key.from_file(str(FIXTURES / "sp.crt.pem"), constants.KeyDataFormatCertPem))
+        context = xmlsec.EncryptionContext(manager)
+        context.key = xmlsec.Key.generate(constants.KeyDataAes, 256, constants.KeyDataTypeSession)
+        encrypted_id = lxml_etree.Element(f"{{{saml.NAMESPACE}}}EncryptedID")
+        encrypted_id.append(context.encrypt_xml(template, standalone))
+        name_id.addprevious(encrypted_id)
+        name_id.getparent().remove(name_id)
+        return samlp.response_from_string(lxml_etree.tostring(root).decode())
 
     def sign(
         self,

@@ -101,6 +101,17 @@ def test_an_unsigned_response_without_destination_is_accepted_on_its_signed_asse
     assert parse(post(idp_a.response(destination=None))).name_id == NAME_ID
 
 
+def test_an_encrypted_name_id_is_decrypted_with_the_sp_key(idp_a):
+    response = idp_a.encrypt_name_id(idp_a.build())
+    message = idp_a.sign(response)
+    assert "EncryptedID" in message and ":NameID" not in message
+
+    login = parse(post(message))
+
+    assert login.name_id == NAME_ID
+    assert login.name_id_format == "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+
+
 def test_an_ecdsa_signing_idp_is_accepted():
     idp = TestIdp("ec")
     message = post(idp.response(sign_alg=ds.SIG_ECDSA_SHA256, sign_response=True))
