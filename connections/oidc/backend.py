@@ -9,6 +9,7 @@ hands the verified subject to sso_sign_in, which keys users on (connection, sub)
 
 import base64
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
@@ -114,9 +115,10 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
         wanted = [mapping[claim] for claim in MAPPED_CLAIMS if mapping.get(claim)]
         return bool(self.OIDC_OP_USER_ENDPOINT) and any(name not in claims for name in wanted)
 
-    def authenticate(self, request, *, connection: SSOConnection, code: str, nonce: str,
-                     code_verifier: str) -> User:
-        """Code -> tokens -> validated ID token (+ userinfo) -> the directory user (sso_sign_in)."""
+    def verified_claims(self, request, *, connection: SSOConnection, code: str, nonce: str,
+                        code_verifier: str) -> dict:
+        """Code -> tokens -> the validated ID token's claims (completed from userinfo where a mapped
+        claim is missing)."""
         self.request = request
         tokens = self.get_token({
             "grant_type": "authorization_code", "code": code, "redirect_uri": self.settings.redirect_uri,
@@ -133,10 +135,37 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
             claims = {**{k: v for k, v in userinfo.items() if k not in PROTOCOL_CLAIMS}, **claims}
         if claims.get("email_verified") in (False, "false"):
             raise EmailNotVerified()
-        return sso_sign_in(connection=connection, identity=AssertedIdentity(
-            subject=str(claims["sub"]), attributes=claims_as_attributes(claims),
-            authenticated_at=_authenticated_at(claims), name_id_format=SUBJECT_FORMAT,
-        ))
+        return claims
+
+    def authenticate(self, request, *, connection: SSOConnection, code: str, nonce: str,
+                     code_verifier: str) -> User:
+        """mozilla-django-oidc's authenticate, with its email lookup replaced by sso_sign_in (users keyed on
+        (connection, sub))."""
+        claims = self.verified_claims(request, connection=connection, code=code, nonce=nonce,
+                                      code_verifier=code_verifier)
+        return sso_sign_in(connection=connection, identity=asserted_identity(claims))
+
+
+@dataclass(frozen=True)
+class OidcLogin:
+    """A verified OIDC sign-in, in the shape the IT admin's test login reads (admin_test_login)."""
+
+    name_id: str
+    name_id_format: str
+    issuer: str
+    attributes: dict[str, list[str]]
+    authn_instant: datetime
+
+
+def asserted_identity(claims: dict) -> AssertedIdentity:
+    return AssertedIdentity(subject=str(claims["sub"]), attributes=claims_as_attributes(claims),
+                            authenticated_at=_authenticated_at(claims), name_id_format=SUBJECT_FORMAT)
+
+
+def oidc_login(claims: dict) -> OidcLogin:
+    identity = asserted_identity(claims)
+    return OidcLogin(name_id=identity.subject, name_id_format=SUBJECT_FORMAT, issuer=str(claims.get("iss", "")),
+                     attributes=identity.attributes, authn_instant=identity.authenticated_at)
 
 
 def claims_as_attributes(claims: dict) -> dict[str, list[str]]:

@@ -16,12 +16,14 @@ from django.http import HttpResponseRedirect
 from mozilla_django_oidc.utils import generate_code_challenge
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from connections.admin_test_login import armed_return_path, finish_admin_test, is_admin_test
 from connections.exceptions import OidcIdpRefused, OidcStateInvalid, SsoConnectionError
 from connections.login_session import end_user_login
-from connections.pages import connection_for_sign_in, sso_error_page
+from connections.pages import connection_for_sign_in, inactive_connection_page, sso_error_page
+from connections.sign_in import sso_sign_in
 from connections.saml.views import InvalidNextUrl, idp_initiated_landing, is_gateway_path
 
-from .backend import ConnectionOidcBackend
+from .backend import ConnectionOidcBackend, asserted_identity, oidc_login
 from .config import oidc_settings_for
 
 logger = logging.getLogger(__name__)
@@ -43,10 +45,11 @@ class OidcLoginView(OIDCAuthenticationRequestView):
         super(OIDCAuthenticationRequestView, self).__init__(*args, **kwargs)
 
     def get(self, request, idp_id):
-        connection, error = connection_for_sign_in(request, idp_id)
+        next_path = request.GET.get("next")
+        # An inactive connection only for the IT admin's test login (connections/admin_test_login.py).
+        connection, error = connection_for_sign_in(request, idp_id, test_return_path=next_path)
         if error:
             return error
-        next_path = request.GET.get("next")
         if next_path and not is_gateway_path(next_path):
             return sso_error_page(request, InvalidNextUrl(), connection=connection, status=400)
         try:
@@ -88,31 +91,42 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
     """/sso/oidc/callback/<idp_id>: state -> code exchange -> ID token checks -> sign-in -> next."""
 
     def get(self, request, idp_id):
-        connection, error = connection_for_sign_in(request, idp_id)
+        connection, error = connection_for_sign_in(request, idp_id,
+                                                   test_return_path=armed_return_path(request, idp_id))
         if error:
             return error
         try:
-            user, started = self._sign_in(request, connection)
+            started = self._take_state(request, connection.id)
+            claims = self._verified_claims(request, connection, started)
+            if is_admin_test(request, connection.id, started.get("next")):
+                # Verified, but nobody is signed in or provisioned: the wizard shows what arrived.
+                return finish_admin_test(request, connection=connection, login=oidc_login(claims))
+            if not connection.active:
+                return inactive_connection_page(request, connection)
+            identity = asserted_identity(claims)
+            user = sso_sign_in(connection=connection, identity=identity)
         except SsoConnectionError as exc:
             logger.warning("OIDC sign-in refused on %s: %s", connection.id, exc.code)
+            if armed_return_path(request, connection.id):
+                return finish_admin_test(request, connection=connection, error=exc)
             return sso_error_page(request, exc, connection=connection)
-        end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type)
+        end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type,
+                       authenticated_at=identity.authenticated_at,
+                       sso_session={"protocol": "oidc", "sub": identity.subject, "sid": str(claims.get("sid", ""))})
         next_path = started.get("next") or ""
         return HttpResponseRedirect(next_path if is_gateway_path(next_path) else idp_initiated_landing(connection))
 
-    def _sign_in(self, request, connection):
-        started = self._take_state(request, connection.id)
+    @staticmethod
+    def _verified_claims(request, connection, started: dict) -> dict:
         if request.GET.get("error"):
             raise OidcIdpRefused(error=request.GET["error"][:64],
                                  description=request.GET.get("error_description", "")[:200])
         code = request.GET.get("code")
         if not code:
             raise OidcIdpRefused(error="no code")
-        settings = oidc_settings_for(connection)
-        backend = ConnectionOidcBackend(settings)
-        user = backend.authenticate(request, connection=connection, code=code, nonce=started["nonce"],
-                                    code_verifier=started["code_verifier"])
-        return user, started
+        backend = ConnectionOidcBackend(oidc_settings_for(connection))
+        return backend.verified_claims(request, connection=connection, code=code, nonce=started["nonce"],
+                                       code_verifier=started["code_verifier"])
 
     @staticmethod
     def _take_state(request, idp_id: str) -> dict:

@@ -213,3 +213,58 @@ def test_token_endpoint_refusal_is_shown_without_the_secret(client, connection, 
 def test_next_outside_the_gateway_is_refused(client, connection):
     response = client.get(f"/sso/start/{connection.id}", {"next": "https://evil.example/"})
     assert response.status_code == 400 and "invalid_next_url" in response.content.decode()
+
+
+def _arm_admin_test(client, connection, return_path):
+    """What the onboarding wizard's test step does (connections.admin_test_login.arm_admin_test)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.core import signing
+
+    from connections.admin_test_login import _SALT, MARKER_KEY
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store[MARKER_KEY] = signing.dumps({"idp_id": connection.id, "return_path": return_path}, salt=_SALT)
+    store.save()
+    client.cookies[settings.SAML_SESSION_COOKIE_NAME] = store.session_key
+    return store
+
+
+def test_it_admin_test_login_on_an_inactive_connection_signs_nobody_in(client, connection, idp):
+    from connections.admin_test_login import RESULT_KEY
+    from connections.models import SSOConnection
+
+    SSOConnection.objects.filter(pk=connection.pk).update(active=False)
+    store = _arm_admin_test(client, connection, "/onboarding/tok/test")
+    request = start(client, connection, next_path="/onboarding/tok/test")
+    answer_with(idp, idp.sign(idp.claims(client_id=CLIENT_ID, nonce=request["nonce"])))
+
+    response = callback(client, connection, code="c", state=request["state"])
+
+    assert response.status_code == 302 and response["Location"] == "/onboarding/tok/test"
+    assert not User.objects.exists() and SESSION_KEY not in client.session
+    result = type(store)(store.session_key)[RESULT_KEY]
+    assert result["ok"] is True and result["name_id"] == "user-123" and result["claims"]["email"] == "alice@example.com"
+
+
+def test_it_admin_test_login_shows_a_refusal_to_the_wizard(client, connection, idp):
+    from connections.admin_test_login import RESULT_KEY
+    from connections.models import SSOConnection
+
+    SSOConnection.objects.filter(pk=connection.pk).update(active=False)
+    store = _arm_admin_test(client, connection, "/onboarding/tok/test")
+    request = start(client, connection, next_path="/onboarding/tok/test")
+    answer_with(idp, idp.sign(idp.claims(client_id="someone-else", nonce=request["nonce"])))
+    response = callback(client, connection, code="c", state=request["state"])
+    assert response.status_code == 302 and response["Location"] == "/onboarding/tok/test"
+    result = type(store)(store.session_key)[RESULT_KEY]
+    assert result["ok"] is False and result["error_code"] == "oidc_wrong_audience"
+
+
+def test_inactive_connection_without_an_armed_test_is_refused(client, connection):
+    from connections.models import SSOConnection
+
+    SSOConnection.objects.filter(pk=connection.pk).update(active=False)
+    response = client.get(f"/sso/start/{connection.id}", {"next": "/onboarding/tok/test"})
+    assert response.status_code == 403
