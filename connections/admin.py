@@ -16,8 +16,11 @@ from onboarding import services as onboarding_services
 
 from . import selectors, services
 from .models import SSOConnection
+from .oidc.config import redirect_uri_for
+from .providers import OIDC
 from .saml.keys import sp_certificate_pem
 
+OIDC_FORM_FIELDS = ("oidc_issuer", "oidc_client_id", "oidc_scopes", "oidc_tenant_id")
 IDP_FIELDS = ("idp_metadata_xml", "idp_metadata_url", "idp_entity_id", "idp_sso_url", "idp_sso_binding",
               "idp_slo_url", "idp_certificates")
 
@@ -46,7 +49,7 @@ def _errors_of(error: ApiError) -> dict[str, list[str]]:
     for name, value in error.fields.items():
         if isinstance(value, dict):
             for inner, messages in value.items():
-                fields[inner] = list(messages)
+                fields[f"oidc_{inner}" if name == "oidc_config" else inner] = list(messages)
         else:
             fields[{"application_id": "application"}.get(name, name)] = list(value)
     return fields
@@ -73,18 +76,26 @@ class ConnectionChangeForm(forms.ModelForm):
     idp_certificates = CertificatesField(required=False)
     attribute_mapping = forms.JSONField(required=False, help_text='{"email": "...", "given_name": "...", '
                                                                   '"family_name": "..."}')
+    # OIDC: the client secret is write-only (stored encrypted, never shown); empty keeps the current one.
+    oidc_client_secret = forms.CharField(required=False, strip=False, max_length=4096,
+                                         widget=forms.PasswordInput(render_value=False),
+                                         help_text="Write-only: leave empty to keep the secret already set.")
+    oidc_hosted_domains = forms.CharField(required=False, help_text="Google Workspace: hd domains, comma-separated "
+                                                                    "(the organization's email domains if empty).")
 
     class Meta:
         model = SSOConnection
         fields = ("active", "provider_type", "users_provisioning", "application", "sso_admin_email",
                   "bypass_it_admin_test", *IDP_FIELDS, "attribute_mapping", "allow_idp_initiated",
-                  "want_response_signed")
+                  "want_response_signed", *OIDC_FORM_FIELDS)
         widgets = {"idp_metadata_xml": forms.Textarea(attrs={"rows": 6, "style": "font-family: monospace"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["application"].queryset = Application.objects.filter(
             organization_id=self.instance.organization_id)
+        if "oidc_hosted_domains" in self.fields:
+            self.fields["oidc_hosted_domains"].initial = ", ".join(self.instance.oidc_hosted_domains or [])
 
     def update_data(self) -> dict:
         """The changed fields, in the API's shape (one source of IdP settings, like the API)."""
@@ -108,8 +119,19 @@ class ConnectionChangeForm(forms.ModelForm):
         for field in ("allow_idp_initiated", "want_response_signed"):
             if field in changed:
                 saml_config[field] = self.cleaned_data[field]
-        if saml_config:
+        if saml_config and self.instance.protocol != OIDC:
             data["saml_config"] = saml_config
+        oidc_config = {field.removeprefix("oidc_"): self.cleaned_data[field] or ""
+                       for field in OIDC_FORM_FIELDS if field in changed}
+        if self.cleaned_data.get("oidc_client_secret"):
+            oidc_config["client_secret"] = self.cleaned_data["oidc_client_secret"]
+        if "oidc_hosted_domains" in changed:
+            oidc_config["hosted_domains"] = [d.strip() for d in self.cleaned_data["oidc_hosted_domains"].split(",")
+                                             if d.strip()]
+        if "attribute_mapping" in saml_config and self.instance.protocol == OIDC:
+            oidc_config["attribute_mapping"] = saml_config["attribute_mapping"]
+        if oidc_config:
+            data["oidc_config"] = oidc_config
         return data
 
     def clean(self):
@@ -144,7 +166,8 @@ class SSOConnectionAdmin(admin.ModelAdmin):
     actions = ("resend_onboarding_invitation", "revoke_onboarding_links")
     autocomplete_fields = ("organization",)
     show_full_result_count = False
-    readonly_fields = ("id", "organization", "protocol", "sp_settings", "idp_metadata_fetched_at",
+    readonly_fields = ("id", "organization", "protocol", "sp_settings", "oidc_rp_settings", "oidc_discovered",
+                       "idp_metadata_fetched_at",
                        "idp_metadata_valid_until", "last_successful_test_at", "onboarding_summary", "inserted_at",
                        "updated_at")
     fieldsets_change = (
@@ -158,6 +181,14 @@ class SSOConnectionAdmin(admin.ModelAdmin):
         ("Sign-in", {"fields": ("attribute_mapping", "allow_idp_initiated", "want_response_signed")}),
         (None, {"fields": ("inserted_at", "updated_at")}),
     )
+    fieldsets_change_oidc = (
+        fieldsets_change[0], fieldsets_change[1],
+        ("OpenID Connect identity provider (the issuer's discovery document is read when saved)",
+         {"fields": ("oidc_rp_settings", *OIDC_FORM_FIELDS, "oidc_client_secret", "oidc_hosted_domains",
+                     "oidc_discovered")}),
+        ("Sign-in", {"fields": ("attribute_mapping",)}),
+        (None, {"fields": ("inserted_at", "updated_at")}),
+    )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ConnectionChangeForm if obj is not None else ConnectionAddForm
@@ -166,7 +197,24 @@ class SSOConnectionAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return ((None, {"fields": ("organization", "application", "provider_type", "sso_admin_email")}),)
-        return self.fieldsets_change
+        return self.fieldsets_change_oidc if obj.protocol == OIDC else self.fieldsets_change
+
+    @admin.display(description="Our relying party (to enter in the IdP)")
+    def oidc_rp_settings(self, obj):
+        return format_html("Redirect URI: <code>{}</code><br>Client secret: {}", redirect_uri_for(obj),
+                           "set (write-only)" if obj.oidc_client_secret_encrypted else "not set")
+
+    @admin.display(description="Discovered")
+    def oidc_discovered(self, obj):
+        if not obj.oidc_discovery_fetched_at:
+            return "Not discovered yet: save the issuer."
+        return format_html(
+            "Issuer: <code>{}</code><br>Authorization: <code>{}</code><br>Token: <code>{}</code> ({})<br>"
+            "Userinfo: <code>{}</code><br>JWKS: <code>{}</code><br>Read at {}",
+            obj.oidc_discovered_issuer, obj.oidc_authorization_endpoint, obj.oidc_token_endpoint,
+            obj.oidc_token_endpoint_auth_method, obj.oidc_userinfo_endpoint or "-", obj.oidc_jwks_uri,
+            obj.oidc_discovery_fetched_at,
+        )
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.readonly_fields
