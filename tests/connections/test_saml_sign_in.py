@@ -240,9 +240,13 @@ def test_start_refuses_to_return_anywhere_but_the_gateway(gateway, tenant, idp, 
 
 
 def test_login_started_at_the_gateway_lands_on_the_applications_authorize(gateway, tenant, idp):
-    org, app, connection = tenant
+    org, _, connection = tenant
+    # A confidential client: the landing is an authorize request the gateway itself can start.
+    server_app, _ = application_create(organization=org, name="Server app", application_type="regular_web",
+                                       allowed_redirect_uris_after_login=[REDIRECT_URI])
+    SSOConnection.objects.filter(pk=connection.pk).update(application=server_app)
     response = requests.get(f"{gateway}/sso/start/{connection.id}", allow_redirects=False, timeout=10)
     assert response.status_code == 302 and response.headers["Location"].startswith(idp.base_url)
     relay_state = parse_qs(urlsplit(response.headers["Location"]).query)["RelayState"][0]
     assert relay_state.startswith(f"/t/{org.domain}/oauth2/authorize?")
-    assert f"client_id={app.client_id}" in relay_state
+    assert f"client_id={server_app.client_id}" in relay_state
