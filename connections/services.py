@@ -34,8 +34,9 @@ def _provider_for(provider_type: str | None, protocol: str | None) -> str:
         return GENERIC_FOR_PROTOCOL[protocol]
     provider_type = provider_type or UNSET
     if protocol and provider_get(provider_type).protocol != protocol:
-        message = f"The provider type '{provider_type}' is a {provider_get(provider_type).protocol.upper()} provider, " \
-                  f"not {protocol.upper()}: choose one of the {protocol.upper()} provider types, or leave it out."
+        kind = provider_get(provider_type).protocol.upper()
+        message = (f"The provider type '{provider_type}' is a {kind} provider, not {protocol.upper()}: choose one "
+                   f"of the {protocol.upper()} provider types, or leave it out.")
         raise ApiError(message, fields={"provider_type": [message]})
     return provider_type
 

@@ -8,6 +8,7 @@ hands the verified subject to sso_sign_in, which keys users on (connection, sub)
 """
 
 import base64
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,10 +77,8 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
             raise OidcTokenRequestFailed(detail=error.detail) from None
         if answer.status != 200:
             error_code = ""
-            try:
+            with contextlib.suppress(OidcFetchError):
                 error_code = str(answer.json("token error").get("error", ""))[:64]
-            except OidcFetchError:
-                pass
             raise OidcTokenRequestFailed(detail=f"HTTP {answer.status} {error_code}".strip())
         try:
             return answer.json("token response")

@@ -20,8 +20,8 @@ from connections.admin_test_login import armed_return_path, finish_admin_test, i
 from connections.exceptions import OidcIdpRefused, OidcStateInvalid, SsoConnectionError
 from connections.login_session import end_user_login
 from connections.pages import connection_for_sign_in, inactive_connection_page, sso_error_page
-from connections.sign_in import sso_sign_in
 from connections.saml.views import InvalidNextUrl, idp_initiated_landing, is_gateway_path
+from connections.sign_in import sso_sign_in
 
 from .backend import ConnectionOidcBackend, asserted_identity, oidc_login
 from .config import oidc_settings_for

@@ -115,7 +115,7 @@ def test_login_through_oidc_provider_yields_tokens_for_the_app(gateway, tenant, 
 
 def test_second_login_finds_the_same_user_by_sub(gateway, tenant, op):
     org, _app, _connection = tenant
-    session, response, _ = login(gateway, tenant, op)
+    _, response, _ = login(gateway, tenant, op)
     code_of(response)
     _, response, _ = login(gateway, tenant, op, username="bob", password="bob-password")
     code_of(response)
