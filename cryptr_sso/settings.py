@@ -71,6 +71,12 @@ INSTALLED_APPS = [
     "connections",
     "onboarding",
     "oauth2_provider",
+    # The operators' own accounts (sign-in, password reset, MFA, their sessions): cryptr_sso/accounts/.
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "cryptr_sso.accounts",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +93,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    # /admin/ opens only after the second factor; the admin's login form is not a way in.
+    "cryptr_sso.accounts.middleware.OperatorMFAMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -176,6 +186,47 @@ else:
 # The IT admin's onboarding link (onboarding/): how long an invitation stays valid.
 ONBOARDING_LINK_LIFETIME_DAYS = int(os.environ.get("ONBOARDING_LINK_LIFETIME_DAYS", "7"))
 ONBOARDING_LINK_LIFETIME = timedelta(days=ONBOARDING_LINK_LIFETIME_DAYS)
+
+# Operators (Django auth users with is_staff) sign in through django-allauth (cryptr_sso/accounts/):
+# username or email + password, then TOTP, a passkey or a recovery code. No public sign-up.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/admin/"
+ACCOUNT_ADAPTER = "cryptr_sso.accounts.adapter.OperatorAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email", "username"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+# "optional": operators never sign up; their address is typed by another operator or by whoever runs
+# createsuperuser, not claimed by a stranger, and the second factor guards the account. "mandatory"
+# would hold the first operator at a verification email before the console opens.
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset link never signs in: the password, then the MFA step
+ACCOUNT_SESSION_REMEMBER = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[SSO gateway] "
+OPERATOR_MFA_REQUIRED = env_bool("OPERATOR_MFA_REQUIRED", default=True)
+# Failed passwords and failed MFA codes per account: this many within the timeout lock it out.
+OPERATOR_LOGIN_ATTEMPTS_LIMIT = int(os.environ.get("OPERATOR_LOGIN_ATTEMPTS_LIMIT", "5"))
+OPERATOR_LOGIN_ATTEMPTS_TIMEOUT = int(os.environ.get("OPERATOR_LOGIN_ATTEMPTS_TIMEOUT", "300"))
+# Counted in the cache (Redis when REDIS_URL is set, shared by every process).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    # per key: the account for passwords, `mfa-auth-user-<id>` for codes (allauth.mfa counts both here)
+    "login_failed": f"20/m/ip,{OPERATOR_LOGIN_ATTEMPTS_LIMIT}/{OPERATOR_LOGIN_ATTEMPTS_TIMEOUT}s/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "reauthenticate": "10/m/user",
+    "change_password": "5/m/user",
+    "signup": "20/m/ip",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "SSO gateway")
+MFA_PASSKEY_LOGIN_ENABLED = False  # a passkey is the second factor, after the password
+MFA_TRUST_ENABLED = False  # no "trust this browser": every sign-in asks for the second factor
+# Browsers allow WebAuthn on http://localhost; allauth refuses plain http unless told, in DEBUG only.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+USERSESSIONS_TRACK_ACTIVITY = env_bool("USERSESSIONS_TRACK_ACTIVITY", default=True)
 
 # Celery: Redis as broker when REDIS_URL is set; otherwise tasks run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
