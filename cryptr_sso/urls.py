@@ -16,6 +16,8 @@ api_v2 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The operators' sign-in, password reset, MFA and sessions (django-allauth; cryptr_sso/accounts/).
+    path("accounts/", include("allauth.urls")),
     path("api/v2/", include(api_v2)),
     # Any other /api/ URL answers the API's JSON error, with DEBUG on too (handler404 only serves DEBUG off).
     re_path(r"^api/", api_not_found),
