@@ -6,8 +6,9 @@ from rest_framework.test import APIClient
 from organizations import services
 from organizations.scopes import ALL_SCOPES
 
-# Fixtures shared by several test packages: headless Chromium (chromium, page).
-pytest_plugins = ["tests.browser"]
+# Fixtures shared by several test packages: headless Chromium (chromium, page); force_login of a
+# staff user also passes the operators' MFA gate (tests/operators/plugin.py).
+pytest_plugins = ["tests.browser", "tests.operators.plugin"]
 
 
 def pytest_sessionstart(session):
