@@ -21,13 +21,18 @@ from connections.exceptions import OidcIdpRefused, OidcStateInvalid, SsoConnecti
 from connections.login_session import end_user_login
 from connections.pages import connection_for_sign_in, inactive_connection_page, sso_error_page
 from connections.saml.views import InvalidNextUrl, idp_initiated_landing, is_gateway_path
-from connections.sign_in import sso_sign_in
+from connections.sign_in import MissingEmail, sso_sign_in
 
 from .backend import ConnectionOidcBackend, asserted_identity, oidc_login
 from .config import oidc_settings_for
 
 logger = logging.getLogger(__name__)
 
+OIDC_MISSING_EMAIL = (
+    "The identity provider sent no email address for this person. Ask for the 'email' scope (it is in the "
+    "connection's scopes by default) and map 'email' to the claim that carries it; in Entra ID, add the optional "
+    "claim 'email' to the ID token, or map email to 'preferred_username'."
+)
 SESSION_KEY = "oidc_rp_requests"
 MAX_PENDING = 10  # sign-ins started and not finished in one browser (tabs); the oldest is dropped
 REQUEST_LIFETIME_SECONDS = 15 * 60
@@ -104,7 +109,10 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
             if not connection.active:
                 return inactive_connection_page(request, connection)
             identity = asserted_identity(claims)
-            user = sso_sign_in(connection=connection, identity=identity)
+            try:
+                user = sso_sign_in(connection=connection, identity=identity)
+            except MissingEmail:
+                raise MissingEmail(OIDC_MISSING_EMAIL) from None
         except SsoConnectionError as exc:
             logger.warning("OIDC sign-in refused on %s: %s", connection.id, exc.code)
             if armed_return_path(request, connection.id):

@@ -268,3 +268,13 @@ def test_inactive_connection_without_an_armed_test_is_refused(client, connection
     SSOConnection.objects.filter(pk=connection.pk).update(active=False)
     response = client.get(f"/sso/start/{connection.id}", {"next": "/onboarding/tok/test"})
     assert response.status_code == 403
+
+
+def test_missing_email_explains_the_oidc_fix(client, connection, idp):
+    request = start(client, connection)
+    answer_with(idp, idp.sign(idp.claims(client_id=CLIENT_ID, nonce=request["nonce"], email=None,
+                                         sub="someone@example.com")))
+    idp.userinfo = {"sub": "someone@example.com", "name": "Someone"}
+    response = callback(client, connection, code="c", state=request["state"])
+    assert_refused(response, "missing_email")
+    assert "preferred_username" in response.content.decode()  # the sub, email-looking, is never taken for it
