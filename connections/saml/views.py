@@ -12,6 +12,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from djangosaml2.cache import OutstandingQueriesCache
+from djangosaml2.utils import get_fallback_login_redirect_url
 from djangosaml2.views import LoginView
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
@@ -54,10 +55,13 @@ class SamlLoginView(LoginView):
         next_path = request.GET.get("next") or request.GET.get("RelayState")
         if next_path and not is_gateway_path(next_path):
             return sso_error_page(request, InvalidNextUrl(), connection=connection, status=400)
-        if not next_path:
+        landing = idp_initiated_landing(connection)
+        if not next_path and is_gateway_path(landing):
             # Started at the gateway (no authorize request to return to): land like an IdP-initiated login.
+            # (A public client's landing is the application itself: djangosaml2 keeps only local paths as
+            # RelayState, so the ACS finds its fallback there and lands the same way.)
             request.GET = request.GET.copy()
-            request.GET["next"] = idp_initiated_landing(connection)
+            request.GET["next"] = landing
         try:
             self.sp_config = sp_config_for(connection)
         except SsoConnectionError as exc:
@@ -111,6 +115,8 @@ class AssertionConsumerView(View):
 
         remember_sso_session(idp_id=connection.id, name_id=login.name_id, session_key=request.session.session_key)
         came_from = login.came_from if login.came_from and is_gateway_path(login.came_from) else ""
+        if came_from == get_fallback_login_redirect_url():
+            came_from = ""  # djangosaml2's default when the login had no `next`: not a place to land
         return HttpResponseRedirect(came_from or idp_initiated_landing(connection))
 
 
