@@ -71,3 +71,40 @@ def test_a_person_signs_in_through_their_idp_and_the_app_gets_tokens(live_server
     assert id_token["iss"] == f"{live_server.url}/t/{org.domain}"
     assert id_token["sci"] == connection.id
     assert json.loads(page.locator("#access-token").inner_text())["jtt"] == "access"
+
+
+def test_post_only_idp_sign_in_works_with_javascript_off(live_server, settings, chromium):
+    """A connection whose IdP takes AuthnRequests on HTTP-POST only: the gateway's page posts the signed
+    AuthnRequest with its Continue button (no script runs), and so does the IdP's page back to the ACS."""
+    from saml2 import BINDING_HTTP_POST
+
+    from connections.models import SSOConnection
+
+    settings.BASE_URL = live_server.url
+    callback = "https://app.example/callback"
+    org = directory.organization_create(name="Misapret", locality="Paris")
+    app, _ = application_create(organization=org, name="Server app", application_type="regular_web",
+                                allowed_redirect_uris_after_login=[callback])
+    connection = connection_create(organization=org, application=app, provider_type="okta")
+    with run_saml_idp(sp_metadata_url=f"{live_server.url}/sso/sp/metadata/{connection.id}") as idp:
+        connection_update(connection=connection, data={
+            "saml_config": {"idp_metadata_xml": idp.metadata_xml()}, "bypass_it_admin_test": True, "active": True})
+        SSOConnection.objects.filter(pk=connection.pk).update(idp_sso_binding=BINDING_HTTP_POST)
+        context = chromium.new_context(java_script_enabled=False)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(20_000)
+            page.route("https://app.example/**", lambda route: route.fulfill(body="the app", content_type="text/plain"))
+            page.goto(f"{live_server.url}/sso/start/{connection.id}")
+            assert page.locator("noscript").count() == 1
+            page.get_by_role("button", name="Continue").click()
+            page.wait_for_url(f"{idp.base_url}/**")
+            page.get_by_label("Username").fill("alice")
+            page.get_by_label("Password").fill("alice-password")
+            page.locator("#login").click()
+            page.locator("#continue").click()  # the IdP's own form, without its script
+            page.wait_for_url(f"{callback}?**")
+            assert "code=" in page.url
+        finally:
+            context.close()
+    assert User.objects.filter(organization=org, email="alice@example.com").exists()
