@@ -39,6 +39,21 @@ class OperatorAccountAdapter(DefaultAccountAdapter):
                 "(Locked for up to %(n)d minute.)", "(Locked for up to %(n)d minutes.)", minutes) % {"n": minutes}
         return error
 
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials) -> str:
+        """One failed-login counter per account. allauth keys it on the Host header and on the name
+        typed, so the username and the email address (and each allowed host name) would each get
+        their own N guesses at the same password. (A private allauth hook, pinned with the version.)"""
+        from allauth.account.utils import filter_users_by_email, filter_users_by_username
+
+        login = (credentials.get("email") or credentials.get("username") or "").strip().lower()
+        if "email" in credentials:
+            users = filter_users_by_email(login)
+        else:
+            users = list(filter_users_by_username(login))
+        if users:
+            return "operator:" + ",".join(sorted(str(user.pk) for user in users))
+        return f"unknown:{login}"
+
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         """Render here (the request, the user and the reset key are at hand), deliver through Celery
         once the transaction commits. The rendered message may carry a password reset link: it crosses
