@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cryptr_sso
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install system run test lint bench-api migrate demo
+.PHONY: install system run test lint bench-api migrate demo screenshots
 
 $(VENV)/.installed: requirements.txt tests/peers/saml-idp/package-lock.json tests/peers/oidc-rp/package-lock.json \
 		tests/peers/oidc-op/package-lock.json
@@ -52,3 +52,9 @@ bench-api: install
 
 demo: migrate
 	$(PY) scripts/demo.py
+
+# A PNG of every onboarding wizard page (Okta and Entra ID) and of the invitation email, in ./screenshots/:
+# a throwaway gateway (temporary SQLite), the samlify test IdP, Debian's chromium.
+screenshots: SYSTEM_FLAGS = --with-browser
+screenshots: install
+	$(PY) scripts/screenshots.py $(SCREENSHOTS_ARGS)

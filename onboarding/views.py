@@ -182,13 +182,14 @@ def _value_label(key: str) -> str:
 def _guide_context(wizard_: Wizard) -> dict:
     values = our_values(wizard_.connection, wizard_.token)
     guide = guide_for(wizard_.onboarding.provider_type or wizard_.connection.provider_type)
+    downloads = {"certificate": values["certificate_download_url"], "metadata_xml": values["metadata_download_url"]}
     instructions = []
     for instruction in guide.instructions:
         instructions.append({
             "text": instruction.text, "path": instruction.path, "settings": instruction.settings,
             "attributes": instruction.attributes,
             "paste": [{"field": their_field, "key": key, "label": _value_label(key), "value": values[key],
-                       "multiline": key in ("certificate", "metadata_xml")}
+                       "multiline": key in ("certificate", "metadata_xml"), "download": downloads.get(key)}
                       for their_field, key in instruction.paste],
         })
     return {"guide": guide, "instructions": instructions, "values": values}

@@ -140,8 +140,8 @@ GUIDES: dict[str, Guide] = {
                         attributes=(("email", "user.email"), ("firstName", "user.firstName"),
                                     ("lastName", "user.lastName"))),
             Instruction(_("Optional, for single logout: select “Show Advanced Settings”, check “Allow "
-                          "application to initiate Single Logout”, paste our values and upload our certificate "
-                          "(download it above)."),
+                          "application to initiate Single Logout”, paste these values and upload our certificate "
+                          "as a file (use its Download link)."),
                         paste=(("Single Logout URL", "slo_url"), ("SP Issuer", "entity_id"),
                                ("Signature Certificate", "certificate"))),
             Instruction(_("Select Next, answer the feedback question, and Finish.")),

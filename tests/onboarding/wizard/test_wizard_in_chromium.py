@@ -74,7 +74,7 @@ def test_it_admin_sets_up_okta_tests_and_activates_then_a_user_signs_in(live_ser
         page.wait_for_url("**/idp-metadata")
         page.get_by_text("Upload or paste the metadata XML").click()
         page.get_by_label("Or paste the metadata XML").fill(idp.metadata_xml())
-        page.get_by_role("button", name="Read the metadata").nth(1).click()
+        page.locator("details", has_text="Upload or paste").get_by_role("button", name="Read the metadata").click()
         page.get_by_role("heading", name="What we understood").wait_for()
         assert idp.entity_id in page.content()
         page.get_by_role("link", name="This is right: continue").click()

@@ -1,0 +1,231 @@
+"""`make screenshots`: a PNG of every page of the IT admin's onboarding wizard, for two providers (Okta and
+Microsoft Entra ID), plus the invitation email, into ./screenshots/, so a person can review the pages
+without running the flow.
+
+It runs a throwaway gateway (embedded default: SQLite and keys in a temporary directory, in-process tasks,
+mail kept in memory) with `manage.py runserver`, the samlify test IdP of the test suite as the customer's
+IdP, and Debian's chromium through Playwright. Each walk goes through the real flow, live test login included.
+
+    .venv/bin/python scripts/screenshots.py [--out screenshots] [--providers okta,azure_ad]
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from html import escape
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"the gateway did not answer at {url}")
+
+
+def configure_environment(var_dir: str, base_url: str) -> dict:
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    env.update({
+        "CRYPTR_VAR_DIR": var_dir, "BASE_URL": base_url, "DJANGO_SETTINGS_MODULE": "cryptr_sso.settings",
+        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend", "PYTHONDONTWRITEBYTECODE": "1",
+        # Playwright's sync API runs an event loop in this thread; the ORM calls here stay synchronous.
+        "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
+    })
+    os.environ.clear()
+    os.environ.update(env)
+    return env
+
+
+def seed(provider: str, app_name: str, org_name: str):
+    from applications.services import application_create
+    from connections.services import connection_create
+    from onboarding.services import onboarding_invite
+    from organizations.services import organization_create
+
+    org = organization_create(name=org_name, locality="Paris")
+    app, _secret = application_create(organization=org, name=app_name, application_type="regular_web",
+                                      allowed_redirect_uris_after_login=["https://app.example/callback"])
+    connection = connection_create(organization=org, application=app)
+    invitation, token = onboarding_invite(connection=connection, email=f"it@{org.domain}.example", locale="en")
+    return connection, invitation, token
+
+
+def shoot(page, out: Path, name: str, *, full_page: bool = True) -> None:
+    path = out / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    print(f"  {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+def walk(chromium, gateway: str, provider: str, label: str, token: str, out: Path) -> None:
+    """The wizard, step by step, as the IT admin sees it; the IdP is the samlify peer."""
+    from tests.peers.saml_idp import run_saml_idp
+
+    context = chromium.new_context(viewport=DESKTOP, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    prefix = f"{provider}-"
+    base = f"{gateway}/onboarding/{token}"
+    page.goto(f"{base}/")
+    shoot(page, out, prefix + "01-choose-provider")
+    page.get_by_role("button", name="Save and continue").click()  # nothing chosen: the error summary
+    shoot(page, out, prefix + "01b-choose-provider-error")
+    page.get_by_label(label, exact=True).check()
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url("**/create-app")
+    shoot(page, out, prefix + "02-create-app")
+    metadata_url = page.locator(".value").filter(has=page.locator(".name", has_text="Metadata URL")) \
+        .locator(".copy-source").first.inner_text().strip()
+
+    with run_saml_idp(sp_metadata_url=metadata_url) as idp:
+        page.get_by_role("button", name="I have created the application: continue").click()
+        page.wait_for_url("**/idp-metadata")
+        shoot(page, out, prefix + "03-idp-metadata")
+        page.get_by_text("Upload or paste the metadata XML").click()
+        page.get_by_label("Or paste the metadata XML").fill("<md:EntityDescriptor xmlns:md=")
+        page.locator("details", has_text="Upload or paste").get_by_role("button", name="Read the metadata").click()
+        shoot(page, out, prefix + "03b-idp-metadata-error")
+        page.get_by_label("Or paste the metadata XML").fill(idp.metadata_xml())
+        page.locator("details", has_text="Upload or paste").get_by_role("button", name="Read the metadata").click()
+        page.get_by_role("heading", name="What we understood").wait_for()
+        shoot(page, out, prefix + "03c-idp-metadata-understood")
+        page.get_by_role("link", name="This is right: continue").click()
+        page.wait_for_url("**/attribute-mapping")
+        if provider == "azure_ad":
+            # The peer sends short attribute names; an Entra ID tenant sends the claim URIs prefilled here.
+            shoot(page, out, prefix + "04-attribute-mapping")
+            page.get_by_label("Email address").fill("email")
+            page.get_by_label("Given name").fill("given_name")
+            page.get_by_label("Family name").fill("family_name")
+        else:
+            shoot(page, out, prefix + "04-attribute-mapping")
+        page.get_by_role("button", name="Save and continue").click()
+        page.wait_for_url("**/test-login")
+        shoot(page, out, prefix + "05-test-login")
+        page.get_by_role("button", name="Start the test login").click()
+        page.wait_for_url(f"{idp.base_url}/**")
+        shoot(page, out, prefix + "05b-idp-login-form")
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill("alice-password")
+        page.locator("#login").click()
+        page.wait_for_url("**/test-result")
+        shoot(page, out, prefix + "05c-test-result")
+    page.get_by_role("link", name="Continue to the activation").click()
+    page.wait_for_url("**/activate")
+    shoot(page, out, prefix + "06-activate")
+    page.get_by_role("button", name="Activate the connection").click()
+    page.wait_for_url("**/done")
+    shoot(page, out, prefix + "07-done")
+    context.close()
+
+
+def extras(chromium, gateway: str, token: str, out: Path) -> None:
+    """French, a phone, and the page of a link that no longer works."""
+    context = chromium.new_context(viewport=DESKTOP, locale="fr-FR", extra_http_headers={"Accept-Language": "fr"})
+    page = context.new_page()
+    for slug in ("choose-provider", "create-app", "idp-metadata"):
+        page.goto(f"{gateway}/onboarding/{token}/{slug}?locale=fr")
+        shoot(page, out, f"fr-{slug}")
+    page.goto(f"{gateway}/onboarding/expired-or-unknown-token/?locale=fr")
+    shoot(page, out, "fr-link-unknown")
+    context.close()
+    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    for slug in ("choose-provider", "create-app", "idp-metadata", "test-result"):
+        page.goto(f"{gateway}/onboarding/{token}/{slug}?locale=en")
+        shoot(page, out, f"phone-{slug}")
+    context.close()
+
+
+def invitation_emails(chromium, out: Path, invitation, token: str) -> None:
+    from onboarding.tasks import render_invitation
+
+    context = chromium.new_context(viewport={"width": 800, "height": 900})
+    page = context.new_page()
+    for locale in ("en", "fr"):
+        invitation.locale = locale
+        message = render_invitation(invitation, token)
+        html = next(content for content, mimetype in message.alternatives if mimetype == "text/html")
+        page.set_content(html)
+        shoot(page, out, f"invitation-email-{locale}")
+        page.set_content(f"<pre style='font:14px/1.5 monospace;white-space:pre-wrap;padding:1rem'>"
+                         f"Subject: {escape(message.subject)}\n\n{escape(message.body)}</pre>")
+        shoot(page, out, f"invitation-email-{locale}-text")
+    context.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--providers", default="okta,azure_ad")
+    args = parser.parse_args()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    gateway = f"http://127.0.0.1:{port}"
+
+    with tempfile.TemporaryDirectory(prefix="wizard-screenshots-") as var_dir:
+        env = configure_environment(var_dir, gateway)
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0, interactive=False)
+        call_command("createcachetable", verbosity=0)
+        from connections.providers import PROVIDERS
+
+        walks = []
+        for index, provider in enumerate(args.providers.split(",")):
+            connection, invitation, token = seed(provider, app_name="Misapret Portal",
+                                                 org_name=f"Misapret {index + 1}" if index else "Misapret")
+            walks.append((provider, PROVIDERS[provider].label, connection, invitation, token))
+
+        server = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(f"{gateway}/healthz")
+            from playwright.sync_api import sync_playwright
+
+            from tests.browser import CHROMIUM_ARGS, chromium_path
+
+            with sync_playwright() as playwright:
+                chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                try:
+                    first = walks[0]
+                    invitation_emails(chromium, out, first[3], first[4])
+                    for provider, label, _connection, _invitation, token in walks:
+                        print(f"{label}:")
+                        walk(chromium, gateway, provider, label, token, out)
+                    extras(chromium, gateway, first[4], out)
+                finally:
+                    chromium.close()
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    print(f"Screenshots in {out}")
+
+
+if __name__ == "__main__":
+    main()
