@@ -108,3 +108,42 @@ def test_post_only_idp_sign_in_works_with_javascript_off(live_server, settings, 
         finally:
             context.close()
     assert User.objects.filter(organization=org, email="alice@example.com").exists()
+
+
+@pytest.mark.parametrize("binding", ["redirect", "post"])
+def test_single_logout_from_the_idp_signs_the_person_out_in_a_real_browser(live_server, settings, page, app_server,
+                                                                            binding):
+    """The IdP's LogoutRequest reaches the gateway through the browser: on the Redirect binding with the
+    gateway's session cookie, on the POST binding cross-site without it (SameSite=Lax); either way the
+    gateway session ends and the IdP gets a signed LogoutResponse it accepts."""
+    from saml2 import BINDING_HTTP_POST
+
+    from connections.models import SSOConnection
+
+    settings.BASE_URL = live_server.url
+    app_url, holder = app_server
+    holder["app"] = lambda environ, start: start("200 OK", [("Content-Type", "text/plain")]) or [b"the app"]
+    callback = f"{app_url}/callback"
+    org = directory.organization_create(name="Misapret", locality="Paris")
+    app, _ = application_create(organization=org, name="Server app", application_type="regular_web",
+                                allowed_redirect_uris_after_login=[callback], default_redirect_uri_after_login=callback)
+    connection = connection_create(organization=org, application=app, provider_type="okta")
+    with run_saml_idp(sp_metadata_url=f"{live_server.url}/sso/sp/metadata/{connection.id}") as idp:
+        connection_update(connection=connection, data={
+            "saml_config": {"idp_metadata_xml": idp.metadata_xml()}, "bypass_it_admin_test": True, "active": True})
+        if binding == "post":
+            SSOConnection.objects.filter(pk=connection.pk).update(idp_slo_binding=BINDING_HTTP_POST)
+        page.goto(f"{live_server.url}/sso/start/{connection.id}")
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill("alice-password")
+        page.locator("#login").click()
+        page.wait_for_url(f"{callback}?**")
+
+        page.goto(f"{idp.base_url}/idp-logout?username=alice&binding={binding}")
+        page.wait_for_url(f"{idp.slo_url}**")
+        assert page.locator("#slo-result").inner_text() == "Success"
+
+        # Signed out at the gateway: the next sign-in goes back to the IdP's login page.
+        page.goto(f"{live_server.url}/sso/start/{connection.id}")
+        page.wait_for_url(f"{idp.base_url}/**")
+        assert page.get_by_label("Username").count() == 1
