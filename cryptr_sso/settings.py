@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "allauth.mfa",
     "allauth.usersessions",
+    "django.contrib.humanize",  # allauth.usersessions' session list
     "cryptr_sso.accounts",
 ]
 
@@ -205,6 +206,8 @@ ACCOUNT_EMAIL_VERIFICATION = "optional"
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset link never signs in: the password, then the MFA step
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[SSO gateway] "
+# Mail the operator when their password, email or second factors change.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 OPERATOR_MFA_REQUIRED = env_bool("OPERATOR_MFA_REQUIRED", default=True)
 # Failed passwords and failed MFA codes per account: this many within the timeout lock it out.
 OPERATOR_LOGIN_ATTEMPTS_LIMIT = int(os.environ.get("OPERATOR_LOGIN_ATTEMPTS_LIMIT", "5"))
