@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-
-from allauth.account.adapter import DefaultAccountAdapter
 
 from .mail import seal_message
 
@@ -36,7 +35,8 @@ class OperatorAccountAdapter(DefaultAccountAdapter):
         if code == "too_many_login_attempts":
             minutes = lockout_minutes()
             error.message = f"{error.message} " + ngettext(
-                "(Locked for up to %(n)d minute.)", "(Locked for up to %(n)d minutes.)", minutes) % {"n": minutes}
+                "(Locked for up to %(n)d minute.)", "(Locked for up to %(n)d minutes.)", minutes
+            ) % {"n": minutes}
         return error
 
     def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials) -> str:
@@ -46,10 +46,7 @@ class OperatorAccountAdapter(DefaultAccountAdapter):
         from allauth.account.utils import filter_users_by_email, filter_users_by_username
 
         login = (credentials.get("email") or credentials.get("username") or "").strip().lower()
-        if "email" in credentials:
-            users = filter_users_by_email(login)
-        else:
-            users = list(filter_users_by_username(login))
+        users = filter_users_by_email(login) if "email" in credentials else list(filter_users_by_username(login))
         if users:
             return "operator:" + ",".join(sorted(str(user.pk) for user in users))
         return f"unknown:{login}"

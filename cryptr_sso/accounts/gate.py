@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import enum
 
-from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.http import HttpRequest
-
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
 
 SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
 

@@ -40,7 +40,10 @@ def open_message(sealed: str) -> EmailMultiAlternatives | None:
     except InvalidToken:
         return None
     message = EmailMultiAlternatives(
-        subject=data["subject"], body=data["body"], from_email=data["from_email"], to=data["to"],
+        subject=data["subject"],
+        body=data["body"],
+        from_email=data["from_email"],
+        to=data["to"],
         headers=data["headers"],
     )
     message.content_subtype = data["content_subtype"]

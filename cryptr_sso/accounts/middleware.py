@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from allauth.account.internal.stagekit import get_pending_stage
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -16,15 +17,14 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from allauth.account.internal.stagekit import get_pending_stage
-
 from .gate import MfaState, is_operator, operator_mfa_state
 
 
 def _safe_next(request: HttpRequest, default: str) -> str:
     candidate = request.GET.get("next") or ""
-    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
-                                                     require_https=request.is_secure()):
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return candidate
     return default
 
@@ -65,8 +65,10 @@ class OperatorMFAMiddleware:
         if state is MfaState.NEEDS_SETUP:
             if in_accounts and self._setup_path(path):
                 return None
-            messages.warning(request, _("Set up a second factor (an authenticator app or a passkey) "
-                                        "before you use the operator console."))
+            messages.warning(
+                request,
+                _("Set up a second factor (an authenticator app or a passkey) before you use the operator console."),
+            )
             return HttpResponseRedirect(reverse("mfa_index"))
         # NEEDS_SECOND_FACTOR: a session that reached here without allauth's MFA stage.
         reauthenticate = reverse("mfa_reauthenticate")
@@ -78,7 +80,9 @@ class OperatorMFAMiddleware:
     def _setup_path(path: str) -> bool:
         # The MFA pages (TOTP, passkeys, recovery codes), the reauthentication they may ask for, sign-out.
         return path.startswith(reverse("mfa_index")) or path in {
-            reverse("account_reauthenticate"), reverse("account_logout")}
+            reverse("account_reauthenticate"),
+            reverse("account_logout"),
+        }
 
     def admin_login(self, request: HttpRequest) -> HttpResponse:
         """The admin's login page, GET or POST, never checks a password: allauth's login does,

@@ -6,11 +6,10 @@ asked for a code again before the admin opens. Only for the first one: an operat
 a factor must give it (the gate sends such a session to the MFA step before any account page).
 """
 
-from django.dispatch import receiver
-
 from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.signals import authenticator_added
+from django.dispatch import receiver
 
 from .gate import SECOND_FACTORS
 

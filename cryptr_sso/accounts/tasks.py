@@ -23,4 +23,5 @@ def send_account_email(self, *, sealed: str) -> None:
         message.send()
     except RETRY_ON as exc:
         # Backoff with jitter: 30 s, 1 min, 2 min, ... (never log the message: it may hold a reset link).
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 3600) + random.randint(0, 15))  # noqa: S311 from exc
+        countdown = min(30 * 2**self.request.retries, 3600) + random.randint(0, 15)  # noqa: S311
+        raise self.retry(exc=exc, countdown=countdown) from exc

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 import time
 
-from django.contrib.auth import get_user_model
-from django.urls import reverse
-
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from django.contrib.auth import get_user_model
+from django.urls import reverse
 
 PASSWORD = "a long passphrase 42"
 
 
 def make_operator(username="alice", email="alice@ops.example", *, is_staff=True, is_superuser=True):
-    return get_user_model().objects.create_user(username=username, email=email, password=PASSWORD,
-                                                is_staff=is_staff, is_superuser=is_superuser)
+    return get_user_model().objects.create_user(
+        username=username, email=email, password=PASSWORD, is_staff=is_staff, is_superuser=is_superuser
+    )
 
 
 def give_totp(user) -> str:

@@ -4,8 +4,8 @@ has passed the second factor, so admin tests written before the MFA gate keep wo
 force_login skips allauth's login flow, hence its MFA stage and the session record of it that the
 admin gate (cryptr_sso/accounts/middleware.py) looks for. For staff users this wrapper gives the user
 a TOTP authenticator (when none), records an MFA authentication in the client's session and lists
-the session in allauth.usersessions, as a real sign-in would. Tests that need a bare force_login (the gate's own tests) use the
-`force_login_without_mfa` marker.
+the session in allauth.usersessions, as a real sign-in would. Tests that need a bare force_login
+(the gate's own tests) use the `force_login_without_mfa` marker.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from __future__ import annotations
 from importlib import import_module
 
 import pytest
-from django.conf import settings
-from django.test import Client
-from django.test.client import RequestFactory
-
 from allauth.account.internal.flows.login import record_authentication
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from allauth.usersessions.models import UserSession
+from django.conf import settings
+from django.test import Client
+from django.test.client import RequestFactory
 
 from cryptr_sso.accounts.gate import is_operator
 
@@ -37,8 +36,9 @@ def give_operator_totp(user) -> Authenticator:
 def record_mfa_in_session(client: Client, user, authenticator: Authenticator) -> None:
     """What allauth's MFA step writes into the session, written into the test client's session."""
     request = RequestFactory().get("/")
-    request.session = client.session if client.session.session_key else import_module(
-        settings.SESSION_ENGINE).SessionStore()
+    request.session = (
+        client.session if client.session.session_key else import_module(settings.SESSION_ENGINE).SessionStore()
+    )
     request.user = user
     record_authentication(request, user, "mfa", id=authenticator.pk, type=authenticator.type)
     request.session.save()

@@ -1,6 +1,7 @@
 """No admin page without the second factor, and no way around allauth's sign-in."""
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from .helpers import (
@@ -41,8 +42,9 @@ def test_the_admin_login_page_sends_to_allauths_login(client, db):
 def test_posting_a_good_password_to_the_admin_login_signs_nobody_in(client, operator, with_totp):
     if with_totp:
         give_totp(operator)
-    response = client.post(reverse("admin:login"), {"username": operator.username, "password": PASSWORD,
-                                                     "next": "/admin/"})
+    response = client.post(
+        reverse("admin:login"), {"username": operator.username, "password": PASSWORD, "next": "/admin/"}
+    )
     assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
     assert not is_signed_in(client)
     assert client.get(reverse("admin:index"))["Location"].startswith(reverse("admin:login"))
@@ -87,21 +89,26 @@ def test_a_session_signed_in_without_allauth_is_sent_to_the_mfa_step(client, tot
     # Nor can it manage its account (add a passkey, change the password) before the second factor.
     for name in ("mfa_index", "account_change_password", "usersessions_list"):
         assert client.get(reverse(name))["Location"].startswith(reverse("mfa_reauthenticate")), name
-    response = client.post(reverse("mfa_reauthenticate") + "?next=/admin/",
-                           {"code": totp_code(totp_operator.totp_secret)})
+    response = client.post(
+        reverse("mfa_reauthenticate") + "?next=/admin/", {"code": totp_code(totp_operator.totp_secret)}
+    )
     assert response.status_code == 302 and response["Location"] == "/admin/"
     assert client.get(reverse("admin:index")).status_code == 200
 
 
 @pytest.mark.force_login_without_mfa
-def test_a_staff_user_without_mfa_is_sent_to_set_it_up_before_anything_else(client, transactional_db):
+def test_a_staff_user_without_mfa_is_sent_to_set_it_up_before_anything_else(client, transactional_db, eager_celery):
     # Transactional: allauth announces the new authenticator after the commit, as in production.
     operator = make_operator()
     response = sign_in_with_password(client, "alice@ops.example")  # by email this time
     assert is_signed_in(client)
     assert response["Location"] == "/admin/"
-    for url in [*admin_urls(operator), reverse("account_change_password"), reverse("account_email"),
-                reverse("usersessions_list")]:
+    for url in [
+        *admin_urls(operator),
+        reverse("account_change_password"),
+        reverse("account_email"),
+        reverse("usersessions_list"),
+    ]:
         response = client.get(url)
         assert response.status_code == 302 and response["Location"] == reverse("mfa_index"), url
     page = client.get(reverse("mfa_index"), follow=True)
@@ -120,6 +127,9 @@ def test_a_staff_user_without_mfa_is_sent_to_set_it_up_before_anything_else(clie
     response = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret)})
     assert response.status_code == 302
     assert second_factors(operator) == {"totp", "recovery_codes"}
+    # The security notification, through the adapter's Celery path.
+    assert [m.to for m in mail.outbox] == [["alice@ops.example"]]
+    assert mail.outbox[0].subject.startswith("[SSO gateway] ")
     assert client.get(reverse("admin:index")).status_code == 200
 
 
@@ -159,8 +169,10 @@ def test_nobody_signs_up(client, db):
     response = client.get(reverse("account_signup"))
     assert response.status_code == 200
     assert "closed" in page_text(response).lower()
-    client.post(reverse("account_signup"), {"username": "mallory", "email": "m@evil.example",
-                                            "password1": PASSWORD, "password2": PASSWORD})
+    client.post(
+        reverse("account_signup"),
+        {"username": "mallory", "email": "m@evil.example", "password1": PASSWORD, "password2": PASSWORD},
+    )
     from django.contrib.auth import get_user_model
 
     assert not get_user_model().objects.filter(username="mallory").exists()

@@ -68,8 +68,10 @@ def test_the_reset_link_works_once_and_the_second_factor_is_still_asked(
 
     form_page = client.get(link, follow=True)
     assert form_page.status_code == 200 and not form_page.context.get("token_fail")
-    response = client.post(form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
-                           {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    response = client.post(
+        form_page.redirect_chain[-1][0] if form_page.redirect_chain else link,
+        {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
     assert response.status_code == 302
     assert response["Location"] == reverse("account_reset_password_from_key_done")
     assert not is_signed_in(client)  # ACCOUNT_LOGIN_ON_PASSWORD_RESET is off

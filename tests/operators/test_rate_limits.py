@@ -73,7 +73,8 @@ def test_the_mfa_reauthentication_form_is_rate_limited_too(client, totp_operator
 
 
 def test_password_reset_requests_are_rate_limited(client, operator):
-    statuses = [client.post(reverse("account_reset_password"), {"email": "alice@ops.example"}).status_code
-                for _ in range(6)]
+    statuses = [
+        client.post(reverse("account_reset_password"), {"email": "alice@ops.example"}).status_code for _ in range(6)
+    ]
     assert statuses[:5] == [302] * 5
     assert statuses[5] == 429

@@ -1,9 +1,8 @@
 """TOTP codes and recovery codes at the MFA step."""
 
-from django.urls import reverse
-
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from django.urls import reverse
 
 from .helpers import is_signed_in, page_text, sign_in_with_password, submit_mfa_code, totp_code, wrong_code
 

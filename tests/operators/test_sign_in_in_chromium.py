@@ -18,8 +18,12 @@ def test_an_operator_signs_in_with_totp_and_opens_a_connection_in_the_admin(live
     operator = make_operator()
     secret = give_totp(operator)
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _secret = application_create(organization=org, name="Demo app", application_type="regular_web",
-                                      allowed_redirect_uris_after_login=["https://app.misapret.example/callback"])
+    app, _secret = application_create(
+        organization=org,
+        name="Demo app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=["https://app.misapret.example/callback"],
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta")
     connection_page = reverse("admin:connections_ssoconnection_change", args=[connection.pk])
 
