@@ -230,6 +230,11 @@ MFA_TRUST_ENABLED = False  # no "trust this browser": every sign-in asks for the
 # Browsers allow WebAuthn on http://localhost; allauth refuses plain http unless told, in DEBUG only.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
 USERSESSIONS_TRACK_ACTIVITY = env_bool("USERSESSIONS_TRACK_ACTIVITY", default=True)
+# The client address that allauth's per-IP limits and session list use. Behind a load balancer, say how
+# many proxies append to X-Forwarded-For (or which header holds the client address), or every operator
+# shares the balancer's address and one attacker's failed logins lock out the sign-in form for all.
+ALLAUTH_TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = os.environ.get("TRUSTED_CLIENT_IP_HEADER") or None
 
 # Celery: Redis as broker when REDIS_URL is set; otherwise tasks run in-process.
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
@@ -251,6 +256,10 @@ SAML_DEFAULT_BINDING = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 SAML_CLOCK_SKEW = int(os.environ.get("SAML_CLOCK_SKEW", "60"))
 SAML_IGNORE_AUTHENTICATED_USERS_ON_LOGIN = False
 SAML_CSP_HANDLER = ""
+# IdP metadata fetched by URL: https to public addresses only, unless the operator allows private ones.
+SAML_METADATA_ALLOW_PRIVATE_URLS = env_bool("SAML_METADATA_ALLOW_PRIVATE_URLS", default=False)
+SAML_METADATA_FETCH_TIMEOUT = float(os.environ.get("SAML_METADATA_FETCH_TIMEOUT", "5"))
+SAML_METADATA_CA_BUNDLE = os.environ.get("SAML_METADATA_CA_BUNDLE") or None
 
 # OIDC relying party (connections/oidc/, one configuration per connection). Secrets stored in the
 # database (client secrets) are encrypted with keys derived from FIELD_ENCRYPTION_KEY (comma-separated,
@@ -276,6 +285,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_THROTTLE_RATES": {"api_token": os.environ.get("API_TOKEN_RATE", "60/min")},
+    # How many proxies in front of the gateway append to X-Forwarded-For (rate limits count client IPs
+    # from it only when this is set; unset, REMOTE_ADDR is used).
+    "NUM_PROXIES": int(os.environ["TRUSTED_PROXY_COUNT"]) if os.environ.get("TRUSTED_PROXY_COUNT") else None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SSO Gateway management API",
