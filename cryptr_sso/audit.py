@@ -1,0 +1,96 @@
+"""The audit trail: `record_event` writes one AuditEvent in the caller's transaction.
+
+Services call it once per action (HackSoft style, never from signals). Nothing secret is ever stored: any key
+of `data` that looks secret is masked at every depth, and values that look like a token, a private key or a
+SAML message are masked whatever their key. After the commit, each function of EVENT_LISTENERS is called with
+the event (the webhooks register their dispatcher there); a failing listener is logged and never breaks the
+action that was recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.db import transaction
+
+from cryptr_sso.models import AuditEvent
+
+logger = logging.getLogger(__name__)
+
+MASK = "[masked]"
+USER_AGENT_MAX = 512
+SECRET_KEY_PARTS = ("secret", "password", "passwd", "token", "key", "assertion", "code", "credential", "otp")
+# Values that are secret whatever key holds them: a JWT, a PEM private key, a SAML message.
+_JWT = re.compile(r"^eyJ[\w-]*\.[\w-]+\.[\w-]*$")
+_SECRET_VALUE_MARKERS = ("PRIVATE KEY", "<saml", ":Assertion", "<Assertion", "SAMLResponse")
+
+EVENT_LISTENERS: list[Callable[[AuditEvent], Any]] = []
+
+
+def is_secret_key(key: str) -> bool:
+    lowered = str(key).lower()
+    return any(part in lowered for part in SECRET_KEY_PARTS)
+
+
+def _looks_secret(value: str) -> bool:
+    return bool(_JWT.match(value)) or any(marker in value for marker in _SECRET_VALUE_MARKERS)
+
+
+def mask_secrets(value: Any) -> Any:
+    """A copy of `value` fit for the trail: secret-looking keys and values replaced by "[masked]"."""
+    if isinstance(value, dict):
+        return {str(k): (MASK if is_secret_key(k) and v not in (None, "", [], {}) else mask_secrets(v))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [mask_secrets(v) for v in value]
+    if isinstance(value, str):
+        return MASK if _looks_secret(value) else value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return str(value)  # UUIDs, datetimes, lazy strings: JSON-safe
+
+
+def request_context(request) -> dict[str, str]:
+    """The `ip` and `user_agent` of a request, ready to pass to record_event(**...)."""
+    if request is None:
+        return {"ip": "", "user_agent": ""}
+    meta = getattr(request, "META", {})
+    return {"ip": meta.get("REMOTE_ADDR") or "", "user_agent": meta.get("HTTP_USER_AGENT") or ""}
+
+
+def record_event(
+    *,
+    type: str,
+    organization=None,
+    actor: str = "",
+    connection_id: str = "",
+    user=None,
+    ip: str = "",
+    user_agent: str = "",
+    data: dict | None = None,
+) -> AuditEvent:
+    """Write one audit event (in the caller's transaction) and notify EVENT_LISTENERS after the commit."""
+    event = AuditEvent.objects.create(
+        type=type,
+        organization=organization,
+        organization_domain=getattr(organization, "domain", "") or "",
+        actor=(actor or "")[:200],
+        connection_id=str(connection_id or "")[:100],
+        user_id=str(getattr(user, "pk", user) or "")[:64],
+        ip=(ip or "")[:45],
+        user_agent=(user_agent or "")[:USER_AGENT_MAX],
+        data=mask_secrets(data or {}),
+    )
+    transaction.on_commit(lambda: _notify(event))
+    return event
+
+
+def _notify(event: AuditEvent) -> None:
+    for listener in list(EVENT_LISTENERS):
+        try:
+            listener(event)
+        except Exception:
+            logger.exception("Audit event listener %r failed for %s %s", listener, event.type, event.pk)
