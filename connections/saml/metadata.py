@@ -10,8 +10,7 @@ carries are trusted because the admin, authenticated in the wizard or the API, c
 
 import base64
 import binascii
-import ipaddress
-import socket
+import socket  # noqa: F401  (tests patch socket.getaddrinfo through this module; cryptr_sso.netcheck resolves)
 import ssl
 import time
 import warnings
@@ -29,6 +28,8 @@ from cryptography.utils import CryptographyDeprecationWarning
 from defusedxml.ElementTree import fromstring
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+
+from cryptr_sso.netcheck import HostNotFound, PrivateAddress, checked_addresses
 
 MAX_METADATA_BYTES = 1024 * 1024
 
@@ -342,24 +343,14 @@ def _public_addresses(host: str, port: int) -> list[str]:
     """Resolve once and check every address: a name that resolves to an internal address is refused
     (SSRF), and the connection then goes to an address we checked (no DNS rebinding in between)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        return checked_addresses(host, port, allow_private=_allow_private())
+    except HostNotFound:
         raise MetadataError(f"The host '{host}' of the metadata URL could not be found.",
                             code="metadata_fetch_failed") from None
-    addresses = []
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global and not _allow_private():
-            raise MetadataError(f"The metadata URL points to a private, loopback or link-local address ({address}), "
-                                "which we do not fetch. Give a public https URL, or paste the metadata XML.",
-                                code="metadata_url_refused")
-        if str(address) not in addresses:
-            addresses.append(str(address))
-    if not addresses:
-        raise MetadataError(f"The host '{host}' of the metadata URL has no address.", code="metadata_fetch_failed")
-    return addresses
+    except PrivateAddress as refused:
+        raise MetadataError(f"The metadata URL points to a private, loopback or link-local address "
+                            f"({refused.address}), which we do not fetch. Give a public https URL, or paste the "
+                            "metadata XML.", code="metadata_url_refused") from None
 
 
 def check_metadata_url(url: str) -> tuple[str, int]:
