@@ -29,6 +29,10 @@ class UsersProvisioning(models.TextChoices):
     EXISTING_USERS_ONLY = "existing_users_only", "Only users already in the directory may sign in"
 
 
+LIFECYCLE_DRAFT, LIFECYCLE_TESTED, LIFECYCLE_ACTIVE, LIFECYCLE_INACTIVE = "draft", "tested", "active", "inactive"
+LIFECYCLE_STATES = (LIFECYCLE_DRAFT, LIFECYCLE_TESTED, LIFECYCLE_ACTIVE, LIFECYCLE_INACTIVE)
+
+
 class SSOConnection(models.Model):
     # The idp_id. Immutable: IdPs are configured with URLs that contain it (entity id, ACS URL).
     id = models.CharField(primary_key=True, max_length=100, editable=False)
@@ -87,6 +91,10 @@ class SSOConnection(models.Model):
     oidc_hosted_domains = models.JSONField(default=list, blank=True)
 
     last_successful_test_at = models.DateTimeField(null=True, blank=True)
+    # Set when an active connection is switched off (cleared when it is switched on again): the lifecycle
+    # then says "inactive" rather than "tested". Who switched it on or off is in the audit trail as well.
+    deactivated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    deactivated_by = models.CharField(max_length=200, blank=True, default="", editable=False)
     inserted_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -107,6 +115,19 @@ class SSOConnection(models.Model):
     @property
     def idp_id(self) -> str:
         return self.id
+
+    @property
+    def lifecycle(self) -> str:
+        """draft -> tested -> active -> inactive, derived from the stored facts (see LIFECYCLE_STATES):
+        active while it serves sign-ins; inactive once switched off after serving; tested after the IT
+        admin's successful test login; draft before that."""
+        if self.active:
+            return LIFECYCLE_ACTIVE
+        if self.deactivated_at is not None:
+            return LIFECYCLE_INACTIVE
+        if self.last_successful_test_at is not None:
+            return LIFECYCLE_TESTED
+        return LIFECYCLE_DRAFT
 
     @property
     def has_usable_idp_configuration(self) -> bool:
