@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from applications.oauth.keys import load_active_private_key, load_inactive_private_keys
@@ -248,6 +249,37 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_IGNORE_RESULT = True
+
+# Periodic tasks, run by `celery -A cryptr_sso beat` (one beat process per deployment, beside the workers).
+# A static schedule: no django-celery-beat tables; times in UTC.
+CELERY_BEAT_SCHEDULE = {
+    # IdP metadata of SAML connections configured by URL, fetched again (connections/tasks.py).
+    "refresh-idp-metadata": {
+        "task": "connections.tasks.refresh_idp_metadata",
+        "schedule": crontab(minute=17, hour=3),
+    },
+    # Emails to operators and IT admins 60, 30 and 7 days before an IdP or SP certificate expires.
+    "warn-expiring-certificates": {
+        "task": "connections.tasks.warn_expiring_certificates",
+        "schedule": crontab(minute=47, hour=3),
+    },
+    # Webhook deliveries whose retry message was lost (or that the embedded default never sent).
+    "retry-due-webhook-deliveries": {
+        "task": "organizations.webhooks.tasks.retry_due_webhook_deliveries",
+        "schedule": timedelta(minutes=5),
+    },
+}
+
+# Webhooks (organizations/webhooks/): endpoint URLs on private addresses are refused unless this is set
+# (tests, labs); plain http is accepted for loopback only, in DEBUG or with this set.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOKS_TIMEOUT = float(os.environ.get("WEBHOOKS_TIMEOUT", "5"))
+# Attempts in all, and the backoff: base x 2^n seconds with jitter, capped under the visibility timeout
+# above (60 s, 2, 4, 8, 16, 32, 50 min, each halved to doubled-half by the jitter: the 8th attempt comes
+# 1 to 2 hours after the first).
+WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("WEBHOOKS_MAX_ATTEMPTS", "8"))
+WEBHOOKS_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_BASE_SECONDS", "60"))
+WEBHOOKS_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_MAX_SECONDS", "3000"))
 
 # SAML service provider (djangosaml2 + pysaml2, one configuration per connection).
 SAML_SESSION_COOKIE_NAME = "saml_session"
