@@ -274,9 +274,9 @@ CELERY_BEAT_SCHEDULE = {
 # (tests, labs); plain http is accepted for loopback only, in DEBUG or with this set.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 WEBHOOKS_TIMEOUT = float(os.environ.get("WEBHOOKS_TIMEOUT", "5"))
-# Attempts in all, and the backoff: base x 2^n seconds with jitter, capped under the visibility timeout
-# above (60 s, 2, 4, 8, 16, 32, 50 min, each halved to doubled-half by the jitter: the 8th attempt comes
-# 1 to 2 hours after the first).
+# Attempts in all, and the backoff: each wait is drawn between half and all of base x 2^n seconds, capped
+# under the visibility timeout above (60 s, 2, 4, 8, 16, 32, 50 min): the 8th attempt comes 1 to 2 hours
+# after the first.
 WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("WEBHOOKS_MAX_ATTEMPTS", "8"))
 WEBHOOKS_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_BASE_SECONDS", "60"))
 WEBHOOKS_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_MAX_SECONDS", "3000"))
