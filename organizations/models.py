@@ -118,3 +118,7 @@ class ApiAccessToken(models.Model):
     def __str__(self) -> str:
         # Never the token or its hash: this string ends up in logs and the admin.
         return f"access token {self.pk} of {self.api_key_id}"
+
+
+# Webhook endpoints and deliveries (organizations/webhooks/) are models of this app.
+from .webhooks.models import WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import apis, events_api
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("org/<str:domain>/users", apis.UserListCreateApi.as_view(), name="user-list"),
     path("org/<str:domain>/events", events_api.EventListApi.as_view(), name="event-list"),
     path("org/<str:domain>/users/<str:user_id>", apis.UserDetailApi.as_view(), name="user-detail"),
+    path("", include("organizations.webhooks.urls")),
 ]

@@ -1,0 +1,89 @@
+"""Webhook endpoints (the secret shown once, at creation) and the delivery log (filters, retry)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from cryptr_sso.api.errors import ApiError
+
+from . import services
+from .events import WEBHOOK_EVENT_TYPES
+from .http import UrlRefused, check_url
+from .models import WebhookDelivery, WebhookEndpoint
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(choices=[(t, t) for t in WEBHOOK_EVENT_TYPES],
+                                            widget=forms.CheckboxSelectMultiple, initial=list(WEBHOOK_EVENT_TYPES))
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ("organization", "url", "description", "event_types", "active")
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        try:
+            check_url(url)
+        except UrlRefused as refused:
+            raise forms.ValidationError(refused.message) from None
+        return url
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
+    list_display = ("url", "organization", "active", "inserted_at")
+    list_filter = ("active",)
+    search_fields = ("url", "organization__domain", "organization__name")
+    autocomplete_fields = ("organization",)
+    readonly_fields = ("inserted_at", "updated_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "organization") if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            endpoint, secret = services.webhook_endpoint_create(
+                organization=form.cleaned_data["organization"], url=form.cleaned_data["url"],
+                event_types=form.cleaned_data["event_types"], description=form.cleaned_data["description"],
+                active=form.cleaned_data["active"],
+            )
+        except ApiError as error:
+            messages.error(request, str(error.detail))
+            return
+        obj.pk, obj.secret_encrypted = endpoint.pk, endpoint.secret_encrypted
+        obj._state.adding, obj._state.db = False, endpoint._state.db
+        messages.warning(request, format_html(
+            "Webhook endpoint created. Signing secret: <code>{}</code> Copy it now: it will not be shown again.",
+            secret))
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ("inserted_at", "event_type", "endpoint", "status", "attempts", "last_response_code",
+                    "next_retry_at", "delivered_at")
+    list_filter = ("status", "event_type", "endpoint__organization")
+    search_fields = ("id", "event_id", "endpoint__url")
+    list_select_related = ("endpoint",)
+    actions = ("retry",)
+    date_hierarchy = "inserted_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Send the selected deliveries again now")
+    def retry(self, request, queryset):
+        count = 0
+        for delivery in queryset:
+            services.webhook_delivery_retry(delivery=delivery)
+            count += 1
+        self.message_user(request, f"Queued {count} delivery(ies) again.", messages.SUCCESS)
