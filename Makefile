@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cryptr_sso
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install system run test lint bench-api migrate demo screenshots
+.PHONY: install system run test lint bench-api bench-saml migrate demo screenshots
 
 $(VENV)/.installed: requirements.txt tests/peers/saml-idp/package-lock.json tests/peers/oidc-rp/package-lock.json \
 		tests/peers/oidc-op/package-lock.json
@@ -49,6 +49,10 @@ lint: install
 
 bench-api: install
 	$(PY) benchmarks/api_users.py $(BENCH_ARGS)
+
+# SAML logins (ACS -> code) and code-for-token exchanges per second, one gunicorn worker on 127.0.0.1:8101.
+bench-saml: install
+	$(PY) benchmarks/saml_logins.py $(BENCH_ARGS)
 
 demo: migrate
 	$(PY) scripts/demo.py
