@@ -58,7 +58,8 @@ class ApplicationListCreateApi(ApiView):
         organization = organization_get(api_key=self.api_key, domain=domain)
         data = ApplicationCreateInput(data=self.body())
         data.is_valid(raise_exception=True)
-        application, secret = services.application_create(organization=organization, **data.validated_data)
+        application, secret = services.application_create(organization=organization, **data.validated_data,
+                                                                  by=self.actor)
         application.client_secret = secret  # the plain secret, for this one response; None for public clients
         body = ApplicationCreatedOutput(application, context={"domain": organization.domain}).data
         location = reverse("application-detail", args=[organization.domain, application.client_id])
@@ -82,7 +83,8 @@ class ApplicationDetailApi(ApiView):
         application = selectors.application_get(organization=organization, client_id=client_id)
         data = ApplicationUpdateInput(data=self.body())
         data.is_valid(raise_exception=True)
-        application = services.application_update(application=application, data=data.validated_data)
+        application = services.application_update(application=application, data=data.validated_data,
+                                                   by=self.actor)
         return Response(ApplicationOutput(application, context={"domain": organization.domain}).data)
 
     patch = put
@@ -93,5 +95,5 @@ class ApplicationDetailApi(ApiView):
         organization = organization_get(api_key=self.api_key, domain=domain)
         application = selectors.application_get(organization=organization, client_id=client_id)
         resource = ApplicationOutput(application, context={"domain": organization.domain}).data
-        services.application_delete(application=application)
+        services.application_delete(application=application, by=self.actor)
         return Response({"deleted": True, "resource": resource})

@@ -5,7 +5,9 @@ from typing import Any
 from django.db import transaction
 from oauth2_provider.generators import generate_client_secret
 
+from cryptr_sso import audit
 from cryptr_sso.api.errors import ApiError, Conflict, StateError
+from cryptr_sso.audit import Actor
 from organizations.models import Organization
 
 from .kinds import APPLICATION_TYPES, CONFIDENTIAL, client_type_of
@@ -54,6 +56,7 @@ def application_create(
     allowed_redirect_uris_after_logout: list[str] | None = None,
     default_redirect_uri_after_login: str | None = None,
     default_redirect_uri_after_logout: str | None = None,
+    by: Actor | None = None,
 ) -> tuple[Application, str | None]:
     """Returns the application and, for a confidential client, its secret: stored hashed, never shown again."""
     if application_type not in APPLICATION_TYPES:
@@ -87,10 +90,13 @@ def application_create(
     _check_defaults(application)
     with transaction.atomic():
         application.save()  # DOT's ClientSecretField hashes the secret on save
+        audit.record("application.created", by=by, organization=organization,
+                     data={"client_id": application.client_id, "changes": audit.changes({}, application)})
     return application, (secret if client_type == CONFIDENTIAL else None)
 
 
-def application_update(*, application: Application, data: dict[str, Any]) -> Application:
+def application_update(*, application: Application, data: dict[str, Any], by: Actor | None = None) -> Application:
+    before = audit.snapshot(application)
     if "application_type" in data:
         new_client_type = client_type_of(data["application_type"])
         if new_client_type != application.client_type:
@@ -110,10 +116,12 @@ def application_update(*, application: Application, data: dict[str, Any]) -> App
     _check_defaults(application)
     with transaction.atomic():
         application.save()
+        audit.record("application.updated", by=by, organization=application.organization,
+                     data={"client_id": application.client_id, "changes": audit.changes(before, application)})
     return application
 
 
-def application_delete(*, application: Application) -> None:
+def application_delete(*, application: Application, by: Actor | None = None) -> None:
     with transaction.atomic():
         idp_ids = list(application.sso_connections.values_list("id", flat=True)[:5])
         if idp_ids:
@@ -121,4 +129,6 @@ def application_delete(*, application: Application) -> None:
                 f"The application is used by the SSO connection(s) {', '.join(idp_ids)}. Delete them or move them "
                 "to another application first.", code="application_in_use",
             )
+        audit.record("application.deleted", by=by, organization=application.organization,
+                     data={"client_id": application.client_id, "name": application.name})
         application.delete()

@@ -23,6 +23,8 @@ from django.core import signing
 from django.http import HttpResponseRedirect
 from django.utils import timezone
 
+from cryptr_sso.audit import record_event, request_context
+
 from .exceptions import SsoConnectionError
 from .models import SSOConnection
 
@@ -111,6 +113,15 @@ def finish_admin_test(request, *, connection: SSOConnection, login=None,
     else:
         result = AdminTestResult(idp_id=connection.id, ok=False, at=now, error_code=error.code,
                                  error_hint=str(error.hint))
+        if login is not None:
+            # Verified, but refused by the organization's rules (no email, another domain): what arrived
+            # is what the admin needs to see to fix it.
+            result.name_id, result.name_id_format, result.issuer = login.name_id, login.name_id_format, login.issuer
+            result.attributes = {name: [str(v) for v in values] for name, values in login.attributes.items()}
+    if error is not None:  # a success is recorded when the wizard takes it (connection_record_successful_test)
+        record_event(type="connection.tested", organization=connection.organization, connection_id=connection.id,
+                     actor=f"it_admin:{connection.sso_admin_email}", **request_context(request),
+                     data={"succeeded": False, "error": error.code, "reason": str(error.hint)})
     request.saml_session[RESULT_KEY] = asdict(result)
     request.saml_session.pop(MARKER_KEY, None)
     return HttpResponseRedirect(return_path)

@@ -76,7 +76,8 @@ class ConnectionListCreateApi(ApiView):
         organization = organization_get(api_key=self.api_key, domain=values.pop("organization_id"))
         application = _application_of(organization, values.pop("application_id"))
         with transaction.atomic():
-            connection = services.connection_create(organization=organization, application=application, **values)
+            connection = services.connection_create(organization=organization, application=application, **values,
+                                                    by=self.actor)
             if connection.sso_admin_email:
                 # Created with its IT admin's email: the admin is invited at once (the email leaves after
                 # the commit).
@@ -103,7 +104,8 @@ class ConnectionDetailApi(ApiView):
         application = None
         if "application_id" in values:
             application = _application_of(connection.organization, values.pop("application_id"))
-        connection = services.connection_update(connection=connection, data=values, application=application)
+        connection = services.connection_update(connection=connection, data=values, application=application,
+                                                by=self.actor)
         return Response(ConnectionOutput(connection).data)
 
     patch = put
@@ -113,5 +115,5 @@ class ConnectionDetailApi(ApiView):
     def delete(self, request, idp_id):
         connection = selectors.connection_get(api_key=self.api_key, idp_id=idp_id)
         resource = ConnectionOutput(connection).data
-        services.connection_delete(connection=connection)
+        services.connection_delete(connection=connection, by=self.actor)
         return Response({"deleted": True, "resource": resource})

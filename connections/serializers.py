@@ -7,7 +7,7 @@ from cryptr_sso.api.inputs import StrictSerializer
 from onboarding.serializers import OnboardingOutput, onboarding_output
 
 from . import selectors
-from .models import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, SSOConnection, UsersProvisioning
+from .models import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, LIFECYCLE_STATES, SSOConnection, UsersProvisioning
 from .oidc.config import redirect_uri_for
 from .providers import OIDC, PROTOCOLS, PROVIDER_TYPE_CHOICES
 from .saml.keys import sp_certificate_pem
@@ -220,6 +220,12 @@ class ConnectionOutput(serializers.Serializer):
     __domain__ = serializers.CharField(source="organization.domain")
     id = serializers.CharField()
     active = serializers.BooleanField()
+    lifecycle = serializers.ChoiceField(
+        choices=LIFECYCLE_STATES, read_only=True,
+        help_text="draft (being set up) -> tested (the IT admin's test login succeeded) -> active (serving "
+                  "sign-ins) -> inactive (switched off after serving; deactivated_at and deactivated_by say when "
+                  "and who). Set `active` to move it; activation needs a usable IdP configuration and a test.")
+    deactivated_at = serializers.DateTimeField(allow_null=True, read_only=True)
     protocol = serializers.CharField()
     provider_type = serializers.CharField()
     organization_id = serializers.UUIDField()

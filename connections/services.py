@@ -8,7 +8,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from applications.models import Application
+from cryptr_sso import audit
 from cryptr_sso.api.errors import ApiError, StateError
+from cryptr_sso.audit import Actor
 from organizations.models import Identity, Organization
 
 from .crypto import encrypt_text
@@ -42,7 +44,8 @@ def _provider_for(provider_type: str | None, protocol: str | None) -> str:
 
 
 def connection_create(*, organization: Organization, application: Application, sso_admin_email: str = "",
-                      provider_type: str | None = None, protocol: str | None = None) -> SSOConnection:
+                      provider_type: str | None = None, protocol: str | None = None,
+                      by: Actor | None = None) -> SSOConnection:
     if application.organization_id != organization.id:
         raise ApiError("The application belongs to another organization.",
                        fields={"application_id": ["Not an application of this organization."]})
@@ -50,11 +53,14 @@ def connection_create(*, organization: Organization, application: Application, s
     for _attempt in range(3):
         try:
             with transaction.atomic():
-                return SSOConnection.objects.create(
+                connection = SSOConnection.objects.create(
                     id=new_idp_id(organization.domain), organization=organization, application=application,
                     sso_admin_email=sso_admin_email, provider_type=provider.key, protocol=provider.protocol,
                     attribute_mapping=default_attribute_mapping(provider.key),
                 )
+                audit.record("connection.created", by=by, organization=organization, connection_id=connection.id,
+                             data={"lifecycle": connection.lifecycle, "changes": audit.changes({}, connection)})
+                return connection
         except IntegrityError:
             continue  # 131 random bits collided: draw again
     raise ApiError("Could not give the connection a unique id; try again.", code="conflict", status_code=409)
@@ -275,7 +281,7 @@ def connection_check_update(*, connection: SSOConnection, data: dict[str, Any],
 
 
 def connection_update(*, connection: SSOConnection, data: dict[str, Any], application: Application | None = None,
-                      idp_fields: dict[str, Any] | None = None) -> SSOConnection:
+                      idp_fields: dict[str, Any] | None = None, by: Actor | None = None) -> SSOConnection:
     """Apply the fields sent. `application` is the one `application_id` named, already looked up in
     the connection's organization; `idp_fields` what `connection_check_update` already read."""
     if idp_fields is None:
@@ -283,22 +289,55 @@ def connection_update(*, connection: SSOConnection, data: dict[str, Any], applic
     with transaction.atomic():
         locked = (SSOConnection.objects.select_for_update(of=("self",))
                   .select_related("organization", "application").get(pk=connection.pk))
+        before, lifecycle_before = audit.snapshot(locked), locked.lifecycle
         _apply(locked, data=data, idp_fields=idp_fields, application=application)
+        _record_lifecycle(locked, was_active=before["active"], by=by)
         locked.save()
+        changed = audit.changes(before, locked)
+        if changed:
+            audit.record("connection.updated", by=by, organization=locked.organization, connection_id=locked.id,
+                         data={"changes": changed})
+        if locked.active != before["active"]:
+            audit.record("connection.activated" if locked.active else "connection.deactivated", by=by,
+                         organization=locked.organization, connection_id=locked.id,
+                         data={"lifecycle": {"old": lifecycle_before, "new": locked.lifecycle}})
     return locked
 
 
-def connection_record_successful_test(*, connection: SSOConnection) -> SSOConnection:
+def _record_lifecycle(connection: SSOConnection, *, was_active: bool, by: Actor | None) -> None:
+    """active -> inactive keeps who switched it off; switching it on again clears that."""
+    if was_active and not connection.active:
+        connection.deactivated_at = timezone.now()
+        connection.deactivated_by = (by or audit.SYSTEM).name
+    elif connection.active and not was_active:
+        connection.deactivated_at, connection.deactivated_by = None, ""
+
+
+def connection_deactivate(*, connection: SSOConnection, by: Actor | None = None) -> SSOConnection:
+    """Stop end users' sign-ins through the connection (the admin's action; the API sends active=false)."""
+    return connection_update(connection=connection, data={"active": False}, by=by)
+
+
+def connection_record_successful_test(*, connection: SSOConnection, by: Actor | None = None) -> SSOConnection:
     """Called by the onboarding's test step when the IT admin's test login went through."""
+    lifecycle_before = connection.lifecycle
     with transaction.atomic():
         SSOConnection.objects.filter(pk=connection.pk).update(last_successful_test_at=timezone.now(),
                                                               updated_at=timezone.now())
+        # The IT admin ran the test through the onboarding link sent to sso_admin_email.
+        by = by or Actor(name=f"it_admin:{connection.sso_admin_email}" if connection.sso_admin_email else "system")
+        audit.record("connection.tested", by=by, organization=connection.organization, connection_id=connection.id,
+                     data={"succeeded": True, "lifecycle": {"old": lifecycle_before,
+                                                            "new": "active" if connection.active else "tested"}})
     connection.refresh_from_db(fields=["last_successful_test_at", "updated_at"])
     return connection
 
 
-def connection_delete(*, connection: SSOConnection) -> None:
+def connection_delete(*, connection: SSOConnection, by: Actor | None = None) -> None:
     with transaction.atomic():
+        audit.record("connection.deleted", by=by, organization=connection.organization, connection_id=connection.id,
+                     data={"lifecycle": connection.lifecycle, "protocol": connection.protocol,
+                           "provider_type": connection.provider_type})
         # Identities are keyed by (idp_id, subject); without the connection they can never be used again.
         Identity.objects.filter(idp_id=connection.id, user__organization_id=connection.organization_id).delete()
         connection.delete()

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from cryptr_sso import audit
 from organizations.models import Identity, User
 
 from .exceptions import SsoConnectionError
@@ -99,14 +100,16 @@ def _profile_update(user: User, claims: dict[str, str]) -> bool:
     return changed
 
 
-def _find_or_create_user(connection: SSOConnection, identity: AssertedIdentity, claims: dict[str, str]) -> Identity:
+def _find_or_create_user(connection: SSOConnection, identity: AssertedIdentity,
+                         claims: dict[str, str]) -> tuple[Identity, bool]:
+    """The identity of this subject (created when new) and whether its user was provisioned just now."""
     existing = (
         Identity.objects.select_for_update().select_related("user")
         .filter(idp_id=connection.id, subject=identity.subject, user__organization=connection.organization)
         .first()
     )
     if existing is not None:
-        return existing
+        return existing, False
     email = claims.get("email")
     if not email:
         raise MissingEmail()
@@ -115,14 +118,15 @@ def _find_or_create_user(connection: SSOConnection, identity: AssertedIdentity, 
         User.objects.annotate(email_lower=Lower("email"))
         .filter(organization=connection.organization, email_lower=email.lower()).first()
     )
-    if user is None:
+    provisioned = user is None
+    if provisioned:
         if connection.users_provisioning == UsersProvisioning.EXISTING_USERS_ONLY:
             raise UserNotProvisioned()
         user = User.objects.create(organization=connection.organization, email=email, email_verified=True)
     return Identity.objects.create(
         user=user, idp_id=connection.id, provider=f"{connection.protocol}.{connection.provider_type}",
         subject=identity.subject,
-    )
+    ), provisioned
 
 
 def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity) -> User:
@@ -132,15 +136,22 @@ def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity) -> Use
     for attempt in range(2):
         try:
             with transaction.atomic():
-                linked = _find_or_create_user(connection, identity, claims)
+                linked, provisioned = _find_or_create_user(connection, identity, claims)
                 user = linked.user
                 if not user.active:
                     raise UserDeactivated()
+                before = audit.snapshot(user, ("email", "profile", "email_verified"))
                 changed = _profile_update(user, claims)
                 if not user.email_verified:
                     user.email_verified, changed = True, True
                 if changed:
                     user.save(update_fields=["profile", "email_verified", "updated_at"])
+                if provisioned:  # just in time, at the first login through this connection
+                    audit.record("user.provisioned", organization=connection.organization, user=user,
+                                 connection_id=connection.id, data={"changes": audit.changes({}, user)})
+                elif changed:  # the IdP's attributes changed the profile
+                    audit.record("user.updated", organization=connection.organization, user=user,
+                                 connection_id=connection.id, data={"changes": audit.changes(before, user)})
                 linked.authenticated_at = identity.authenticated_at or timezone.now()
                 linked.data = {"attributes": identity.attributes, "name_id_format": identity.name_id_format}
                 linked.save(update_fields=["authenticated_at", "data", "updated_at"])
@@ -150,3 +161,24 @@ def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity) -> Use
             if attempt:
                 raise
     raise AssertionError("unreachable")
+
+
+def record_sign_in(request, *, connection: SSOConnection, user: User | None = None,
+                   error: SsoConnectionError | str | None = None) -> None:
+    """The audit trail's line for one sign-in through a connection: succeeded with its user, or failed with
+    the error's code and the hint an IT admin can act on (never the assertion or a token)."""
+    data = {"protocol": connection.protocol, "provider_type": connection.provider_type}
+    if error is None:
+        audit.record_event(type="sso.login.succeeded", organization=connection.organization,
+                           actor=f"end_user:{user.pk}", connection_id=connection.id, user=user,
+                           data={**data, "email": user.email}, **audit.request_context(request))
+        return
+    if isinstance(error, SsoConnectionError):
+        data.update(error=error.code, reason=str(error.hint), detail=str(error.detail or "")[:300])
+    else:
+        data.update(error=error, reason=INACTIVE_REASON if error == "connection_inactive" else "")
+    audit.record_event(type="sso.login.failed", organization=connection.organization, actor="end_user:anonymous",
+                       connection_id=connection.id, data=data, **audit.request_context(request))
+
+
+INACTIVE_REASON = "The connection is not active: end users cannot sign in through it until it is activated."

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -94,3 +95,67 @@ def _notify(event: AuditEvent) -> None:
             listener(event)
         except Exception:
             logger.exception("Audit event listener %r failed for %s %s", listener, event.type, event.pk)
+
+
+# --- who did it, and what changed (helpers of the services that record) ------------------------------
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts and from where: "api_key:<client_id>", "operator:<username>", "end_user:<id>", "system"."""
+
+    name: str = "system"
+    ip: str = ""
+    user_agent: str = ""
+
+    @classmethod
+    def of_request(cls, request, name: str) -> Actor:
+        return cls(name=name, **request_context(request))
+
+    @classmethod
+    def operator(cls, request) -> Actor:
+        return cls.of_request(request, f"operator:{request.user.get_username()}")
+
+
+SYSTEM = Actor()
+
+
+def record(type: str, *, by: Actor | None = None, **fields) -> AuditEvent:
+    """record_event with the actor, IP and user agent of `by` (the system when None)."""
+    by = by or SYSTEM
+    return record_event(type=type, actor=by.name, ip=by.ip, user_agent=by.user_agent, **fields)
+
+
+# Long values (metadata XML, certificates) are summarized: the trail says that they changed, not what.
+LONG_VALUE = 300
+NOT_AUDITED = {"inserted_at", "updated_at", "created", "updated"}  # the stamps of our and DOT models
+
+
+def _plain(value: Any) -> Any:
+    value = mask_secrets(value)
+    if isinstance(value, str) and len(value) > LONG_VALUE:
+        return f"[{len(value)} characters]"
+    if isinstance(value, list) and len(str(value)) > LONG_VALUE:
+        return f"[{len(value)} items]"
+    return value
+
+
+def snapshot(instance, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """The audited values of a model instance (concrete fields, foreign keys as ids)."""
+    names = fields or [f.attname for f in instance._meta.concrete_fields if f.attname not in NOT_AUDITED]
+    return {name: getattr(instance, name) for name in names}
+
+
+def changes(before: dict[str, Any], instance) -> dict[str, dict[str, Any]]:
+    """{field: {"old", "new"}} for each field of `before` whose value differs on `instance`; secret fields
+    say only that they changed. `before={}` describes a creation (every field, old None)."""
+    after = snapshot(instance, before or None)
+    diff = {}
+    for name, new in after.items():
+        old = before.get(name)
+        if before and old == new:
+            continue
+        if is_secret_key(name):
+            diff[name] = {"old": MASK if old else None, "new": MASK if new else None}
+        else:
+            diff[name] = {"old": _plain(old), "new": _plain(new)}
+    return diff

@@ -143,7 +143,7 @@ class OrganizationListCreateApi(ApiView):
                            code="insufficient_scope", status_code=status.HTTP_403_FORBIDDEN)
         data = OrganizationCreateInput(data=self.body())
         data.is_valid(raise_exception=True)
-        organization = services.organization_create(**data.validated_data)
+        organization = services.organization_create(**data.validated_data, by=self.actor)
         return Response(OrganizationOutput(organization).data, status=status.HTTP_201_CREATED,
                         headers={"Location": reverse("organization-detail", args=[organization.domain])})
 
@@ -162,7 +162,7 @@ class OrganizationDetailApi(ApiView):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
         data = OrganizationUpdateInput(data=self.body())
         data.is_valid(raise_exception=True)
-        organization = services.organization_update(organization=organization, data=data.validated_data)
+        organization = services.organization_update(organization=organization, data=data.validated_data, by=self.actor)
         return Response(OrganizationOutput(organization).data)
 
     patch = put
@@ -172,7 +172,7 @@ class OrganizationDetailApi(ApiView):
     def delete(self, request, domain):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
         resource = OrganizationOutput(organization).data
-        services.organization_delete(organization=organization)
+        services.organization_delete(organization=organization, by=self.actor)
         return Response({"deleted": True, "resource": resource})
 
 
@@ -199,7 +199,7 @@ class UserListCreateApi(ApiView):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
         data = UserCreateInput(data=self.body())
         data.is_valid(raise_exception=True)
-        user = services.user_create(organization=organization, **data.validated_data)
+        user = services.user_create(organization=organization, **data.validated_data, by=self.actor)
         return Response(UserOutput(user, context={"domain": organization.domain}).data,
                         status=status.HTTP_201_CREATED,
                         headers={"Location": reverse("user-detail", args=[organization.domain, user.id])})
@@ -221,7 +221,7 @@ class UserDetailApi(ApiView):
         user = selectors.user_get(organization=organization, user_id=user_id)
         data = UserUpdateInput(data=self.body())
         data.is_valid(raise_exception=True)
-        user = services.user_update(user=user, data=data.validated_data)
+        user = services.user_update(user=user, data=data.validated_data, by=self.actor)
         return Response(UserOutput(user, context={"domain": organization.domain}).data)
 
     patch = put
@@ -231,5 +231,5 @@ class UserDetailApi(ApiView):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
         user = selectors.user_get(organization=organization, user_id=user_id)
         resource = UserOutput(user, context={"domain": organization.domain}).data
-        services.user_delete(user=user)
+        services.user_delete(user=user, by=self.actor)
         return Response({"deleted": True, "resource": resource})

@@ -10,7 +10,9 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from cryptr_sso import audit
 from cryptr_sso.api.errors import ApiError, Conflict
+from cryptr_sso.audit import Actor
 from cryptr_sso.hashing import hash_secret
 
 from .models import ApiAccessToken, ApiKey, Organization, User
@@ -37,7 +39,7 @@ def _distinct(values: list[str]) -> list[str]:
 
 
 def organization_create(*, name: str, locality: str, country_name: str = "", state: str = "",
-                        allowed_email_domains: list[str] | None = None) -> Organization:
+                        allowed_email_domains: list[str] | None = None, by: Actor | None = None) -> Organization:
     base = domain_slug(name)
     for attempt in range(8):
         # Requests racing for one name all compute the same next number, so the k-th of them would need
@@ -45,27 +47,37 @@ def organization_create(*, name: str, locality: str, country_name: str = "", sta
         domain = _free_domain(base) if attempt < 3 else f"{base}-{secrets.randbelow(900_000) + 100_000}"
         try:
             with transaction.atomic():
-                return Organization.objects.create(
+                organization = Organization.objects.create(
                     name=name, domain=domain, locality=locality, country_name=country_name,
                     state=state, allowed_email_domains=_distinct(allowed_email_domains or []),
                 )
+                audit.record("organization.created", by=by, organization=organization,
+                             data={"changes": audit.changes({}, organization)})
+                return organization
         except IntegrityError:
             continue  # another request took the same domain between the read and the insert
     raise Conflict("Could not give this organization a unique domain; try again.", code="domain_taken")
 
 
-def organization_update(*, organization: Organization, data: dict[str, Any]) -> Organization:
+def organization_update(*, organization: Organization, data: dict[str, Any], by: Actor | None = None) -> Organization:
+    before = audit.snapshot(organization)
     for field in ("name", "locality", "country_name", "state"):
         if field in data:
             setattr(organization, field, data[field])
     if "allowed_email_domains" in data:
         organization.allowed_email_domains = _distinct(data["allowed_email_domains"])
-    organization.save()
+    with transaction.atomic():
+        organization.save()
+        audit.record("organization.updated", by=by, organization=organization,
+                     data={"changes": audit.changes(before, organization)})
     return organization
 
 
 @transaction.atomic
-def organization_delete(*, organization: Organization) -> None:
+def organization_delete(*, organization: Organization, by: Actor | None = None) -> None:
+    # Recorded first: the event keeps the domain when the row (and the foreign key) is gone.
+    audit.record("organization.deleted", by=by, organization=organization,
+                 data={"name": organization.name, "domain": organization.domain})
     organization.delete()
 
 
@@ -109,27 +121,31 @@ def _email_conflict(email: str, organization: Organization) -> Conflict:
 
 
 def user_create(*, organization: Organization, email: str, email_verified: bool = False, active: bool = True,
-                profile: dict | None = None, meta_data: dict | None = None) -> User:
+                profile: dict | None = None, meta_data: dict | None = None, by: Actor | None = None) -> User:
     meta_data = _checked_meta_data(_without_nulls(meta_data or {}))
     if _email_taken(organization=organization, email=email):
         raise _email_conflict(email, organization)
     try:
         with transaction.atomic():
-            return User.objects.create(
+            user = User.objects.create(
                 organization=organization, email=email, email_verified=email_verified, active=active,
                 profile=_without_nulls(profile or {}), meta_data=meta_data,
             )
+            audit.record("user.created", by=by, organization=organization, user=user,
+                         data={"changes": audit.changes({}, user)})
+            return user
     except IntegrityError:
         raise _email_conflict(email, organization) from None
 
 
-def user_update(*, user: User, data: dict[str, Any]) -> User:
+def user_update(*, user: User, data: dict[str, Any], by: Actor | None = None) -> User:
     organization = user.organization
     try:
         with transaction.atomic():
             # Lock the row: profile and meta_data are read, merged and written back, and two concurrent
             # updates must not lose each other's keys.
             user = User.objects.select_for_update().get(pk=user.pk)
+            before = audit.snapshot(user)
             email_changes = "email" in data and data["email"].lower() != user.email.lower()
             if email_changes and _email_taken(organization=organization, email=data["email"], exclude=user):
                 raise _email_conflict(data["email"], organization)
@@ -142,6 +158,8 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
             if "meta_data" in data:
                 user.meta_data = _checked_meta_data(_without_nulls({**user.meta_data, **data["meta_data"]}))
             user.save()
+            audit.record("user.updated", by=by, organization=organization, user=user,
+                         data={"changes": audit.changes(before, user)})
     except IntegrityError:
         raise _email_conflict(data.get("email", user.email), organization) from None
     user.organization = organization
@@ -149,14 +167,15 @@ def user_update(*, user: User, data: dict[str, Any]) -> User:
 
 
 @transaction.atomic
-def user_delete(*, user: User) -> None:
+def user_delete(*, user: User, by: Actor | None = None) -> None:
+    audit.record("user.deleted", by=by, organization=user.organization, user=user, data={"email": user.email})
     user.delete()
 
 
 # --- API keys and their access tokens ------------------------------------------------------------
 
 def api_key_create(*, name: str, organizations: list[Organization] | None = None,
-                   scopes: list[str] | None = None) -> tuple[ApiKey, str]:
+                   scopes: list[str] | None = None, by: Actor | None = None) -> tuple[ApiKey, str]:
     """Returns the key and its secret. The secret is not stored and cannot be shown again.
 
     `organizations=None` makes a key that sees every organization; a list limits it to those."""
@@ -176,15 +195,23 @@ def api_key_create(*, name: str, organizations: list[Organization] | None = None
         )
         if organizations:
             api_key.organizations.set(organizations)
+        # One event per organization the key is limited to, so each tenant's trail shows it; else one.
+        for organization in organizations or [None]:
+            audit.record("api_key.created", by=by, organization=organization,
+                         data={"client_id": api_key.client_id, "name": name, "scopes": scopes,
+                               "all_organizations": organizations is None})
     return api_key, secret
 
 
 @transaction.atomic
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, by: Actor | None = None) -> ApiKey:
     api_key.active = False
     api_key.revoked_at = timezone.now()
     api_key.save(update_fields=["active", "revoked_at", "updated_at"])
     api_key.access_tokens.all().delete()
+    for organization in (None,) if api_key.all_organizations else api_key.organizations.all() or (None,):
+        audit.record("api_key.revoked", by=by, organization=organization,
+                     data={"client_id": api_key.client_id, "name": api_key.name})
     return api_key
 
 

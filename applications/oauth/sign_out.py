@@ -10,10 +10,13 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.settings import oauth2_settings
 
 from connections.login_session import end_user_logout
+from cryptr_sso import audit
+from cryptr_sso.audit import Actor
 
 
-def revoke_end_user_tokens(*, user, organization) -> None:
-    """Revoke every access, refresh and ID token of `user` issued by the organization's applications."""
+def revoke_end_user_tokens(*, user, organization, by: Actor | None = None, reason: str = "sign_out") -> int:
+    """Revoke every access, refresh and ID token of `user` issued by the organization's applications;
+    returns how many access and refresh tokens were revoked (one audit event says so when there were any)."""
     # Both lists are read before anything is deleted: revoking one kind deletes rows of the other.
     access_tokens = list(
         get_access_token_model()
@@ -31,12 +34,18 @@ def revoke_end_user_tokens(*, user, organization) -> None:
         access_token.revoke()
     for refresh_token in refresh_tokens:
         refresh_token.revoke()
+    revoked = len(access_tokens) + len(refresh_tokens)
+    if revoked:
+        audit.record("token.revoked", by=by, organization=organization, user=user,
+                     data={"reason": reason, "access": len(access_tokens), "refresh": len(refresh_tokens)})
+    return revoked
 
 
 def sign_out_end_user(request, *, organization, user=None) -> None:
     """Clear the end user's sign-in in this browser session (with a new session id) and, when `user` is
     given and DOT's OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS is on, revoke their tokens in `organization`."""
     if user is not None and oauth2_settings.OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS:
-        revoke_end_user_tokens(user=user, organization=organization)
+        revoke_end_user_tokens(user=user, organization=organization,
+                               by=Actor.of_request(request, f"end_user:{user.pk}"))
     end_user_logout(request)
     request.session.cycle_key()

@@ -9,6 +9,7 @@
 - ID tokens are always RS256 with the active key, whatever the application's `algorithm` field says.
 """
 
+import hashlib
 import json
 import uuid
 from datetime import timedelta
@@ -30,6 +31,7 @@ from applications.oauth.tenancy import (
     request_organization_id,
 )
 from applications.oauth.tokens import SsoSignIn, sign_jwt, sso_sign_in
+from cryptr_sso.audit import record_event
 
 # The gateway's own claims are released with the `openid` scope, like `sub`.
 GATEWAY_CLAIMS = ("tnt", "sci", "ips")
@@ -159,6 +161,41 @@ class GatewayOAuth2Validator(OAuth2Validator):
         self._set_token_value(refresh_token, refresh_token_code)
         refresh_token.save()
         return refresh_token
+
+    # --- the audit trail: tokens issued and revoked (never the tokens themselves) -------------------
+
+    @staticmethod
+    def _audit_context(request) -> dict:
+        headers = getattr(request, "headers", None) or {}  # a copy of the Django request's META
+        return {"ip": headers.get("REMOTE_ADDR") or "", "user_agent": headers.get("HTTP_USER_AGENT") or ""}
+
+    def _save_bearer_token(self, token, request, *args, **kwargs):
+        super()._save_bearer_token(token, request, *args, **kwargs)
+        user, client = request.user, request.client
+        record_event(
+            type="token.issued", organization=client.organization, actor=f"end_user:{user.pk}", user=user,
+            connection_id=sso_sign_in(request).idp_id or "", **self._audit_context(request),
+            data={"grant_type": request.grant_type, "client_id": client.client_id, "scope": token.get("scope", ""),
+                  "refresh": "refresh_token" in token, "openid": "id_token" in token},
+        )
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        client = request.client
+        found, kind = None, ""
+        if getattr(client, "pk", None) is not None:
+            checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
+            for kind, model in (("access", AccessToken), ("refresh", RefreshToken)):  # noqa: B007
+                found = model.objects.filter(token_checksum=checksum, application=client).values(
+                    "user_id", "idp_id").first()
+                if found is not None:
+                    break
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        if found is not None:  # an unknown token changes nothing (RFC 7009 2.2): nothing to record
+            record_event(
+                type="token.revoked", organization=client.organization, actor=f"application:{client.client_id}",
+                user=found["user_id"], connection_id=found["idp_id"] or "", **self._audit_context(request),
+                data={"kind": kind, "client_id": client.client_id, "reason": "revocation_endpoint"},
+            )
 
     # --- claims ----------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from connections.exceptions import OidcIdpRefused, OidcStateInvalid, SsoConnecti
 from connections.login_session import end_user_login
 from connections.pages import connection_for_sign_in, inactive_connection_page, sso_error_page
 from connections.saml.views import InvalidNextUrl, idp_initiated_landing, is_gateway_path
-from connections.sign_in import MissingEmail, sso_sign_in
+from connections.sign_in import MissingEmail, record_sign_in, sso_sign_in
 
 from .backend import ConnectionOidcBackend, asserted_identity, oidc_login
 from .config import oidc_settings_for
@@ -107,6 +107,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
                 # Verified, but nobody is signed in or provisioned: the wizard shows what arrived.
                 return finish_admin_test(request, connection=connection, login=oidc_login(claims))
             if not connection.active:
+                record_sign_in(request, connection=connection, error="connection_inactive")
                 return inactive_connection_page(request, connection)
             identity = asserted_identity(claims)
             try:
@@ -117,7 +118,9 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
             logger.warning("OIDC sign-in refused on %s: %s", connection.id, exc.code)
             if armed_return_path(request, connection.id):
                 return finish_admin_test(request, connection=connection, error=exc)
+            record_sign_in(request, connection=connection, error=exc)
             return sso_error_page(request, exc, connection=connection)
+        record_sign_in(request, connection=connection, user=user)
         end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type,
                        authenticated_at=identity.authenticated_at,
                        sso_session={"protocol": "oidc", "sub": identity.subject, "sid": str(claims.get("sid", ""))})

@@ -2,6 +2,8 @@ from typing import Any
 
 from rest_framework.views import APIView
 
+from cryptr_sso.audit import Actor
+
 from .inputs import request_body
 from .parsers import PARSER_CLASSES
 from .schema import ApiAutoSchema
@@ -21,3 +23,8 @@ class ApiView(APIView):
     @property
     def api_key(self):
         return self.request.auth.api_key
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit trail says made the change: this API key, from this client."""
+        return Actor.of_request(self.request, f"api_key:{self.api_key.client_id}")
