@@ -24,6 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DESKTOP = {"width": 1280, "height": 900}
+IDP_USERS = [
+    {"username": "alice", "password": "alice-password", "email": "alice@example.com",
+     "attributes": {"email": "alice@example.com", "firstName": "Alice", "lastName": "Liddell",
+                    "given_name": "Alice", "family_name": "Liddell", "groups": ["staff", "wonderland"]}},
+    {"username": "carol", "password": "carol-password", "email": "carol@elsewhere.example",
+     "attributes": {"email": "carol@elsewhere.example", "firstName": "Carol", "lastName": "Other"}},
+]
 PHONE = {"width": 390, "height": 844}
 
 
@@ -63,7 +70,8 @@ def seed(provider: str, app_name: str, org_name: str):
     from onboarding.services import onboarding_invite
     from organizations.services import organization_create
 
-    org = organization_create(name=org_name, locality="Paris")
+    # Only example.com people may sign in: carol@elsewhere.example shows what a refused test login looks like.
+    org = organization_create(name=org_name, locality="Paris", allowed_email_domains=["example.com"])
     app, _secret = application_create(organization=org, name=app_name, application_type="regular_web",
                                       allowed_redirect_uris_after_login=["https://app.example/callback"])
     connection = connection_create(organization=org, application=app)
@@ -97,7 +105,7 @@ def walk(chromium, gateway: str, provider: str, label: str, token: str, out: Pat
     metadata_url = page.locator(".value").filter(has=page.locator(".name", has_text="Metadata URL")) \
         .locator(".copy-source").first.inner_text().strip()
 
-    with run_saml_idp(sp_metadata_url=metadata_url) as idp:
+    with run_saml_idp(sp_metadata_url=metadata_url, users=IDP_USERS) as idp:
         page.get_by_role("button", name="I have created the application: continue").click()
         page.wait_for_url("**/idp-metadata")
         shoot(page, out, prefix + "03-idp-metadata")
@@ -125,11 +133,19 @@ def walk(chromium, gateway: str, provider: str, label: str, token: str, out: Pat
         page.get_by_role("button", name="Start the test login").click()
         page.wait_for_url(f"{idp.base_url}/**")
         shoot(page, out, prefix + "05b-idp-login-form")
+        # First as someone the organization does not let in: the refusal, as the admin reads it.
+        page.get_by_label("Username").fill("carol")
+        page.get_by_label("Password").fill("carol-password")
+        page.locator("#login").click()
+        page.wait_for_url("**/test-result")
+        shoot(page, out, prefix + "05c-test-refused")
+        page.get_by_role("button", name="Run the test login again").click()
+        page.wait_for_url(f"{idp.base_url}/**")
         page.get_by_label("Username").fill("alice")
         page.get_by_label("Password").fill("alice-password")
         page.locator("#login").click()
         page.wait_for_url("**/test-result")
-        shoot(page, out, prefix + "05c-test-result")
+        shoot(page, out, prefix + "05d-test-result")
     page.get_by_role("link", name="Continue to the activation").click()
     page.wait_for_url("**/activate")
     shoot(page, out, prefix + "06-activate")

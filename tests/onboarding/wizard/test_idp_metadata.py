@@ -222,3 +222,17 @@ def test_metadata_url_fetch_uses_the_connection_service(client, wizard_url, invi
     assert connection.idp_metadata_url == "https://idp.example/md"
     html = client.get(wizard_url("idp-metadata")).content.decode()
     assert "https://idp.example/md" in html and "What we understood" in html
+
+
+def test_an_unreachable_metadata_url_is_explained(client, wizard_url, invited, monkeypatch):
+    import socket
+
+    def resolve(host, port, *args, **kwargs):
+        raise socket.gaierror("Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    response = client.post(wizard_url("idp-metadata"), {"method": "url",
+                                                        "metadata_url": "https://idp.nowhere.example/md"})
+    assert response.status_code == 400
+    assert "could not be found" in response.content.decode()
+    assert_nothing_saved(invited[0])

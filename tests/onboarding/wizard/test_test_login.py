@@ -205,3 +205,16 @@ def test_a_test_login_on_an_active_connection_still_signs_nobody_in(client, wiza
     assert response["Location"] == wizard_url("test-result")
     assert not User.objects.exists()
     assert SESSION_KEY not in client.session
+
+
+def test_a_person_the_organization_refuses_fails_the_test_with_what_arrived(client, wizard_url, configured, test_idp):
+    connection, _token = configured
+    type(connection.organization).objects.filter(pk=connection.organization_id).update(
+        allowed_email_domains=["misapret.example"])
+    request_id = start_test(client, wizard_url)
+    client.post(f"/sso/sp/consume/{connection.id}", {"SAMLResponse": idp_answer(test_idp, connection, request_id)})
+    html = client.get(wizard_url("test-result")).content.decode()
+    assert "The test login was refused" in html and "email_domain_not_allowed" in html
+    assert "jane.doe@acme.test" in html  # what the IdP sent, to see why
+    assert "Run the test login again" in html
+    assert not User.objects.exists()
