@@ -13,6 +13,7 @@ from .models import WebhookDelivery, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(choices=[(t, t) for t in WEBHOOK_EVENT_TYPES],
                                             widget=forms.CheckboxSelectMultiple, initial=list(WEBHOOK_EVENT_TYPES))
 

@@ -1,0 +1,82 @@
+"""A webhook receiver for the tests: a plain HTTP server on 127.0.0.1, in a thread, that checks every
+request's X-Cryptr-Signature the way an integrator would (HMAC-SHA256 of "<t>.<raw body>" with the
+endpoint's secret, constant-time comparison, timestamp within the tolerance), written here from the
+documented scheme rather than with the gateway's own verify(), and answers with the statuses it is told."""
+
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Received:
+    headers: dict
+    body: bytes
+    signature_valid: bool
+    timestamp: int | None
+
+    @property
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+def check_signature(secret: str, body: bytes, header: str, tolerance: int = 300) -> tuple[bool, int | None]:
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        timestamp = int(fields["t"])
+    except (KeyError, ValueError):
+        return False, None
+    if abs(time.time() - timestamp) > tolerance:
+        return False, timestamp
+    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, fields.get("v1", "")), timestamp
+
+
+@dataclass
+class Receiver:
+    """`statuses`: the answers to give, in order; once used up, `default_status`."""
+
+    secret: str = ""
+    statuses: list = field(default_factory=list)
+    default_status: int = 200
+    delay: float = 0.0  # seconds to wait before answering
+    headers_to_send: dict = field(default_factory=dict)
+    received: list = field(default_factory=list)
+    url: str = ""
+
+    def start(self) -> "Receiver":
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                valid, timestamp = check_signature(receiver.secret, body,
+                                                   self.headers.get("X-Cryptr-Signature", ""))
+                receiver.received.append(Received(dict(self.headers), body, valid, timestamp))
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                status = receiver.statuses.pop(0) if receiver.statuses else receiver.default_status
+                answer = b'{"ok": true}' if status < 300 else b"receiver says no"
+                self.send_response(status)
+                for name, value in receiver.headers_to_send.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/cryptr"
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,115 @@
+"""Webhook deliveries through a real Celery worker process on the real Redis broker (nothing eager): a
+receiver that fails first is retried after the backoff and gets the event once it answers 2xx; a 4xx is
+not retried. Patterns and helpers of tests/onboarding/test_delivery.py."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection as db_connection
+
+from cryptr_sso import audit
+from organizations.webhooks.models import WebhookDelivery
+
+from ..onboarding.test_delivery import _broker_url, _clear_queue, _database_url, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+class Worker:
+    """`celery -A cryptr_sso worker --pool=solo` with tests/webhooks/worker_settings.py."""
+
+    def __init__(self, log: Path):
+        self.log, self.process = log, None
+
+    def start(self) -> "Worker":
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.webhooks.worker_settings",
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": _broker_url(),
+            "CELERY_BROKER_URL": _broker_url(),
+            "SECRET_KEY": settings.SECRET_KEY,  # the endpoint secret is encrypted with a key derived from it
+            "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
+            "PYTHONUNBUFFERED": "1",
+        }
+        self.log.write_text("")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "cryptr_sso", "worker", "--pool=solo", "--loglevel=INFO",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"hooks{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while "ready." not in self.log.read_text():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+
+
+@pytest.fixture
+def worker(tmp_path):
+    url = _broker_url()
+    _clear_queue(url)
+    started = Worker(tmp_path / "worker.log").start()
+    yield started
+    started.stop()
+    _clear_queue(url)
+    db_connection.close()
+
+
+def _record(organization, type="connection.deactivated"):
+    # Outside any test transaction (transaction=True): the event commits and its listeners run at once.
+    return audit.record_event(type=type, organization=organization, actor="operator:alice",
+                              connection_id="misapret_Vq5XKzsUs83o5F78fqbJJU", data={"active": False})
+
+
+def _delivered():
+    return WebhookDelivery.objects.filter(status="delivered").first()
+
+
+def test_a_failing_receiver_is_retried_by_the_worker_then_gets_the_event_once(org, receiver, make_endpoint, worker):
+    _endpoint, secret = make_endpoint(org, receiver.url)
+    receiver.secret, receiver.statuses = secret, [500, 503]
+    event = _record(org)
+
+    delivery = wait_for(_delivered, timeout=60, what="the delivery after two failures", log=worker.log)
+    assert (delivery.attempts, delivery.last_response_code, delivery.last_error) == (3, 200, "")
+    assert len(receiver.received) == 3
+    assert all(request.signature_valid for request in receiver.received)
+    assert {request.json["id"] for request in receiver.received} == {str(event.pk)}
+    assert {request.headers["X-Cryptr-Delivery"] for request in receiver.received} == {str(delivery.pk)}
+    # Each attempt signs anew: the timestamps never go back.
+    stamps = [request.timestamp for request in receiver.received]
+    assert stamps == sorted(stamps)
+    log = worker.log.read_text()
+    assert log.count("retry") >= 2 or log.count("Retry") >= 2
+    time.sleep(3)  # no late duplicate
+    assert len(receiver.received) == 3
+
+
+def test_a_4xx_answer_is_not_retried_by_the_worker(org, receiver, make_endpoint, worker):
+    _endpoint, secret = make_endpoint(org, receiver.url)
+    receiver.secret, receiver.statuses = secret, [404]
+    _record(org)
+
+    failed = wait_for(lambda: WebhookDelivery.objects.filter(status="failed").first(), timeout=30,
+                      what="the delivery to fail", log=worker.log)
+    assert (failed.attempts, failed.last_response_code) == (1, 404)
+    time.sleep(4)  # longer than the test schedule's retry backoff
+    assert len(receiver.received) == 1
+    assert WebhookDelivery.objects.get().attempts == 1
