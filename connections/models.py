@@ -173,3 +173,41 @@ class SSOConnection(models.Model):
         if provider_get(self.provider_type).oidc_profile == OIDC_PROFILE_ENTRA and not self.oidc_tenant_id:
             missing.append("tenant_id")
         return missing
+
+
+class CertificateExpiryNotice(models.Model):
+    """A warning that a certificate expires soon, at one threshold (60, 30 or 7 days before): made once per
+    certificate, threshold and audience (connections/tasks.py), then emailed by a Celery task.
+
+    `scope` is the connection id for a warning about that connection (its IdP certificate, or the SP
+    certificate its IdP was given), or "operators" for the deployment's SP certificate (one email to the
+    operators, not one per connection)."""
+
+    IDP, SP = "idp", "sp"
+    KINDS = ((IDP, "IdP signing certificate"), (SP, "SP certificate"))
+    OPERATORS = "operators"
+
+    kind = models.CharField(max_length=3, choices=KINDS)
+    fingerprint = models.CharField(max_length=95, help_text="SHA-256 of the certificate, AA:BB:... hex.")
+    threshold_days = models.PositiveSmallIntegerField()
+    scope = models.CharField(max_length=100)
+    connection = models.ForeignKey(SSOConnection, null=True, blank=True, on_delete=models.CASCADE,
+                                   related_name="certificate_notices")
+    subject = models.CharField(max_length=500, blank=True, default="")
+    not_valid_after = models.DateTimeField()
+    recipients = models.JSONField(default=list, help_text='[{"email": ..., "role": "operator" | "it_admin"}]')
+    sent_to = models.JSONField(default=list, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    send_attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    inserted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-inserted_at",)
+        constraints = [
+            models.UniqueConstraint("kind", "fingerprint", "threshold_days", "scope",
+                                    name="certificate_notice_once_per_threshold"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.fingerprint[:11]}… {self.threshold_days} days ({self.scope})"
