@@ -78,7 +78,9 @@ class StepForm(forms.Form):
 class ChooseProviderForm(StepForm):
     provider_type = forms.ChoiceField(
         label=_("Which identity provider does your company use?"),
-        choices=[(key, PROVIDERS[key].label) for key in WIZARD_PROVIDERS],
+        # Product names stay as they are; the generic choice is a sentence, so it is translated.
+        choices=[(key, _("Another SAML 2.0 identity provider") if key == "generic_saml" else PROVIDERS[key].label)
+                 for key in WIZARD_PROVIDERS],
         widget=forms.RadioSelect,
         error_messages={"required": _("Choose your identity provider (or “Another SAML 2.0 identity provider”).")},
     )

@@ -2,10 +2,11 @@
 connection for it, the ACS checks the IdP's response like any other but signs nobody in, and the
 wizard shows what arrived (or exactly why it was refused). Then activation."""
 
+from importlib import import_module
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
+from django.conf import settings
 
 from connections.login_session import SESSION_KEY
 from onboarding.models import AdminOnboarding
@@ -27,8 +28,9 @@ def configured(client, wizard_url, invited, test_idp):
     return connection, token
 
 
-def saml_session(client) -> SessionStore:
-    return SessionStore(session_key=client.cookies["saml_session"].value)
+def saml_session(client):
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    return store(session_key=client.cookies["saml_session"].value)
 
 
 def start_test(client, wizard_url) -> str:
