@@ -390,10 +390,12 @@ def start_gunicorn(args, workers: int, log_path: Path) -> subprocess.Popen:
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn), "cryptr_sso.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
                "--workers", str(workers), "--worker-class", "sync", "--timeout", "60",
-               "--error-logfile", str(log_path), "--log-level", "warning"]
+               "--error-logfile", "-", "--log-level", "warning"]
     env = {**os.environ, **server_env(args)}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    # gunicorn's own log and Django's (errors of 500 answers) go to the same file.
+    with open(log_path, "w") as log_file:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                                   stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
     import requests
 
     deadline = time.time() + 30
@@ -486,7 +488,11 @@ def measure(args, organization, token: str, workers: int, run_tag: str) -> list[
                                 capture_output=True, text=True, timeout=budget)
         if client.returncode != 0:
             sys.exit(f"the client failed:\n{client.stderr[-4000:]}")
-        return json.loads(client.stdout)
+        rows = json.loads(client.stdout)
+        if any(row["errors"] for row in rows):
+            log(f"some answers were not the expected ones; the end of {log_path}:\n"
+                + "\n".join(log_path.read_text().splitlines()[-15:]))
+        return rows
     finally:
         stop_gunicorn(process)
         log("gunicorn stopped")
@@ -525,7 +531,11 @@ def print_table(title: str, rows: list[dict]) -> None:
         if row["capped"]:
             errors += " (time cap)"
         print(f"| {row['name']:<46} | {row['ok']:>5} | {row['p50_ms']:>7.1f} | {row['p95_ms']:>7.1f} | "
-              f"{row['rps']:>7.1f} | {row['app_cpu_ms']:>14.2f} | {row['db_cpu_ms']:>13.2f} | {errors} |")
+              f"{row['rps']:>7.1f} | {_cpu(row, 'app_cpu_ms'):>14} | {_cpu(row, 'db_cpu_ms'):>13} | {errors} |")
+
+
+def _cpu(row: dict, key: str) -> str:
+    return f"{row[key]:.2f}" if row["ok"] else "-"
 
 
 def main() -> None:
