@@ -215,10 +215,8 @@ def _idp_metadata_context(wizard_: Wizard, form) -> dict:
 
 def _attribute_mapping_context(wizard_: Wizard, form=None) -> dict:
     guide = guide_for(wizard_.onboarding.provider_type or wizard_.connection.provider_type)
-    sources = {}
-    for instruction in guide.instructions:
-        sources.update(dict(instruction.attributes))
-    return {"guide": guide, "attribute_sources": sources}
+    guide_attributes = [pair for instruction in guide.instructions for pair in instruction.attributes]
+    return {"guide": guide, "guide_attributes": guide_attributes}
 
 
 # What to show next to a refused test login: which of our values the IdP must carry, and which wizard
