@@ -43,11 +43,6 @@ from connections import exceptions as errors
 from connections.exceptions import SsoConnectionError
 
 from .config import SamlSettings, build_sp_config
-
-try:
-    from .response import sp_client
-except ImportError:  # the name before response.py's rename
-    from .response import _client as sp_client
 from .response import (
     ALLOWED_SIGNATURE_METHODS,
     MAX_MESSAGE_BYTES,
@@ -60,6 +55,7 @@ from .response import (
     _parse_xml,
     _text,
     _timestamp,
+    sp_client,
 )
 
 logger = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from djangosaml2.cache import OutstandingQueriesCache
 from djangosaml2.utils import get_fallback_login_redirect_url
 from djangosaml2.views import LoginView
+from oauth2_provider.http import OAuth2ResponseRedirect
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 
 from connections.admin_test_login import armed_return_path, finish_admin_test, is_admin_test
@@ -117,7 +118,11 @@ class AssertionConsumerView(View):
         came_from = login.came_from if login.came_from and is_gateway_path(login.came_from) else ""
         if came_from == get_fallback_login_redirect_url():
             came_from = ""  # djangosaml2's default when the login had no `next`: not a place to land
-        return HttpResponseRedirect(came_from or idp_initiated_landing(connection))
+        landing = came_from or idp_initiated_landing(connection)
+        if is_gateway_path(landing):
+            return HttpResponseRedirect(landing)
+        # A public client's landing is the application's own URI, which may use a custom scheme.
+        return OAuth2ResponseRedirect(landing, connection.application.get_allowed_schemes())
 
 
 class InvalidNextUrl(SsoConnectionError):
@@ -242,7 +247,6 @@ class SingleLogoutView(View):
 
     def _logout_response(self, request, connection, slo, data, binding, raw_query):
         from django.shortcuts import render
-        from oauth2_provider.http import OAuth2ResponseRedirect
 
         from .logout import LogoutRefusedByIdp, claim_logout_request
 
