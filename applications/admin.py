@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from oauth2_provider import admin as dot_admin
 
+from cryptr_sso.audit import Actor
+
 from . import services, validators
 from .kinds import APPLICATION_TYPE_CHOICES, client_type_of
 from .models import AccessToken, Application, Grant, IDToken, RefreshToken
@@ -112,10 +114,11 @@ class ApplicationAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.application_update(application=obj, data=self._data(form))
+            services.application_update(application=Application.objects.get(pk=obj.pk), data=self._data(form),
+                                        by=Actor.operator(request))
             return
         application, secret = services.application_create(organization=form.cleaned_data["organization"],
-                                                          **self._data(form))
+                                                          **self._data(form), by=Actor.operator(request))
         obj.pk, obj.client_id, obj._state.adding = application.pk, application.client_id, False
         if secret:
             messages.warning(request, format_html(
@@ -126,7 +129,7 @@ class ApplicationAdmin(admin.ModelAdmin):
                                                "it has no secret and must use PKCE).", application.client_id))
 
     def delete_model(self, request, obj):
-        services.application_delete(application=obj)
+        services.application_delete(application=obj, by=Actor.operator(request))
 
 
 # DOT's token admins search

@@ -1,24 +1,86 @@
 """Operators' view of SSO connections. Writes go through the same services as the API: the idp_id
 is generated, pasted metadata is parsed (or the URL fetched) and the activation rules apply."""
 
+import functools
+from datetime import UTC, datetime
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import transaction
+from django.db.models import CharField, DateTimeField, OuterRef, Q, Subquery
+from django.db.models.fields.json import KeyTextTransform
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from applications.models import Application
 from cryptr_sso.api.errors import ApiError
+from cryptr_sso.audit import Actor
+from cryptr_sso.models import AuditEvent
 from onboarding import admin as onboarding_admin
 from onboarding import selectors as onboarding_selectors
 from onboarding import services as onboarding_services
 
 from . import selectors, services
-from .models import SSOConnection
+from .models import LIFECYCLE_STATES, SSOConnection
 from .oidc.config import redirect_uri_for
 from .providers import OIDC
 from .saml.keys import sp_certificate_pem
+from .saml.metadata import MetadataError, certificate_from_text
+
+CERTIFICATE_WARNING_DAYS = 30
+
+
+@functools.lru_cache(maxsize=512)
+def _certificate_expiry(pem: str) -> datetime | None:
+    try:
+        return certificate_from_text(pem).not_valid_after
+    except MetadataError:
+        return None
+
+
+def idp_certificate_expiries(connection: SSOConnection) -> list[datetime]:
+    """When each of the connection's IdP signing certificates expires, soonest first (parsed once per PEM)."""
+    return sorted(filter(None, (_certificate_expiry(pem) for pem in connection.idp_certificates or [])))
+
+
+def _expiry_label(expires: datetime):
+    days = (expires - datetime.now(UTC)).days
+    if expires <= datetime.now(UTC):
+        return format_html('<strong style="color: #ba2121">expired on {}</strong>', f"{expires:%Y-%m-%d}")
+    if days < CERTIFICATE_WARNING_DAYS:
+        return format_html('<strong style="color: #ba2121">&#9888; expires {} (in {} days)</strong>',
+                           f"{expires:%Y-%m-%d}", days)
+    return f"{expires:%Y-%m-%d}"
+
+
+def _last_event(type_: str, value=None):
+    """The newest `type_` event of the row's connection: its time, or one key of its data."""
+    events = AuditEvent.objects.filter(connection_id=OuterRef("pk"), type=type_).order_by("-inserted_at", "-id")
+    if value is None:
+        return Subquery(events.values("inserted_at")[:1], output_field=DateTimeField())
+    return Subquery(events.annotate(v=KeyTextTransform(value, "data")).values("v")[:1], output_field=CharField())
+
+
+def _when(at: datetime) -> str:
+    return f"{timezone.localtime(at):%Y-%m-%d %H:%M:%S}"
+
+
+class LifecycleFilter(admin.SimpleListFilter):
+    title = "lifecycle"
+    parameter_name = "lifecycle"
+    CONDITIONS = {
+        "draft": Q(active=False, deactivated_at__isnull=True, last_successful_test_at__isnull=True),
+        "tested": Q(active=False, deactivated_at__isnull=True, last_successful_test_at__isnull=False),
+        "active": Q(active=True),
+        "inactive": Q(active=False, deactivated_at__isnull=False),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(state, state) for state in LIFECYCLE_STATES]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(self.CONDITIONS[self.value()]) if self.value() in self.CONDITIONS else queryset
 
 OIDC_FORM_FIELDS = ("oidc_issuer", "oidc_client_id", "oidc_scopes", "oidc_tenant_id")
 IDP_FIELDS = ("idp_metadata_xml", "idp_metadata_url", "idp_entity_id", "idp_sso_url", "idp_sso_binding",
@@ -157,23 +219,26 @@ class ConnectionChangeForm(forms.ModelForm):
 
 @admin.register(SSOConnection)
 class SSOConnectionAdmin(admin.ModelAdmin):
-    list_display = ("id", "organization", "application", "provider_type", "active", "last_successful_test_at",
-                    "onboarding_state", "onboarding_progress", "inserted_at")
-    list_filter = ("active", "provider_type", "protocol", "organization")
+    list_display = ("id", "organization", "application", "provider_type", "lifecycle_label", "last_login_ok",
+                    "last_login_failed", "certificate_expiry", "onboarding_state", "onboarding_progress",
+                    "inserted_at")
+    list_filter = (LifecycleFilter, "active", "provider_type", "protocol", "organization")
     search_fields = ("id", "organization__domain", "organization__name", "application__name", "idp_entity_id",
                      "sso_admin_email")
     list_select_related = ("organization", "application", "admin_onboarding")
-    actions = ("resend_onboarding_invitation", "revoke_onboarding_links")
+    actions = ("deactivate_connections", "resend_onboarding_invitation", "revoke_onboarding_links")
     autocomplete_fields = ("organization",)
     show_full_result_count = False
     readonly_fields = ("id", "organization", "protocol", "sp_settings", "oidc_rp_settings", "oidc_discovered",
                        "idp_metadata_fetched_at",
                        "idp_metadata_valid_until", "last_successful_test_at", "onboarding_summary", "inserted_at",
-                       "updated_at")
+                       "updated_at", "lifecycle_label", "deactivated_at", "deactivated_by", "sign_ins",
+                       "certificate_expiry")
     fieldsets_change = (
-        (None, {"fields": ("id", "organization", "application", "protocol", "provider_type", "active",
-                           "bypass_it_admin_test", "last_successful_test_at", "users_provisioning",
-                           "sso_admin_email")}),
+        (None, {"fields": ("id", "organization", "application", "protocol", "provider_type", "lifecycle_label",
+                           "active", "deactivated_at", "deactivated_by", "bypass_it_admin_test",
+                           "last_successful_test_at", "users_provisioning", "sso_admin_email")}),
+        ("Health", {"fields": ("sign_ins", "certificate_expiry")}),
         ("The IT admin's onboarding", {"fields": ("onboarding_summary",)}),
         ("Our service provider (to enter in the IdP)", {"fields": ("sp_settings",)}),
         ("Identity provider: metadata URL, pasted metadata, or the values typed by hand",
@@ -182,13 +247,67 @@ class SSOConnectionAdmin(admin.ModelAdmin):
         (None, {"fields": ("inserted_at", "updated_at")}),
     )
     fieldsets_change_oidc = (
-        fieldsets_change[0], fieldsets_change[1],
+        fieldsets_change[0], fieldsets_change[1], fieldsets_change[2],
         ("OpenID Connect identity provider (the issuer's discovery document is read when saved)",
          {"fields": ("oidc_rp_settings", *OIDC_FORM_FIELDS, "oidc_client_secret", "oidc_hosted_domains",
                      "oidc_discovered")}),
         ("Sign-in", {"fields": ("attribute_mapping",)}),
         (None, {"fields": ("inserted_at", "updated_at")}),
     )
+
+    def get_queryset(self, request):
+        # The last sign-ins come from the audit trail, as subqueries of the one list query (no N+1).
+        return super().get_queryset(request).annotate(
+            last_login_ok_at=_last_event("sso.login.succeeded"),
+            last_login_failed_at=_last_event("sso.login.failed"),
+            last_login_failed_error=_last_event("sso.login.failed", "error"),
+            last_login_failed_reason=_last_event("sso.login.failed", "reason"),
+        )
+
+    @admin.display(description="lifecycle")
+    def lifecycle_label(self, obj):
+        colors = {"draft": "#777", "tested": "#205067", "active": "#2e7d32", "inactive": "#ba2121"}
+        return format_html('<strong style="color: {}">{}</strong>', colors[obj.lifecycle], obj.lifecycle)
+
+    @admin.display(description="last sign-in", ordering="last_login_ok_at")
+    def last_login_ok(self, obj):
+        at = getattr(obj, "last_login_ok_at", None)
+        return _when(at) if at else "-"
+
+    @admin.display(description="last failed sign-in", ordering="last_login_failed_at")
+    def last_login_failed(self, obj):
+        at = getattr(obj, "last_login_failed_at", None)
+        if at is None:
+            return "-"
+        return format_html('{}<br><span title="{}">{}</span>', _when(at), obj.last_login_failed_reason or "",
+                           obj.last_login_failed_error or "")
+
+    @admin.display(description="IdP certificate expiry")
+    def certificate_expiry(self, obj):
+        expiries = idp_certificate_expiries(obj)
+        if not expiries:
+            return "-"
+        return format_html_join(format_html("<br>"), "{}", ((_expiry_label(at),) for at in expiries))
+
+    @admin.display(description="sign-ins")
+    def sign_ins(self, obj):
+        events_url = reverse("admin:cryptr_sso_auditevent_changelist") + f"?q={obj.pk}"
+        failed = "-"
+        if getattr(obj, "last_login_failed_at", None):
+            failed = format_html("{} &middot; <code>{}</code> {}", _when(obj.last_login_failed_at),
+                                 obj.last_login_failed_error or "", obj.last_login_failed_reason or "")
+        return format_html('Last successful: {}<br>Last failed: {}<br><a href="{}">All events of this connection</a>',
+                           _when(obj.last_login_ok_at) if getattr(obj, "last_login_ok_at", None) else "never",
+                           failed, events_url)
+
+    @admin.action(description="Deactivate the selected connections (end users can no longer sign in)",
+                  permissions=["change"])
+    def deactivate_connections(self, request, queryset):
+        done = 0
+        for connection in queryset.filter(active=True):
+            services.connection_deactivate(connection=connection, by=Actor.operator(request))
+            done += 1
+        self.message_user(request, f"Deactivated {done} connection(s).", messages.SUCCESS)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = ConnectionChangeForm if obj is not None else ConnectionAddForm
@@ -266,7 +385,7 @@ class SSOConnectionAdmin(admin.ModelAdmin):
                 created = services.connection_create(
                     organization=form.cleaned_data["organization"], application=form.cleaned_data["application"],
                     provider_type=form.cleaned_data["provider_type"],
-                    sso_admin_email=form.cleaned_data.get("sso_admin_email") or "",
+                    sso_admin_email=form.cleaned_data.get("sso_admin_email") or "", by=Actor.operator(request),
                 )
                 if created.sso_admin_email:
                     # As through the API: a connection created with its IT admin's email invites the admin.
@@ -275,14 +394,14 @@ class SSOConnectionAdmin(admin.ModelAdmin):
             return
         application = form.cleaned_data["application"] if "application" in form.changed_data else None
         services.connection_update(connection=obj, data=form.update_data(), application=application,
-                                   idp_fields=getattr(form, "idp_fields", None))
+                                   idp_fields=getattr(form, "idp_fields", None), by=Actor.operator(request))
 
     def delete_model(self, request, obj):
-        services.connection_delete(connection=obj)
+        services.connection_delete(connection=obj, by=Actor.operator(request))
 
     def delete_queryset(self, request, queryset):
         for connection in queryset:
-            services.connection_delete(connection=connection)
+            services.connection_delete(connection=connection, by=Actor.operator(request))
 
 
 

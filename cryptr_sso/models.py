@@ -40,7 +40,11 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ("-inserted_at", "-id")
-        indexes = [models.Index(fields=["organization", "-inserted_at", "-id"], name="event_org_newest_first")]
+        indexes = [
+            models.Index(fields=["organization", "-inserted_at", "-id"], name="event_org_newest_first"),
+            # The connection admin's "last successful / failed sign-in" columns (one lookup per row).
+            models.Index(fields=["connection_id", "type", "-inserted_at"], name="event_connection_last"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.organization_domain or '-'} {self.inserted_at:%Y-%m-%d %H:%M:%S}"

@@ -1,9 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.db import transaction
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
+
+from cryptr_sso import audit
+from cryptr_sso.audit import Actor
+from cryptr_sso.models import AuditEvent
 
 from . import services
 from .models import ApiKey, Identity, Organization, User
@@ -40,16 +46,66 @@ def _flat_messages(detail) -> list[str]:
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     form = OrganizationForm
-    list_display = ("name", "domain", "locality", "country_name", "users_link", "inserted_at")
+    list_display = ("name", "domain", "locality", "country_name", "users_link", "connections_link",
+                    "applications_link", "inserted_at")
     search_fields = ("name", "domain", "allowed_email_domains")
     list_filter = ("country_name", "inserted_at")
-    readonly_fields = ("id", "domain", "users_link", "inserted_at", "updated_at")
+    readonly_fields = ("id", "domain", "users_link", "connections_overview", "applications_link",
+                       "recent_events", "inserted_at", "updated_at")
     fields = ("id", "name", "domain", "locality", "country_name", "state", "allowed_email_domains",
-              "users_link", "inserted_at", "updated_at")
+              "users_link", "connections_overview", "applications_link", "recent_events", "inserted_at",
+              "updated_at")
     date_hierarchy = "inserted_at"
+    RECENT_EVENTS = 10
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(users_count=Count("users"))
+        # One count per relation as a subquery: joining users, connections and applications at once would
+        # multiply the rows (and the counts).
+        from applications.models import Application
+        from connections.models import SSOConnection
+
+        def count_of(model):
+            rows = model.objects.filter(organization=OuterRef("pk")).order_by().values("organization")
+            return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0)
+
+        return super().get_queryset(request).annotate(
+            users_count=count_of(User), connections_count=count_of(SSOConnection),
+            applications_count=count_of(Application),
+        )
+
+    @admin.display(description="SSO connections", ordering="connections_count")
+    def connections_link(self, obj):
+        url = reverse("admin:connections_ssoconnection_changelist") + f"?organization__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} connections</a>', url, getattr(obj, "connections_count", "-"))
+
+    @admin.display(description="applications", ordering="applications_count")
+    def applications_link(self, obj):
+        url = reverse("admin:applications_application_changelist") + f"?organization__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} applications</a>', url, getattr(obj, "applications_count", "-"))
+
+    @admin.display(description="SSO connections")
+    def connections_overview(self, obj):
+        connections = obj.sso_connections.select_related("application").order_by("-inserted_at")[:50]
+        if not connections:
+            return "None yet."
+        rows = format_html_join(
+            "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            ((reverse("admin:connections_ssoconnection_change", args=[c.pk]), c.pk, c.lifecycle, c.provider_type,
+              c.application.name) for c in connections),
+        )
+        return format_html("<table><tr><th>idp_id</th><th>lifecycle</th><th>provider</th><th>application</th>"
+                           "</tr>{}</table>{}", rows, self.connections_link(obj))
+
+    @admin.display(description="recent events")
+    def recent_events(self, obj):
+        events = AuditEvent.objects.filter(organization=obj).order_by("-inserted_at", "-id")[:self.RECENT_EVENTS]
+        url = reverse("admin:cryptr_sso_auditevent_changelist") + f"?organization__id__exact={obj.pk}"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((e.inserted_at.strftime("%Y-%m-%d %H:%M:%S"), e.type, e.actor, e.connection_id) for e in events),
+        )
+        return format_html('<table><tr><th>when</th><th>type</th><th>who</th><th>connection</th></tr>{}</table>'
+                           '<a href="{}">All events of this organization</a>', rows, url)
 
     @admin.display(description="users", ordering="users_count")
     def users_link(self, obj):
@@ -61,13 +117,22 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.organization_update(organization=obj, data=form.cleaned_data)
+            # The form already wrote its values on obj: the service compares with the saved row.
+            saved = Organization.objects.get(pk=obj.pk)
+            services.organization_update(organization=saved, data=form.cleaned_data, by=Actor.operator(request))
             return
         created = services.organization_create(
             name=obj.name, locality=obj.locality, country_name=obj.country_name, state=obj.state,
-            allowed_email_domains=obj.allowed_email_domains,
+            allowed_email_domains=obj.allowed_email_domains, by=Actor.operator(request),
         )
         obj.pk, obj.domain, obj._state.adding = created.pk, created.domain, False
+
+    def delete_model(self, request, obj):
+        services.organization_delete(organization=obj, by=Actor.operator(request))
+
+    def delete_queryset(self, request, queryset):
+        for organization in queryset:
+            services.organization_delete(organization=organization, by=Actor.operator(request))
 
 
 class IdentityInline(admin.TabularInline):
@@ -90,6 +155,34 @@ class UserAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "inserted_at", "updated_at")
     inlines = [IdentityInline]
     show_full_result_count = False
+    actions = ["revoke_sessions"]
+
+    # Operators edit users directly (no service takes a whole form); the change is recorded here.
+    def save_model(self, request, obj, form, change):
+        before = audit.snapshot(User.objects.get(pk=obj.pk)) if change else {}
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            audit.record("user.updated" if change else "user.created", by=Actor.operator(request),
+                         organization=obj.organization, user=obj, data={"changes": audit.changes(before, obj)})
+
+    def delete_model(self, request, obj):
+        services.user_delete(user=obj, by=Actor.operator(request))
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset.select_related("organization"):
+            services.user_delete(user=user, by=Actor.operator(request))
+
+    @admin.action(description="Revoke all sessions of the selected users (tokens and gateway sign-ins)",
+                  permissions=["change"])
+    def revoke_sessions(self, request, queryset):
+        from applications.oauth.sign_out import end_user_revoke_all_sessions
+
+        tokens = ended = 0
+        for user in queryset.select_related("organization"):
+            revoked = end_user_revoke_all_sessions(user=user, by=Actor.operator(request))
+            tokens, ended = tokens + revoked["tokens"], ended + revoked["sign_ins"]
+        self.message_user(request, f"Revoked {tokens} token(s) and ended {ended} gateway sign-in(s).",
+                          messages.SUCCESS)
 
 
 class ApiKeyForm(forms.ModelForm):
@@ -132,13 +225,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             if "active" in form.changed_data and not obj.active:
                 # Unticking 'active' is a revocation: record it and drop the key's live tokens.
-                services.api_key_revoke(api_key=obj)
+                services.api_key_revoke(api_key=obj, by=Actor.operator(request))
             return
         all_organizations = form.cleaned_data["all_organizations"]
         api_key, secret = services.api_key_create(
             name=obj.name,
             organizations=None if all_organizations else list(form.cleaned_data["organizations"]),
-            scopes=form.cleaned_data["scopes"],
+            scopes=form.cleaned_data["scopes"], by=Actor.operator(request),
         )
         obj.pk, obj.client_id, obj._state.adding = api_key.pk, api_key.client_id, False
         messages.warning(
@@ -155,5 +248,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke the selected API keys (their tokens stop working at once)")
     def revoke(self, request, queryset):
         for api_key in queryset:
-            services.api_key_revoke(api_key=api_key)
+            services.api_key_revoke(api_key=api_key, by=Actor.operator(request))
         self.message_user(request, f"Revoked {queryset.count()} API key(s).", messages.SUCCESS)

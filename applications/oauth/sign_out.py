@@ -49,3 +49,27 @@ def sign_out_end_user(request, *, organization, user=None) -> None:
                                by=Actor.of_request(request, f"end_user:{user.pk}"))
     end_user_logout(request)
     request.session.cycle_key()
+
+
+def end_user_revoke_all_sessions(*, user, by: Actor | None = None) -> dict[str, int]:
+    """Every way `user` is signed in, ended (the operator's "revoke all sessions"): their tokens in the
+    organization, and the gateway sign-ins the SAML logout index knows (by connection and NameID), so no
+    application can get a new code without a fresh login at the IdP. Sign-ins through OIDC connections are
+    not indexed: they end with the tokens' refresh, or at once when the user is deactivated."""
+    from connections.login_session import SESSION_KEY
+    from connections.saml.logout import forget_sso_sessions, indexed_session_keys, session_store
+
+    tokens = revoke_end_user_tokens(user=user, organization=user.organization, by=by, reason="operator")
+    ended = 0
+    for identity in user.identities.all():
+        keys = indexed_session_keys(idp_id=identity.idp_id, name_id=identity.subject)
+        for key in keys:
+            store = session_store(key)
+            data = store.get(SESSION_KEY)
+            if data and data.get("user_id") == str(user.pk):
+                store.delete()
+                ended += 1
+        forget_sso_sessions(idp_id=identity.idp_id, name_id=identity.subject, session_keys=keys)
+    audit.record("user.sessions_revoked", by=by, organization=user.organization, user=user,
+                 data={"sign_ins_ended": ended, "revoked": tokens})
+    return {"tokens": tokens, "sign_ins": ended}
