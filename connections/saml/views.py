@@ -22,7 +22,7 @@ from connections.exceptions import SsoConnectionError
 from connections.login_session import end_user_login
 from connections.pages import connection_for_sign_in, inactive_connection_page, sso_error_page
 from connections.selectors import saml_settings_for
-from connections.sign_in import AssertedIdentity, sso_sign_in
+from connections.sign_in import AssertedIdentity, record_sign_in, sso_sign_in
 
 from .response import SamlResponseProcessor
 from .sp import sp_config_for, sp_metadata_xml
@@ -95,6 +95,7 @@ class AssertionConsumerView(View):
                 outstanding.delete(login.in_response_to)
                 return finish_admin_test(request, connection=connection, login=login)
             if not connection.active:
+                record_sign_in(request, connection=connection, error="connection_inactive")
                 return inactive_connection_page(request, connection)
             user = sso_sign_in(connection=connection, identity=AssertedIdentity(
                 subject=login.name_id, attributes=login.attributes, name_id_format=login.name_id_format,
@@ -104,7 +105,9 @@ class AssertionConsumerView(View):
             logger.warning("SSO sign-in refused on %s: %s", connection.id, exc.code)
             if armed_return_path(request, connection.id):
                 return finish_admin_test(request, connection=connection, error=exc)
+            record_sign_in(request, connection=connection, error=exc)
             return sso_error_page(request, exc, connection=connection)
+        record_sign_in(request, connection=connection, user=user)
         if login.in_response_to:
             outstanding.delete(login.in_response_to)
         end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type,
