@@ -5,20 +5,79 @@ application belongs to an organization, and every grant and token belongs to a u
 organization's directory (organizations.User), never to an operator account.
 """
 
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, get_hasher, identify_hasher, make_password
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import (
     AbstractAccessToken,
     AbstractApplication,
     AbstractGrant,
     AbstractIDToken,
     AbstractRefreshToken,
+    ClientSecretField,
 )
 
 from organizations.models import Organization, User
 
 
+class GeneratedSecretHasher(PBKDF2PasswordHasher):
+    """PBKDF2-SHA256 with one iteration (a salted HMAC-SHA256), for client secrets the gateway generates.
+
+    The work factor of a password hash (1,000,000 iterations, about 250 ms of CPU) protects guessable
+    passwords. A generated client secret is 128 random characters from 62 (762 bits): nothing to guess,
+    so the salted HMAC is as strong, as for the API keys' SHA-256 (cryptr_sso.hashing). The stored value
+    keeps Django's `pbkdf2_sha256$<iterations>$<salt>$<hash>` format, so django-oauth-toolkit checks it
+    with the stock hasher (which reads the iteration count from the value) and operators' passwords are
+    not affected: PASSWORD_HASHERS is unchanged."""
+
+    iterations = 1
+
+    @classmethod
+    def verifiable(cls) -> bool:
+        """Whether check_password can read such a value: PBKDF2PasswordHasher is in PASSWORD_HASHERS
+        (Django's default; a deployment, or a test, may leave it out)."""
+        try:
+            get_hasher(cls.algorithm)
+        except ValueError:
+            return False
+        return True
+
+
+# Shorter secrets (none are made by the gateway: application_create and the admin generate them) keep
+# the default password hasher, and so does a deployment whose PASSWORD_HASHERS leave PBKDF2 out.
+GENERATED_SECRET_MIN_LENGTH = 64
+
+
+class GeneratedClientSecretField(ClientSecretField):
+    """django-oauth-toolkit's client secret field, hashing long generated secrets with
+    GeneratedSecretHasher instead of the password hasher: a confidential client's token exchange
+    otherwise spends ~250 ms of CPU checking its secret."""
+
+    def pre_save(self, model_instance, add):
+        secret = getattr(model_instance, self.attname)
+        if (getattr(model_instance, "hash_client_secret", True) and len(secret or "") >= GENERATED_SECRET_MIN_LENGTH
+                and GeneratedSecretHasher.verifiable()):
+            try:
+                identify_hasher(secret)
+            except ValueError:  # not hashed yet
+                hashed = make_password(secret, hasher=GeneratedSecretHasher())
+                setattr(model_instance, self.attname, hashed)
+                return hashed
+        return super().pre_save(model_instance, add)
+
+
 class Application(AbstractApplication):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="applications")
+    # DOT's field, but generated secrets hashed fast (see GeneratedClientSecretField).
+    client_secret = GeneratedClientSecretField(
+        max_length=255,
+        blank=True,
+        default=generate_client_secret,
+        db_index=True,
+        help_text=_("Client secret for authentication"),
+        verbose_name=_("client secret"),
+    )
     description = models.TextField(blank=True, default="")
     application_type = models.CharField(max_length=32, default="regular_web")
     default_redirect_uri_after_login = models.URLField(max_length=2000, blank=True, default="")

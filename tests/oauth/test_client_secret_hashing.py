@@ -1,0 +1,54 @@
+"""Generated client secrets are stored with a one-iteration PBKDF2 (applications.models.GeneratedSecretHasher),
+so a confidential client's token exchange does not spend ~250 ms of CPU on the password hasher."""
+
+from django.conf import global_settings
+from django.contrib.auth.hashers import check_password, make_password
+
+from applications.services import application_create
+from tests.oauth.conftest import REDIRECT_URI
+
+
+def _confidential_app(tenant):
+    return application_create(organization=tenant.org, name="Server app", application_type="regular_web",
+                              allowed_redirect_uris_after_login=[REDIRECT_URI])
+
+
+def _exchange(client, tenant, app, secret):
+    code, _ = tenant.code_for(client, app, verifier=None)
+    return tenant.exchange(client, code, None, app, client_secret=secret)
+
+
+def test_a_generated_secret_is_stored_with_one_pbkdf2_iteration_and_authenticates(client, tenant_a, settings):
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS  # production's: PBKDF2 first
+    app, secret = _confidential_app(tenant_a)
+    assert len(secret) >= 64
+    assert app.client_secret.startswith("pbkdf2_sha256$1$") and secret not in app.client_secret
+    tenant_a.sign_in(client)
+    wrong = _exchange(client, tenant_a, app, secret[:-1] + ("A" if secret[-1] != "A" else "B"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    response = _exchange(client, tenant_a, app, secret)
+    assert response.status_code == 200, response.content
+    # Saving the application again keeps the stored hash (it is not hashed twice).
+    stored = app.client_secret
+    app.save()
+    app.refresh_from_db()
+    assert app.client_secret == stored and check_password(secret, stored)
+
+
+def test_a_secret_hashed_by_the_password_hasher_before_still_authenticates(client, tenant_a, settings):
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    app, secret = _confidential_app(tenant_a)
+    app.client_secret = make_password(secret)  # as applications created before stored it
+    app.save()
+    app.refresh_from_db()
+    assert app.client_secret.startswith("pbkdf2_sha256$1000000$")
+    tenant_a.sign_in(client)
+    assert _exchange(client, tenant_a, app, secret).status_code == 200
+
+
+def test_without_pbkdf2_in_password_hashers_the_default_hasher_is_used(client, tenant_a, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    app, secret = _confidential_app(tenant_a)
+    assert app.client_secret.startswith("md5$")
+    tenant_a.sign_in(client)
+    assert _exchange(client, tenant_a, app, secret).status_code == 200
