@@ -12,6 +12,7 @@ verifier as the ACS (`response._client`). Around it, the checks pysaml2 does not
 - SHA-1 and HMAC refused (the ACS allow-list, also for the Redirect binding's SigAlg);
 - Issuer = the connection's IdP, Destination = this connection's SLO URL, IssueInstant recent and a
   LogoutRequest's NotOnOrAfter not passed; no DTD or entities; size caps before decoding and inflating;
+- each LogoutRequest ID is accepted once (the assertion replay cache, shared by all processes);
 - a LogoutResponse answers a LogoutRequest this browser sent (its ID kept in the `saml_session` cookie,
   like djangosaml2's outstanding AuthnRequests).
 
@@ -42,6 +43,7 @@ from saml2.sigver import SIGNER_ALGS, extract_rsa_key_from_x509_cert, pem_format
 from connections import exceptions as errors
 from connections.exceptions import SsoConnectionError
 
+from . import replay
 from .config import SamlSettings, build_sp_config
 from .response import (
     ALLOWED_SIGNATURE_METHODS,
@@ -122,6 +124,11 @@ class LogoutRefusedByIdp(SamlLogoutError):
     code = "saml_logout_idp_status"
     hint = ("You are signed out of the application, but your company's identity provider did not confirm "
             "that it signed you out too. Sign out at the identity provider, or close the browser.")
+
+
+class LogoutReplayed(SamlLogoutError):
+    code = "saml_logout_replayed"
+    hint = "This SAML LogoutRequest was already used. Nothing changed; sign out again at the identity provider."
 
 
 class LogoutNotSupported(SamlLogoutError):
@@ -227,6 +234,12 @@ class SamlLogout:
             raise LogoutMalformed(detail="pysaml2 parsed another LogoutRequest")
         if binding == BINDING_HTTP_POST and parsed.message.signature is None:
             raise LogoutSignatureMissing(detail="pysaml2 saw no signature")
+        # Last, once verified (a forged message must not burn a genuine ID): each LogoutRequest is used once.
+        issued = _timestamp(root.get("IssueInstant"), "IssueInstant")
+        if not replay.claim_assertion_id(idp_id=self.settings.idp_id, issuer=f"{self.idp_entity_id}#LogoutRequest",
+                                         assertion_id=root.get("ID"), not_on_or_after=issued + MAX_MESSAGE_AGE,
+                                         clock_skew=self.settings.clock_skew):
+            raise LogoutReplayed(detail="LogoutRequest ID already used")
         name_id = name_ids[0]
         return LogoutRequestIn(
             id=root.get("ID"),

@@ -538,6 +538,20 @@ def test_forged_or_weak_logout_requests_are_refused_and_the_session_stays_open(c
     assert is_open(client)
 
 
+def test_a_replayed_logout_request_is_refused(client, sp):
+    server = crafting_idp(entity_id=sp["idp_a"].entity_id, key="a")
+    path = slo_path(sp["a"])
+    info = server.apply_binding(BINDING_HTTP_REDIRECT, logout_request(server, destination=f"http://testserver{path}"),
+                                f"http://testserver{path}", "rs", sign=True, sigalg=ds.SIG_RSA_SHA256)
+    location = dict(info["headers"])["Location"].removeprefix("http://testserver")
+    open_session(client, sp)
+    assert client.get(location).status_code == 302
+    assert not is_open(client)
+    open_session(client, sp)  # signed in again: the old message must not end the new session
+    _refused(client.get(location), "saml_logout_replayed")
+    assert is_open(client)
+
+
 def test_logout_request_for_an_unknown_connection_is_404(client, db):
     assert client.get("/sso/sp/logout/nobody_AAAAAAAAAAAAAAAAAAAAAA?SAMLRequest=x").status_code == 404
 
