@@ -135,3 +135,38 @@ def test_it_admin_sets_up_okta_tests_and_activates_then_a_user_signs_in(live_ser
     assert user.email == "bob@example.com"
     assert id_token["sub"] == str(user.pk) and id_token["sci"] == connection.id
     assert SSOConnection.objects.get(pk=connection.pk).provider_type == "okta"
+
+
+def test_the_wizard_works_with_javascript_off_and_from_the_keyboard(live_server, settings, chromium):
+    from tests.connections.saml.idp import TestIdp
+
+    settings.BASE_URL = live_server.url
+    org = directory.organization_create(name="Misapret", locality="Paris")
+    app, _secret = application_create(organization=org, name="Misapret Portal", application_type="regular_web",
+                                      allowed_redirect_uris_after_login=["https://app.example/callback"])
+    connection = connection_create(organization=org, application=app)
+    _invitation, token = onboarding_invite(connection=connection, email="it@misapret.example")
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    try:
+        page.goto(f"{live_server.url}/onboarding/{token}/")
+        # Keyboard only: the radio, then Enter submits with the primary button (not "Back").
+        page.get_by_label("Okta", exact=True).focus()
+        page.keyboard.press("Space")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/create-app")
+        assert page.get_by_role("button", name="Copy Entity ID (Audience)").count() == 0  # no dead buttons
+        assert page.get_by_role("link", name="Download Certificate (PEM)").first.is_visible()
+        page.get_by_role("button", name="I have created the application: continue").click()
+        page.wait_for_url("**/idp-metadata")
+        page.get_by_text("Upload or paste the metadata XML").click()  # <details> opens without JavaScript
+        page.get_by_label("Or paste the metadata XML").fill(TestIdp("a").metadata())
+        page.locator("details", has_text="Upload or paste").get_by_role("button", name="Read the metadata").click()
+        page.get_by_role("heading", name="What we understood").wait_for()
+        # Nothing wider than the phone's screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+    connection.refresh_from_db()
+    assert connection.provider_type == "okta" and connection.idp_entity_id == TestIdp("a").entity_id
