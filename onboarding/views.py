@@ -239,7 +239,7 @@ def _last_result(onboarding: AdminOnboarding) -> AdminTestResult | None:
 
 
 def _test_login_context(wizard_: Wizard, form=None) -> dict:
-    return {"last_result": _last_result(wizard_.onboarding), "summary": idp_summary(wizard_.connection)}
+    return {"last_result": _last_result(wizard_.onboarding)}
 
 
 def _activate_context(wizard_: Wizard, form=None) -> dict:
