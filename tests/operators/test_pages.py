@@ -29,6 +29,7 @@ def test_account_pages_render(signed_in, name):
     assert response.status_code == 200, name
     text = page_text(response)
     assert "Operator console" in text and "Sign out" in text
+    assert "{#" not in text and "{%" not in text
 
 
 def test_the_passkey_page_carries_allauths_webauthn_script(signed_in):
@@ -44,3 +45,4 @@ def test_the_sign_in_page_offers_username_or_email_and_the_reset_link(client, db
     text = page_text(client.get(reverse("account_login")))
     assert 'name="login"' in text and reverse("account_reset_password") in text
     assert reverse("account_signup") not in text
+    assert "{#" not in text and "{%" not in text
