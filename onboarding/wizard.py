@@ -11,6 +11,7 @@ from django.db import transaction
 from connections.admin_test_login import AdminTestResult
 from connections.models import SSOConnection
 from connections.services import connection_record_successful_test, connection_update
+from cryptr_sso.audit import Actor
 
 from .models import STATE_ORDER, AdminOnboarding, OnboardingState
 from .steps import STEP_KEYS
@@ -112,7 +113,9 @@ def wizard_test_recorded(*, onboarding: AdminOnboarding, result: AdminTestResult
 
 
 def wizard_activated(*, onboarding: AdminOnboarding) -> SSOConnection:
-    connection = connection_update(connection=onboarding.connection, data={"active": True})
+    # The audit trail names the IT admin who followed the onboarding link.
+    connection = connection_update(connection=onboarding.connection, data={"active": True},
+                                   by=Actor(name=f"it_admin:{onboarding.connection.sso_admin_email}"))
     onboarding.connection = connection
     wizard_step_saved(onboarding=onboarding, step_key="activate", data={}, state=OnboardingState.COMPLETED)
     return connection
