@@ -174,7 +174,7 @@ def idp_initiated_landing(connection) -> str:
 # --- single logout ----------------------------------------------------------------------------------------
 
 
-def _logout_error_page(request, error: SsoConnectionError, *, connection, status: int = 403):
+def _logout_error_page(request, error: SsoConnectionError, *, connection, status: int = 403, continue_url: str = ""):
     from django.shortcuts import render
     from django.utils.translation import gettext as _
 
@@ -186,6 +186,7 @@ def _logout_error_page(request, error: SsoConnectionError, *, connection, status
         "idp_id": connection.id, "organization": connection.organization,
         "who_can_fix": _("Your IT administrator can fix this in your identity provider or in the SSO connection's "
                          "settings. To make sure you are signed out, close the browser."),
+        "continue_url": continue_url,
     }, status=status)
 
 
@@ -258,8 +259,9 @@ class SingleLogoutView(View):
                                      idp_id=connection.id, relay_state=incoming.relay_state)
         if not incoming.status_ok:
             logger.warning("SAML LogoutResponse of %s: status %s", connection.id, incoming.status_code)
+            # Signed out of the gateway already: say so, and let the person go on to the application.
             return _logout_error_page(request, LogoutRefusedByIdp(detail=incoming.status_code),
-                                      connection=connection, status=200)
+                                      connection=connection, status=200, continue_url=entry["next"])
         if entry["next"]:
             return OAuth2ResponseRedirect(entry["next"], entry["schemes"])
         return render(request, "applications/oauth/signed_out.html", {"organization": connection.organization})

@@ -571,9 +571,9 @@ def test_oversized_logout_request_is_refused_before_parsing(client, sp):
 # --- LogoutResponses ------------------------------------------------------------------------------------------
 
 
-def logout_response(server: Server, *, in_response_to: str, destination: str, sign: bool):
+def logout_response(server: Server, *, in_response_to: str, destination: str, sign: bool, status=None):
     response = server._status_response(
-        samlp.LogoutResponse, server._issuer(), success_status_factory(), sign, sign_alg=ds.SIG_RSA_SHA256,
+        samlp.LogoutResponse, server._issuer(), status or success_status_factory(), sign, sign_alg=ds.SIG_RSA_SHA256,
         digest_alg=ds.DIGEST_SHA256, in_response_to=in_response_to, destination=destination,
     )
     return str(response)
@@ -599,8 +599,8 @@ def test_sp_initiated_logout_sends_a_signed_request_and_accepts_the_matching_res
     path = slo_path(sp["a"])
     destination = f"http://testserver{path}"
 
-    def answer(server, irt, *, sign=True, relay=relay_state):
-        xml = logout_response(server, in_response_to=irt, destination=destination, sign=False)
+    def answer(server, irt, *, sign=True, relay=relay_state, status=None):
+        xml = logout_response(server, in_response_to=irt, destination=destination, sign=False, status=status)
         info = server.apply_binding(BINDING_HTTP_REDIRECT, xml, destination, relay, response=True, sign=sign,
                                     sigalg=ds.SIG_RSA_SHA256)
         return client.get(dict(info["headers"])["Location"].removeprefix("http://testserver"))
@@ -633,3 +633,24 @@ def test_user_model_untouched_by_logout(client, sp):
     path = slo_path(sp["a"])
     send_redirect(client, server, logout_request(server, destination=f"http://testserver{path}"), path=path)
     assert User.objects.filter(pk=sp["user"].pk, active=True).exists()
+
+
+def test_an_idp_that_answers_logout_with_an_error_gets_a_clear_page_with_a_way_on(client, sp):
+    open_session(client, sp)
+    response = client.post(f"/t/{sp['org'].domain}/oauth2/logout", {
+        "client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"})
+    query = parse_qs(urlsplit(response["Location"]).query)
+    request_xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
+    request_id = request_xml.split(' ID="', 1)[1].split('"', 1)[0]
+    server = crafting_idp(entity_id=sp["idp_a"].entity_id, key="a")
+    destination = f"http://testserver{slo_path(sp['a'])}"
+    status = samlp.Status(status_code=samlp.StatusCode(
+        value=samlp.STATUS_RESPONDER, status_code=samlp.StatusCode(value=samlp.STATUS_PARTIAL_LOGOUT)))
+    xml = logout_response(server, in_response_to=request_id, destination=destination, sign=False, status=status)
+    info = server.apply_binding(BINDING_HTTP_REDIRECT, xml, destination, query["RelayState"][0], response=True,
+                                sign=True, sigalg=ds.SIG_RSA_SHA256)
+    page = client.get(dict(info["headers"])["Location"].removeprefix("http://testserver"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "saml_logout_idp_status" in text and f'href="{LOGOUT_URI}"' in text
+    assert not is_open(client)
