@@ -7,6 +7,7 @@ from .admin_test_login import is_admin_test
 from .exceptions import SsoConnectionError
 from .models import SSOConnection
 from .selectors import connection_get_for_login
+from .sign_in import record_sign_in
 
 
 def sso_error_page(request, error: SsoConnectionError, *, connection: SSOConnection | None = None,
@@ -47,5 +48,6 @@ def connection_for_sign_in(request, idp_id: str, *, require_active: bool = True,
             "who_can_fix": _("Ask the application's support for a current sign-in link."),
         }, status=404)
     if require_active and not connection.active and not is_admin_test(request, connection.id, test_return_path):
+        record_sign_in(request, connection=connection, error="connection_inactive")
         return None, inactive_connection_page(request, connection)
     return connection, None
