@@ -46,6 +46,7 @@ RETRY_ON = (smtplib.SMTPException, OSError)
 
 # --- metadata refresh ----------------------------------------------------------------------------
 
+
 @shared_task(acks_late=True)
 def refresh_idp_metadata() -> int:
     """Beat: queue one refresh per SAML connection configured by a metadata URL."""
@@ -68,9 +69,11 @@ def _fingerprints(pems: list[str]) -> list[str]:
 def _refusal(connection: SSOConnection, metadata: IdpMetadata) -> str:
     """Why fetched metadata, although it parses, must not replace the configuration (or "")."""
     if metadata.entity_id != connection.idp_entity_id and connection.idp_entity_id:
-        return (f"The metadata now describes the entity '{metadata.entity_id}' instead of "
-                f"'{connection.idp_entity_id}': a different identity provider is not taken automatically. "
-                "Give the metadata again in the wizard or the API if this is intended.")
+        return (
+            f"The metadata now describes the entity '{metadata.entity_id}' instead of "
+            f"'{connection.idp_entity_id}': a different identity provider is not taken automatically. "
+            "Give the metadata again in the wizard or the API if this is intended."
+        )
     now = timezone.now()
     if metadata.valid_until is not None and metadata.valid_until <= now:
         return f"The metadata says it expired on {metadata.valid_until:%Y-%m-%d}."
@@ -93,37 +96,58 @@ def refresh_connection_metadata(*, connection_id: str) -> str:
         if refusal:
             raise MetadataError(refusal, code="metadata_refused")
     except MetadataError as error:
-        record_event(type="connection.metadata_refresh_failed", organization=connection.organization,
-                     actor="system", connection_id=connection.id,
-                     data={"url": url, "error": error.code, "reason": error.message,
-                           "certificate_fingerprints": _fingerprints(connection.idp_certificates)})
+        record_event(
+            type="connection.metadata_refresh_failed",
+            organization=connection.organization,
+            actor="system",
+            connection_id=connection.id,
+            data={
+                "url": url,
+                "error": error.code,
+                "reason": error.message,
+                "certificate_fingerprints": _fingerprints(connection.idp_certificates),
+            },
+        )
         logger.warning("Metadata refresh of %s failed (%s); the configuration is kept", connection.id, error.code)
         return "failed"
 
     fields = {**_from_metadata(metadata), "idp_metadata_xml": document.decode("utf-8", "replace")}
     with transaction.atomic():
-        locked = SSOConnection.objects.select_for_update(of=("self",)).select_related("organization") \
-            .filter(pk=connection_id).first()
+        locked = (
+            SSOConnection.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(pk=connection_id)
+            .first()
+        )
         if locked is None or locked.idp_metadata_url != url:
             return "skipped"  # deleted or reconfigured while we were fetching
         old_pems = list(locked.idp_certificates)
-        changed = sorted(name for name, value in fields.items()
-                         if name != "idp_metadata_xml" and getattr(locked, name) != value)
+        changed = sorted(
+            name for name, value in fields.items() if name != "idp_metadata_xml" and getattr(locked, name) != value
+        )
         for name, value in fields.items():
             setattr(locked, name, value)
         locked.idp_metadata_fetched_at = timezone.now()
         locked.save()
         if changed:
-            record_event(type="connection.metadata_refreshed", organization=locked.organization, actor="system",
-                         connection_id=locked.id,
-                         data={"url": url, "changed": changed,
-                               "old_certificate_fingerprints": _fingerprints(old_pems),
-                               "new_certificate_fingerprints": [c.sha256_fingerprint for c in metadata.certificates]})
+            record_event(
+                type="connection.metadata_refreshed",
+                organization=locked.organization,
+                actor="system",
+                connection_id=locked.id,
+                data={
+                    "url": url,
+                    "changed": changed,
+                    "old_certificate_fingerprints": _fingerprints(old_pems),
+                    "new_certificate_fingerprints": [c.sha256_fingerprint for c in metadata.certificates],
+                },
+            )
     logger.info("Metadata refresh of %s: %s", connection_id, ", ".join(changed) or "unchanged")
     return "changed" if changed else "unchanged"
 
 
 # --- certificate expiry warnings -----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Certificate:
@@ -145,8 +169,13 @@ def threshold_for(not_valid_after: datetime, now: datetime) -> int | None:
 
 
 def operators_recipients() -> list[dict[str, str]]:
-    emails = (get_user_model().objects.filter(is_staff=True, is_active=True).exclude(email="")
-              .order_by("email").values_list("email", flat=True))
+    emails = (
+        get_user_model()
+        .objects.filter(is_staff=True, is_active=True)
+        .exclude(email="")
+        .order_by("email")
+        .values_list("email", flat=True)
+    )
     return [{"email": email, "role": "operator"} for email in dict.fromkeys(emails)]
 
 
@@ -163,25 +192,48 @@ def days_until(moment: datetime, now: datetime) -> int:
 
 
 def _event_data(certificate: _Certificate, threshold: int, now: datetime) -> dict:
-    return {"certificate": certificate.kind, "fingerprint": certificate.fingerprint,
-            "subject": certificate.subject, "not_valid_after": certificate.not_valid_after.isoformat(),
-            "days_left": days_until(certificate.not_valid_after, now), "threshold_days": threshold}
+    return {
+        "certificate": certificate.kind,
+        "fingerprint": certificate.fingerprint,
+        "subject": certificate.subject,
+        "not_valid_after": certificate.not_valid_after.isoformat(),
+        "days_left": days_until(certificate.not_valid_after, now),
+        "threshold_days": threshold,
+    }
 
 
-def _warn(*, certificate: _Certificate, threshold: int, scope: str, connection: SSOConnection | None,
-          recipients: list[dict[str, str]], now: datetime) -> bool:
+def _warn(
+    *,
+    certificate: _Certificate,
+    threshold: int,
+    scope: str,
+    connection: SSOConnection | None,
+    recipients: list[dict[str, str]],
+    now: datetime,
+) -> bool:
     """Make the warning once (the unique constraint decides), record its event and queue its emails."""
     with transaction.atomic():
         notice, created = CertificateExpiryNotice.objects.get_or_create(
-            kind=certificate.kind, fingerprint=certificate.fingerprint, threshold_days=threshold, scope=scope,
-            defaults={"connection": connection, "subject": certificate.subject[:500],
-                      "not_valid_after": certificate.not_valid_after, "recipients": recipients},
+            kind=certificate.kind,
+            fingerprint=certificate.fingerprint,
+            threshold_days=threshold,
+            scope=scope,
+            defaults={
+                "connection": connection,
+                "subject": certificate.subject[:500],
+                "not_valid_after": certificate.not_valid_after,
+                "recipients": recipients,
+            },
         )
         if not created:
             return False
-        record_event(type="certificate.expiring", organization=connection.organization if connection else None,
-                     actor="system", connection_id=connection.id if connection else "",
-                     data=_event_data(certificate, threshold, now))
+        record_event(
+            type="certificate.expiring",
+            organization=connection.organization if connection else None,
+            actor="system",
+            connection_id=connection.id if connection else "",
+            data=_event_data(certificate, threshold, now),
+        )
         if recipients:
             send_certificate_expiry_notice.delay_on_commit(notice_id=notice.pk)
     return True
@@ -201,62 +253,100 @@ def warn_expiring_certificates() -> int:
                 described = certificate_from_text(pem)
             except MetadataError:
                 continue
-            certificate = _Certificate(CertificateExpiryNotice.IDP, described.sha256_fingerprint, described.subject,
-                                       described.not_valid_after)
+            certificate = _Certificate(
+                CertificateExpiryNotice.IDP, described.sha256_fingerprint, described.subject, described.not_valid_after
+            )
             threshold = threshold_for(certificate.not_valid_after, now)
             if threshold:
                 recipients = operators + ([{"email": admin, "role": "it_admin"}] if admin else [])
-                made += _warn(certificate=certificate, threshold=threshold, scope=connection.id,
-                              connection=connection, recipients=recipients, now=now)
+                made += _warn(
+                    certificate=certificate,
+                    threshold=threshold,
+                    scope=connection.id,
+                    connection=connection,
+                    recipients=recipients,
+                    now=now,
+                )
 
     described = certificate_from_text(sp_certificate_pem())
-    sp = _Certificate(CertificateExpiryNotice.SP, described.sha256_fingerprint, described.subject,
-                      described.not_valid_after)
+    sp = _Certificate(
+        CertificateExpiryNotice.SP, described.sha256_fingerprint, described.subject, described.not_valid_after
+    )
     threshold = threshold_for(sp.not_valid_after, now)
     if threshold:
-        made += _warn(certificate=sp, threshold=threshold, scope=CertificateExpiryNotice.OPERATORS, connection=None,
-                      recipients=operators, now=now)
+        made += _warn(
+            certificate=sp,
+            threshold=threshold,
+            scope=CertificateExpiryNotice.OPERATORS,
+            connection=None,
+            recipients=operators,
+            now=now,
+        )
         # Each customer whose IdP was given our certificate must be told too (their IdP pins it).
         for connection in saml:
             if connection.idp_entity_id:
                 admin = it_admin_email(connection)
-                made += _warn(certificate=sp, threshold=threshold, scope=connection.id, connection=connection,
-                              recipients=[{"email": admin, "role": "it_admin"}] if admin else [], now=now)
+                made += _warn(
+                    certificate=sp,
+                    threshold=threshold,
+                    scope=connection.id,
+                    connection=connection,
+                    recipients=[{"email": admin, "role": "it_admin"}] if admin else [],
+                    now=now,
+                )
     return made
 
 
 def render_notice(notice: CertificateExpiryNotice, role: str, to: str) -> EmailMultiAlternatives:
     connection = notice.connection
     context = {
-        "notice": notice, "role": role, "is_sp": notice.kind == CertificateExpiryNotice.SP,
-        "connection": connection, "organization": connection.organization if connection else None,
+        "notice": notice,
+        "role": role,
+        "is_sp": notice.kind == CertificateExpiryNotice.SP,
+        "connection": connection,
+        "organization": connection.organization if connection else None,
         "application": connection.application if connection else None,
         "days_left": days_until(notice.not_valid_after, timezone.now()),
         "sp_metadata_url": f"{settings.BASE_URL}/sso/sp/metadata/{connection.id}" if connection else "",
         "admin_url": f"{settings.BASE_URL}/admin/connections/ssoconnection/{connection.id}/change/"
-        if connection else f"{settings.BASE_URL}/admin/",
+        if connection
+        else f"{settings.BASE_URL}/admin/",
         "base_url": settings.BASE_URL,
     }
     subject = render_to_string("connections/email/certificate_expiring_subject.txt", context)
     message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()), to=[to], from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=" ".join(subject.split()),
+        to=[to],
+        from_email=settings.DEFAULT_FROM_EMAIL,
         body=render_to_string("connections/email/certificate_expiring_message.txt", context),
     )
-    message.attach_alternative(render_to_string("connections/email/certificate_expiring_message.html", context),
-                               "text/html")
+    message.attach_alternative(
+        render_to_string("connections/email/certificate_expiring_message.html", context), "text/html"
+    )
     return message
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, autoretry_for=RETRY_ON, retry_backoff=30,
-             retry_backoff_max=1800, retry_jitter=True, max_retries=8)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=30,
+    retry_backoff_max=1800,
+    retry_jitter=True,
+    max_retries=8,
+)
 def send_certificate_expiry_notice(self, *, notice_id: int) -> str:
     """Email one warning to each of its recipients, once (the claim of onboarding/tasks.py; the addresses
     already sent to are kept, so a retry sends only to the others)."""
     failure: Exception | None = None
     with transaction.atomic():
-        notice = (CertificateExpiryNotice.objects.select_for_update(of=("self",))
-                  .select_related("connection__organization", "connection__application")
-                  .filter(pk=notice_id).first())
+        notice = (
+            CertificateExpiryNotice.objects.select_for_update(of=("self",))
+            .select_related("connection__organization", "connection__application")
+            .filter(pk=notice_id)
+            .first()
+        )
         if notice is None:
             return "unknown"
         if notice.sent_at is not None:

@@ -14,8 +14,11 @@ from .models import WebhookDelivery, WebhookEndpoint
 
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=2000, assume_scheme="https")
-    event_types = forms.MultipleChoiceField(choices=[(t, t) for t in WEBHOOK_EVENT_TYPES],
-                                            widget=forms.CheckboxSelectMultiple, initial=list(WEBHOOK_EVENT_TYPES))
+    event_types = forms.MultipleChoiceField(
+        choices=[(t, t) for t in WEBHOOK_EVENT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(WEBHOOK_EVENT_TYPES),
+    )
 
     class Meta:
         model = WebhookEndpoint
@@ -48,8 +51,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             return
         try:
             endpoint, secret = services.webhook_endpoint_create(
-                organization=form.cleaned_data["organization"], url=form.cleaned_data["url"],
-                event_types=form.cleaned_data["event_types"], description=form.cleaned_data["description"],
+                organization=form.cleaned_data["organization"],
+                url=form.cleaned_data["url"],
+                event_types=form.cleaned_data["event_types"],
+                description=form.cleaned_data["description"],
                 active=form.cleaned_data["active"],
             )
         except ApiError as error:
@@ -57,15 +62,27 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             return
         obj.pk, obj.secret_encrypted = endpoint.pk, endpoint.secret_encrypted
         obj._state.adding, obj._state.db = False, endpoint._state.db
-        messages.warning(request, format_html(
-            "Webhook endpoint created. Signing secret: <code>{}</code> Copy it now: it will not be shown again.",
-            secret))
+        messages.warning(
+            request,
+            format_html(
+                "Webhook endpoint created. Signing secret: <code>{}</code> Copy it now: it will not be shown again.",
+                secret,
+            ),
+        )
 
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("inserted_at", "event_type", "endpoint", "status", "attempts", "last_response_code",
-                    "next_retry_at", "delivered_at")
+    list_display = (
+        "inserted_at",
+        "event_type",
+        "endpoint",
+        "status",
+        "attempts",
+        "last_response_code",
+        "next_retry_at",
+        "delivered_at",
+    )
     list_filter = ("status", "event_type", "endpoint__organization")
     search_fields = ("id", "event_id", "endpoint__url")
     list_select_related = ("endpoint",)

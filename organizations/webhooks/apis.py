@@ -42,8 +42,12 @@ class WebhookEndpointCreatedOutput(WebhookEndpointOutput):
 
 class WebhookEndpointCreateInput(StrictSerializer):
     url = serializers.CharField(max_length=2000)
-    events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES), required=False,
-                                   allow_empty=False, help_text="Default: every event type.")
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=WEBHOOK_EVENT_TYPES),
+        required=False,
+        allow_empty=False,
+        help_text="Default: every event type.",
+    )
     description = serializers.CharField(max_length=255, required=False, allow_blank=True)
     active = serializers.BooleanField(required=False, default=True)
 
@@ -51,33 +55,49 @@ class WebhookEndpointCreateInput(StrictSerializer):
 class WebhookEndpointListCreateApi(ApiView):
     required_scope_resource = "webhooks"
 
-    @extend_schema(parameters=PAGE_PARAMS, responses={200: _list_of(WebhookEndpointOutput, "WebhookEndpointList"),
-                                                      **ERRORS},
-                   summary="List the webhook endpoints of an organization, newest first")
+    @extend_schema(
+        parameters=PAGE_PARAMS,
+        responses={200: _list_of(WebhookEndpointOutput, "WebhookEndpointList"), **ERRORS},
+        summary="List the webhook endpoints of an organization, newest first",
+    )
     def get(self, request, domain):
         organization = organization_selectors.organization_get(api_key=self.api_key, domain=domain)
         number, per_page = read_page_params(request.query_params)
-        page = paginate(selectors.webhook_endpoint_list(organization=organization), ordering=NEWEST_FIRST,
-                        number=number, per_page=per_page)
+        page = paginate(
+            selectors.webhook_endpoint_list(organization=organization),
+            ordering=NEWEST_FIRST,
+            number=number,
+            per_page=per_page,
+        )
         data = WebhookEndpointOutput(page.items, many=True, context={"domain": organization.domain}).data
         return Response(list_envelope(page, data, domain=organization.domain))
 
-    @extend_schema(request=WebhookEndpointCreateInput, responses={201: WebhookEndpointCreatedOutput, **ERRORS},
-                   summary="Add a webhook endpoint (the response holds its signing secret, shown once)")
+    @extend_schema(
+        request=WebhookEndpointCreateInput,
+        responses={201: WebhookEndpointCreatedOutput, **ERRORS},
+        summary="Add a webhook endpoint (the response holds its signing secret, shown once)",
+    )
     def post(self, request, domain):
         organization = organization_selectors.organization_get(api_key=self.api_key, domain=domain)
         data = WebhookEndpointCreateInput(data=self.body())
         data.is_valid(raise_exception=True)
         values = data.validated_data
         endpoint, secret = services.webhook_endpoint_create(
-            organization=organization, url=values["url"], event_types=values.get("events"),
-            description=values.get("description", ""), active=values["active"],
+            organization=organization,
+            url=values["url"],
+            event_types=values.get("events"),
+            description=values.get("description", ""),
+            active=values["active"],
         )
         endpoint.secret = secret
-        return Response(WebhookEndpointCreatedOutput(endpoint, context={"domain": organization.domain}).data,
-                        status=status.HTTP_201_CREATED, headers={
-                            "Location": reverse("webhook-detail", args=[organization.domain, endpoint.id]),
-                            "Cache-Control": "no-store"})
+        return Response(
+            WebhookEndpointCreatedOutput(endpoint, context={"domain": organization.domain}).data,
+            status=status.HTTP_201_CREATED,
+            headers={
+                "Location": reverse("webhook-detail", args=[organization.domain, endpoint.id]),
+                "Cache-Control": "no-store",
+            },
+        )
 
 
 class WebhookEndpointDetailApi(ApiView):
@@ -89,8 +109,10 @@ class WebhookEndpointDetailApi(ApiView):
         endpoint = selectors.webhook_endpoint_get(organization=organization, endpoint_id=endpoint_id)
         return Response(WebhookEndpointOutput(endpoint, context={"domain": organization.domain}).data)
 
-    @extend_schema(responses={200: _deleted(WebhookEndpointOutput, "WebhookEndpointDeleted"), **ERRORS},
-                   summary="Delete a webhook endpoint and its delivery log")
+    @extend_schema(
+        responses={200: _deleted(WebhookEndpointOutput, "WebhookEndpointDeleted"), **ERRORS},
+        summary="Delete a webhook endpoint and its delivery log",
+    )
     def delete(self, request, domain, endpoint_id):
         organization = organization_selectors.organization_get(api_key=self.api_key, domain=domain)
         endpoint = selectors.webhook_endpoint_get(organization=organization, endpoint_id=endpoint_id)

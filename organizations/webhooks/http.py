@@ -48,8 +48,10 @@ def check_url(url: str) -> tuple[str, str, int]:
         raise UrlRefused("The webhook URL must not contain a #fragment.")
     if parts.scheme == "http":
         if not (is_loopback_host(parts.hostname) and (settings.DEBUG or allow_private())):
-            raise UrlRefused("The webhook URL must start with https:// (plain http is accepted only for "
-                             "localhost during development).")
+            raise UrlRefused(
+                "The webhook URL must start with https:// (plain http is accepted only for "
+                "localhost during development)."
+            )
     elif parts.scheme != "https":
         raise UrlRefused("The webhook URL must start with https://.")
     try:
@@ -65,8 +67,10 @@ def resolve(url: str) -> tuple[str, str, int, list[str]]:
     try:
         addresses = checked_addresses(host, port, allow_private=allow_private())
     except PrivateAddress as refused:
-        raise UrlRefused(f"The webhook URL points to a private, loopback or link-local address "
-                         f"({refused.address}); the gateway only calls public addresses.") from None
+        raise UrlRefused(
+            f"The webhook URL points to a private, loopback or link-local address "
+            f"({refused.address}); the gateway only calls public addresses."
+        ) from None
     except HostNotFound:
         raise SendFailed(f"The host {host} could not be resolved.") from None
     return scheme, host, port, addresses
@@ -78,20 +82,39 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     timeout = float(getattr(settings, "WEBHOOKS_TIMEOUT", 5))
     default_port = 443 if scheme == "https" else 80
-    headers = {"Host": host if port == default_port else f"{host}:{port}", "Content-Type": "application/json",
-               "User-Agent": "sso-gateway-webhooks", **headers}
+    headers = {
+        "Host": host if port == default_port else f"{host}:{port}",
+        "Content-Type": "application/json",
+        "User-Agent": "sso-gateway-webhooks",
+        **headers,
+    }
     last_error: Exception | None = None
     for address in addresses:
         if scheme == "https":
             # Connect to the checked address; verify the certificate for (and send SNI of) the host name.
             ca_file = getattr(settings, "WEBHOOKS_CA_BUNDLE", None) or certifi.where()
-            pool = urllib3.HTTPSConnectionPool(address, port, retries=False, maxsize=1, cert_reqs=ssl.CERT_REQUIRED,
-                                               ca_certs=ca_file, server_hostname=host, assert_hostname=host)
+            pool = urllib3.HTTPSConnectionPool(
+                address,
+                port,
+                retries=False,
+                maxsize=1,
+                cert_reqs=ssl.CERT_REQUIRED,
+                ca_certs=ca_file,
+                server_hostname=host,
+                assert_hostname=host,
+            )
         else:
             pool = urllib3.HTTPConnectionPool(address, port, retries=False, maxsize=1)
         try:
-            response = pool.urlopen("POST", target, body=body, headers=headers, redirect=False,
-                                    preload_content=False, timeout=urllib3.Timeout(total=timeout))
+            response = pool.urlopen(
+                "POST",
+                target,
+                body=body,
+                headers=headers,
+                redirect=False,
+                preload_content=False,
+                timeout=urllib3.Timeout(total=timeout),
+            )
             try:
                 data = response.read(MAX_RESPONSE_BYTES, decode_content=False)
             except urllib3.exceptions.HTTPError:

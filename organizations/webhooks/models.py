@@ -16,8 +16,9 @@ class WebhookEndpoint(BaseModel):
     The secret is shown once, at creation; the gateway needs it in clear to sign, so it is stored
     encrypted (connections.crypto, keys from FIELD_ENCRYPTION_KEY), not hashed."""
 
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE,
-                                     related_name="webhook_endpoints")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
     url = models.URLField(max_length=2000)
     description = models.CharField(max_length=255, blank=True, default="")
     event_types = models.JSONField(default=list, help_text=f"Any of: {', '.join(WEBHOOK_EVENT_TYPES)}.")

@@ -25,14 +25,20 @@ def _check_event_types(event_types: list[str] | None) -> list[str]:
     chosen = list(dict.fromkeys(event_types))
     unknown = sorted(set(chosen) - set(WEBHOOK_EVENT_TYPES))
     if unknown or not chosen:
-        message = (f"Unknown event types: {', '.join(unknown)}. " if unknown else "Choose at least one event type. ")
+        message = f"Unknown event types: {', '.join(unknown)}. " if unknown else "Choose at least one event type. "
         message += f"Known: {', '.join(WEBHOOK_EVENT_TYPES)}."
         raise ApiError(message, fields={"events": [message]})
     return chosen
 
 
-def webhook_endpoint_create(*, organization: Organization, url: str, event_types: list[str] | None = None,
-                            description: str = "", active: bool = True) -> tuple[WebhookEndpoint, str]:
+def webhook_endpoint_create(
+    *,
+    organization: Organization,
+    url: str,
+    event_types: list[str] | None = None,
+    description: str = "",
+    active: bool = True,
+) -> tuple[WebhookEndpoint, str]:
     """Returns the endpoint and its signing secret, which is shown this once."""
     try:
         check_url(url)
@@ -44,11 +50,18 @@ def webhook_endpoint_create(*, organization: Organization, url: str, event_types
         # Lock the organization so two concurrent creations cannot both pass the cap.
         Organization.objects.select_for_update().filter(pk=organization.pk).first()
         if WebhookEndpoint.objects.filter(organization=organization).count() >= MAX_ENDPOINTS_PER_ORGANIZATION:
-            raise ApiError(f"An organization has at most {MAX_ENDPOINTS_PER_ORGANIZATION} webhook endpoints.",
-                           code="conflict", status_code=409)
+            raise ApiError(
+                f"An organization has at most {MAX_ENDPOINTS_PER_ORGANIZATION} webhook endpoints.",
+                code="conflict",
+                status_code=409,
+            )
         endpoint = WebhookEndpoint.objects.create(
-            organization=organization, url=url, event_types=event_types, description=description,
-            secret_encrypted=encrypt_text(secret), active=active,
+            organization=organization,
+            url=url,
+            event_types=event_types,
+            description=description,
+            secret_encrypted=encrypt_text(secret),
+            active=active,
         )
     return endpoint, secret
 
@@ -80,21 +93,28 @@ def webhook_deliveries_create(*, event: Any) -> list[WebhookDelivery]:
     the commit. Idempotent per (endpoint, event): a second call creates nothing and queues nothing."""
     if event.type not in WEBHOOK_EVENT_TYPES or event.organization_id is None:
         return []
-    endpoints = [endpoint for endpoint in WebhookEndpoint.objects.filter(organization_id=event.organization_id,
-                                                                         active=True).select_related("organization")
-                 if event.type in endpoint.event_types]
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(
+            organization_id=event.organization_id, active=True
+        ).select_related("organization")
+        if event.type in endpoint.event_types
+    ]
     created = []
     for endpoint in endpoints:
         try:
             with transaction.atomic():
                 delivery = WebhookDelivery.objects.create(
-                    endpoint=endpoint, event_id=str(event.pk), event_type=event.type,
+                    endpoint=endpoint,
+                    event_id=str(event.pk),
+                    event_type=event.type,
                     payload=_payload(event, endpoint.organization),
                 )
         except IntegrityError:
             continue  # already created for this event
-        transaction.on_commit(lambda delivery_id=delivery.pk: deliver_webhook.delay(delivery_id=str(delivery_id),
-                                                                                    attempt=1))
+        transaction.on_commit(
+            lambda delivery_id=delivery.pk: deliver_webhook.delay(delivery_id=str(delivery_id), attempt=1)
+        )
         created.append(delivery)
     return created
 

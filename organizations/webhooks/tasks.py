@@ -56,12 +56,15 @@ def deliver_webhook(self, *, delivery_id: str, attempt: int) -> str:
     "failed", "stale", "unknown", "inactive"), for the logs and the tests."""
     retry_in: float | None = None
     with transaction.atomic():
-        delivery = (WebhookDelivery.objects.select_for_update(of=("self",)).select_related("endpoint")
-                    .filter(pk=delivery_id).first())
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .filter(pk=delivery_id)
+            .first()
+        )
         if delivery is None:
             return "unknown"
-        if delivery.status not in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING) \
-                or delivery.attempts != attempt - 1:
+        if delivery.status not in (DeliveryStatus.PENDING, DeliveryStatus.RETRYING) or delivery.attempts != attempt - 1:
             return "stale"
         endpoint = delivery.endpoint
         now = timezone.now()
@@ -74,15 +77,21 @@ def deliver_webhook(self, *, delivery_id: str, attempt: int) -> str:
             try:
                 secret = decrypt_text(endpoint.secret_encrypted)
                 body = body_of(delivery.payload)
-                answer = http.post(endpoint.url, body=body, headers={
-                    signing.SIGNATURE_HEADER: signing.sign(secret, body),
-                    signing.EVENT_HEADER: delivery.event_type,
-                    signing.DELIVERY_HEADER: str(delivery.pk),
-                })
+                answer = http.post(
+                    endpoint.url,
+                    body=body,
+                    headers={
+                        signing.SIGNATURE_HEADER: signing.sign(secret, body),
+                        signing.EVENT_HEADER: delivery.event_type,
+                        signing.DELIVERY_HEADER: str(delivery.pk),
+                    },
+                )
             except DecryptionError:
                 delivery.status = DeliveryStatus.FAILED
-                delivery.last_error = ("The endpoint's secret cannot be decrypted (FIELD_ENCRYPTION_KEY changed?): "
-                                       "create the endpoint again.")
+                delivery.last_error = (
+                    "The endpoint's secret cannot be decrypted (FIELD_ENCRYPTION_KEY changed?): "
+                    "create the endpoint again."
+                )
             except http.UrlRefused as refused:
                 delivery.status, delivery.last_error = DeliveryStatus.FAILED, refused.message[:500]
             except http.SendFailed as error:
@@ -104,8 +113,14 @@ def deliver_webhook(self, *, delivery_id: str, attempt: int) -> str:
                 delivery.status = DeliveryStatus.RETRYING
                 delivery.next_retry_at = now + timedelta(seconds=retry_in)
         delivery.save()
-    logger.info("Webhook delivery %s (%s) attempt %s: %s %s", delivery_id, delivery.event_type, attempt,
-                delivery.status, delivery.last_response_code or delivery.last_error[:100])
+    logger.info(
+        "Webhook delivery %s (%s) attempt %s: %s %s",
+        delivery_id,
+        delivery.event_type,
+        attempt,
+        delivery.status,
+        delivery.last_response_code or delivery.last_error[:100],
+    )
     if retry_in is not None and not self.request.is_eager:
         # Eager mode (the embedded default) never blocks a request on retries: the sweeper sends them.
         raise self.retry(kwargs={"delivery_id": delivery_id, "attempt": attempt + 1}, countdown=retry_in)
@@ -118,10 +133,16 @@ def retry_due_webhook_deliveries() -> int:
     embedded default without workers). The attempt number makes a late duplicate harmless."""
     grace = timedelta(seconds=float(getattr(settings, "WEBHOOKS_SWEEP_GRACE_SECONDS", 600)))
     now = timezone.now()
-    due = list(WebhookDelivery.objects.filter(status=DeliveryStatus.RETRYING, next_retry_at__lte=now - grace)
-               .values_list("pk", "attempts")[:500])
-    due += list(WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, inserted_at__lte=now - grace)
-                .values_list("pk", "attempts")[:500])
+    due = list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.RETRYING, next_retry_at__lte=now - grace).values_list(
+            "pk", "attempts"
+        )[:500]
+    )
+    due += list(
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, inserted_at__lte=now - grace).values_list(
+            "pk", "attempts"
+        )[:500]
+    )
     for delivery_id, attempts in due:
         deliver_webhook.delay(delivery_id=str(delivery_id), attempt=attempts + 1)
     return len(due)

@@ -22,10 +22,13 @@ def eager():
 def make_connection(db):
     def make(organization, *, app_name="Misapret Portal", sso_admin_email="", **extra):
         application, _secret = application_create(
-            organization=organization, name=app_name, application_type="regular_web",
+            organization=organization,
+            name=app_name,
+            application_type="regular_web",
             allowed_redirect_uris_after_login=["https://app.misapret.example/callback"],
         )
-        return connection_create(organization=organization, application=application,
-                                 sso_admin_email=sso_admin_email, **extra)
+        return connection_create(
+            organization=organization, application=application, sso_admin_email=sso_admin_email, **extra
+        )
 
     return make

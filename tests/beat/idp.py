@@ -18,7 +18,10 @@ def certificate(common_name: str, *, not_after: datetime | None = None, not_befo
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
     built = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before or now - timedelta(days=400))
         .not_valid_after(not_after or now + timedelta(days=365))
@@ -32,15 +35,16 @@ def fingerprint(pem: str) -> str:
     return loaded.fingerprint(hashes.SHA256()).hex(":").upper()
 
 
-def metadata(*pems: str, entity_id: str = ENTITY_ID, sso_url: str = SSO_URL, role: str = "IDPSSODescriptor",
-             use: str = "signing") -> bytes:
+def metadata(
+    *pems: str, entity_id: str = ENTITY_ID, sso_url: str = SSO_URL, role: str = "IDPSSODescriptor", use: str = "signing"
+) -> bytes:
     keys = "".join(
         f'<md:KeyDescriptor use="{use}"><ds:KeyInfo><ds:X509Data><ds:X509Certificate>'
         f"{base64.b64encode(x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)).decode()}"
         "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
         for pem in pems
     )
-    service = ("SingleSignOnService" if role == "IDPSSODescriptor" else "AssertionConsumerService")
+    service = "SingleSignOnService" if role == "IDPSSODescriptor" else "AssertionConsumerService"
     index = "" if service == "SingleSignOnService" else ' index="0"'
     return (
         '<?xml version="1.0"?>'

@@ -39,8 +39,10 @@ def expiring(org, make_connection):
     """A connection whose IdP signs with a certificate that expires at NOT_AFTER."""
     pem = idp.certificate("Misapret IdP signing", not_after=NOT_AFTER)
     connection = make_connection(org, sso_admin_email="it@misapret.fr")
-    return services.connection_update(connection=connection, data={"saml_config": {
-        "idp_entity_id": idp.ENTITY_ID, "idp_sso_url": idp.SSO_URL, "idp_certificates": [pem]}}), pem
+    return services.connection_update(
+        connection=connection,
+        data={"saml_config": {"idp_entity_id": idp.ENTITY_ID, "idp_sso_url": idp.SSO_URL, "idp_certificates": [pem]}},
+    ), pem
 
 
 @pytest.fixture
@@ -62,7 +64,18 @@ def test_warnings_at_60_30_and_7_days_each_sent_once(operators, expiring, run):
     connection, pem = expiring
     everyone = sorted([[address] for address in [*operators, "it@misapret.fr"]])
     schedule = [  # (days before expiry, warnings made)
-        (61, 0), (60, 1), (59.5, 0), (45, 0), (31, 0), (30, 1), (29, 0), (8, 0), (7, 1), (6.9, 0), (1, 0), (-1, 0),
+        (61, 0),
+        (60, 1),
+        (59.5, 0),
+        (45, 0),
+        (31, 0),
+        (30, 1),
+        (29, 0),
+        (8, 0),
+        (7, 1),
+        (6.9, 0),
+        (1, 0),
+        (-1, 0),
     ]
     for days, made in schedule:
         mail.outbox.clear()
@@ -80,14 +93,20 @@ def test_warnings_at_60_30_and_7_days_each_sent_once(operators, expiring, run):
             assert f"/admin/connections/ssoconnection/{connection.id}/change/" in operator.body
     notices = CertificateExpiryNotice.objects.order_by("inserted_at")
     assert [(n.kind, n.threshold_days, n.scope) for n in notices] == [
-        ("idp", 60, connection.id), ("idp", 30, connection.id), ("idp", 7, connection.id)]
-    assert all(n.sent_at is not None and sorted(n.sent_to) == sorted([*operators, "it@misapret.fr"])
-               for n in notices)
+        ("idp", 60, connection.id),
+        ("idp", 30, connection.id),
+        ("idp", 7, connection.id),
+    ]
+    assert all(n.sent_at is not None and sorted(n.sent_to) == sorted([*operators, "it@misapret.fr"]) for n in notices)
     events = AuditEvent.objects.filter(type="certificate.expiring").order_by("inserted_at")
     assert [(e.data["threshold_days"], e.data["days_left"], e.data["certificate"]) for e in events] == [
-        (60, 60, "idp"), (30, 30, "idp"), (7, 7, "idp")]
+        (60, 60, "idp"),
+        (30, 30, "idp"),
+        (7, 7, "idp"),
+    ]
     assert {(e.organization_id, e.connection_id, e.data["fingerprint"]) for e in events} == {
-        (connection.organization_id, connection.id, idp.fingerprint(pem))}
+        (connection.organization_id, connection.id, idp.fingerprint(pem))
+    }
 
 
 def test_a_certificate_first_seen_inside_the_window_gets_only_the_nearest_warning(operators, expiring, run):
@@ -96,9 +115,7 @@ def test_a_certificate_first_seen_inside_the_window_gets_only_the_nearest_warnin
     assert run(NOT_AFTER - timedelta(days=19)) == 0
 
 
-def test_the_it_admin_of_the_onboarding_is_warned_when_the_connection_has_no_admin_email(
-    operators, expiring, run
-):
+def test_the_it_admin_of_the_onboarding_is_warned_when_the_connection_has_no_admin_email(operators, expiring, run):
     from onboarding.models import AdminOnboarding
 
     connection, _pem = expiring
@@ -109,14 +126,19 @@ def test_the_it_admin_of_the_onboarding_is_warned_when_the_connection_has_no_adm
     assert ["dsi@misapret.fr"] in _recipients()
 
 
-def test_the_sp_certificate_warns_the_operators_once_and_each_customers_it_admin(
-    operators, org, make_connection, run
-):
+def test_the_sp_certificate_warns_the_operators_once_and_each_customers_it_admin(operators, org, make_connection, run):
     sp = certificate_from_text(sp_certificate_pem())
     configured = make_connection(org, sso_admin_email="it@misapret.fr")
-    services.connection_update(connection=configured, data={"saml_config": {
-        "idp_entity_id": idp.ENTITY_ID, "idp_sso_url": idp.SSO_URL,
-        "idp_certificates": [idp.certificate("IdP", not_after=sp.not_valid_after + timedelta(days=400))]}})
+    services.connection_update(
+        connection=configured,
+        data={
+            "saml_config": {
+                "idp_entity_id": idp.ENTITY_ID,
+                "idp_sso_url": idp.SSO_URL,
+                "idp_certificates": [idp.certificate("IdP", not_after=sp.not_valid_after + timedelta(days=400))],
+            }
+        },
+    )
     make_connection(org, app_name="Draft", sso_admin_email="draft@misapret.fr")  # its IdP never got our cert
 
     assert run(sp.not_valid_after - timedelta(days=30)) == 2
@@ -125,10 +147,14 @@ def test_the_sp_certificate_warns_the_operators_once_and_each_customers_it_admin
     assert "service provider certificate" in by_address["alice@gateway.example"].subject
     assert f"/sso/sp/metadata/{configured.id}" in by_address["it@misapret.fr"].body
     assert {(n.kind, n.scope) for n in CertificateExpiryNotice.objects.all()} == {
-        ("sp", "operators"), ("sp", configured.id)}
+        ("sp", "operators"),
+        ("sp", configured.id),
+    }
     events = AuditEvent.objects.filter(type="certificate.expiring")
     assert {(e.organization_id, e.connection_id, e.data["certificate"]) for e in events} == {
-        (None, "", "sp"), (org.id, configured.id, "sp")}
+        (None, "", "sp"),
+        (org.id, configured.id, "sp"),
+    }
     mail.outbox.clear()
     assert run(sp.not_valid_after - timedelta(days=29)) == 0 and mail.outbox == []
 
@@ -138,8 +164,11 @@ def test_a_refused_email_is_retried_for_the_recipients_not_yet_reached(operators
 
     with freeze_time(NOT_AFTER - timedelta(days=7)):
         notice_made = []
-        monkeypatch.setattr(tasks.send_certificate_expiry_notice, "delay_on_commit",
-                            lambda **kwargs: notice_made.append(kwargs["notice_id"]))
+        monkeypatch.setattr(
+            tasks.send_certificate_expiry_notice,
+            "delay_on_commit",
+            lambda **kwargs: notice_made.append(kwargs["notice_id"]),
+        )
         tasks.warn_expiring_certificates()
     [notice_id] = notice_made
     real_send = EmailMultiAlternatives.send
@@ -164,13 +193,14 @@ def test_the_warning_is_delivered_to_the_organizations_webhooks(operators, expir
     connection, pem = expiring
     queued = []
     monkeypatch.setattr(deliver_webhook, "delay", lambda **kwargs: queued.append(kwargs))
-    webhook_services.webhook_endpoint_create(organization=connection.organization,
-                                             url="https://hooks.misapret.example/cryptr",
-                                             event_types=["certificate.expiring"])
+    webhook_services.webhook_endpoint_create(
+        organization=connection.organization,
+        url="https://hooks.misapret.example/cryptr",
+        event_types=["certificate.expiring"],
+    )
     run(NOT_AFTER - timedelta(days=30))
     delivery = WebhookDelivery.objects.get()
-    assert delivery.event_type == "certificate.expiring" and queued == [{"delivery_id": str(delivery.pk),
-                                                                          "attempt": 1}]
+    assert delivery.event_type == "certificate.expiring" and queued == [{"delivery_id": str(delivery.pk), "attempt": 1}]
     assert delivery.payload["data"]["fingerprint"] == idp.fingerprint(pem)
     assert delivery.payload["data"]["connection_id"] == connection.id
     assert delivery.payload["data"]["threshold_days"] == 30 and delivery.payload["organization"] == "misapret"

@@ -55,8 +55,10 @@ def test_a_rotated_certificate_is_taken_and_the_change_recorded(configured):
 
     assert tasks.refresh_connection_metadata(connection_id=connection.id) == "changed"
     connection.refresh_from_db()
-    assert [idp.fingerprint(pem) for pem in connection.idp_certificates] == [idp.fingerprint(second),
-                                                                             idp.fingerprint(first)]
+    assert [idp.fingerprint(pem) for pem in connection.idp_certificates] == [
+        idp.fingerprint(second),
+        idp.fingerprint(first),
+    ]
     assert connection.idp_metadata_fetched_at > fetched_before
     [event] = _events("connection.metadata_refreshed")
     assert event.organization == connection.organization and event.connection_id == connection.id
@@ -81,20 +83,27 @@ def test_unchanged_metadata_records_nothing(configured):
 NEW = idp.certificate("New IdP certificate")
 
 
-@pytest.mark.parametrize(("document", "status", "code", "words"), [
-    (b"<html>Maintenance</html>", 200, "invalid_metadata", "EntityDescriptor"),
-    (b"", 200, "invalid_metadata", "empty"),
-    (b"not xml at all", 200, "invalid_metadata", "not XML"),
-    (idp.metadata(NEW)[:-40], 200, "invalid_metadata", "well-formed"),
-    (idp.metadata(NEW, role="SPSSODescriptor"), 200, "not_idp_metadata", "service-provider"),
-    (idp.metadata(NEW, use="encryption"), 200, "no_signing_certificate", "signing certificate"),
-    (idp.metadata(), 200, "no_signing_certificate", "signing certificate"),
-    (idp.metadata(NEW, entity_id="https://attacker.example/idp"), 200, "metadata_refused", "attacker.example"),
-    (idp.metadata(idp.certificate("old", not_after=datetime.now(UTC) - timedelta(days=1))), 200,
-     "metadata_refused", "expired"),
-    (idp.metadata(NEW), 500, "metadata_fetch_failed", "HTTP 500"),
-    (idp.metadata(NEW), 404, "metadata_fetch_failed", "HTTP 404"),
-])
+@pytest.mark.parametrize(
+    ("document", "status", "code", "words"),
+    [
+        (b"<html>Maintenance</html>", 200, "invalid_metadata", "EntityDescriptor"),
+        (b"", 200, "invalid_metadata", "empty"),
+        (b"not xml at all", 200, "invalid_metadata", "not XML"),
+        (idp.metadata(NEW)[:-40], 200, "invalid_metadata", "well-formed"),
+        (idp.metadata(NEW, role="SPSSODescriptor"), 200, "not_idp_metadata", "service-provider"),
+        (idp.metadata(NEW, use="encryption"), 200, "no_signing_certificate", "signing certificate"),
+        (idp.metadata(), 200, "no_signing_certificate", "signing certificate"),
+        (idp.metadata(NEW, entity_id="https://attacker.example/idp"), 200, "metadata_refused", "attacker.example"),
+        (
+            idp.metadata(idp.certificate("old", not_after=datetime.now(UTC) - timedelta(days=1))),
+            200,
+            "metadata_refused",
+            "expired",
+        ),
+        (idp.metadata(NEW), 500, "metadata_fetch_failed", "HTTP 500"),
+        (idp.metadata(NEW), 404, "metadata_fetch_failed", "HTTP 404"),
+    ],
+)
 def test_unusable_metadata_keeps_the_old_certificate_and_records_why(configured, document, status, code, words):
     connection, routes, first = configured
     before = SSOConnection.objects.get(pk=connection.pk)
@@ -134,12 +143,21 @@ def test_an_unreachable_idp_keeps_the_configuration(configured):
     assert [idp.fingerprint(p) for p in connection.idp_certificates] == [idp.fingerprint(first)]
 
 
-def test_the_daily_task_queues_one_refresh_per_connection_configured_by_url(configured, org, make_connection,
-                                                                            monkeypatch):
+def test_the_daily_task_queues_one_refresh_per_connection_configured_by_url(
+    configured, org, make_connection, monkeypatch
+):
     connection, _routes, _first = configured
     by_hand = make_connection(org)
-    services.connection_update(connection=by_hand, data={"saml_config": {
-        "idp_entity_id": idp.ENTITY_ID, "idp_sso_url": idp.SSO_URL, "idp_certificates": [idp.certificate("x")]}})
+    services.connection_update(
+        connection=by_hand,
+        data={
+            "saml_config": {
+                "idp_entity_id": idp.ENTITY_ID,
+                "idp_sso_url": idp.SSO_URL,
+                "idp_certificates": [idp.certificate("x")],
+            }
+        },
+    )
     make_connection(org)  # nothing configured
     queued = []
     monkeypatch.setattr(tasks.refresh_connection_metadata, "delay", lambda **kwargs: queued.append(kwargs))

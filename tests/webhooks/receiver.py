@@ -54,8 +54,7 @@ class Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                valid, timestamp = check_signature(receiver.secret, body,
-                                                   self.headers.get("X-Cryptr-Signature", ""))
+                valid, timestamp = check_signature(receiver.secret, body, self.headers.get("X-Cryptr-Signature", ""))
                 receiver.received.append(Received(dict(self.headers), body, valid, timestamp))
                 if receiver.delay:
                     time.sleep(receiver.delay)

@@ -27,10 +27,17 @@ def operator_client(client, db):
 
 
 def test_an_endpoint_added_in_the_admin_shows_its_secret_once(operator_client, org):
-    response = operator_client.post("/admin/organizations/webhookendpoint/add/", {
-        "organization": org.pk, "url": "https://hooks.misapret.example/cryptr", "description": "",
-        "event_types": ["connection.activated", "certificate.expiring"], "active": "on",
-    }, follow=True)
+    response = operator_client.post(
+        "/admin/organizations/webhookendpoint/add/",
+        {
+            "organization": org.pk,
+            "url": "https://hooks.misapret.example/cryptr",
+            "description": "",
+            "event_types": ["connection.activated", "certificate.expiring"],
+            "active": "on",
+        },
+        follow=True,
+    )
     page = response.content.decode()
     endpoint = WebhookEndpoint.objects.get()
     assert endpoint.event_types == ["connection.activated", "certificate.expiring"]
@@ -42,9 +49,14 @@ def test_an_endpoint_added_in_the_admin_shows_its_secret_once(operator_client, o
 
 def test_the_admin_refuses_a_plain_http_endpoint(operator_client, org, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
-    response = operator_client.post("/admin/organizations/webhookendpoint/add/", {
-        "organization": org.pk, "url": "http://hooks.misapret.example/cryptr", "event_types": ["user.provisioned"],
-    })
+    response = operator_client.post(
+        "/admin/organizations/webhookendpoint/add/",
+        {
+            "organization": org.pk,
+            "url": "http://hooks.misapret.example/cryptr",
+            "event_types": ["user.provisioned"],
+        },
+    )
     assert response.status_code == 200 and "must start with https://" in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
 
@@ -67,8 +79,11 @@ def test_the_delivery_log_filters_by_status_and_event_and_retries(
     assert rows(f"endpoint__organization__id__exact={org.pk}") == [provisioned, failed]
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = operator_client.post("/admin/organizations/webhookdelivery/", {
-            "action": "retry", "_selected_action": [str(failed.pk)]}, follow=True)
+        response = operator_client.post(
+            "/admin/organizations/webhookdelivery/",
+            {"action": "retry", "_selected_action": [str(failed.pk)]},
+            follow=True,
+        )
     assert "Queued 1" in response.content.decode()
     failed.refresh_from_db()
     assert failed.status == "pending"

@@ -17,8 +17,9 @@ def _create(api, domain, body=None):
 
 
 def test_the_secret_is_in_the_creation_answer_only_and_stored_encrypted(api, org):
-    response = _create(api, org.domain, {"url": URL, "events": ["user.provisioned", "sso.login.failed"],
-                                         "description": "Provisioning"})
+    response = _create(
+        api, org.domain, {"url": URL, "events": ["user.provisioned", "sso.login.failed"], "description": "Provisioning"}
+    )
     assert response.status_code == 201, response.content
     created = response.json()
     secret = created["secret"]
@@ -38,20 +39,27 @@ def test_the_secret_is_in_the_creation_answer_only_and_stored_encrypted(api, org
     assert secret not in stored and stored.startswith("enc:v1:") and decrypt_text(stored) == secret
     second = _create(api, org.domain).json()
     assert second["secret"] != secret and second["events"] == [
-        "connection.activated", "connection.deactivated", "user.provisioned", "sso.login.failed",
-        "certificate.expiring"]
+        "connection.activated",
+        "connection.deactivated",
+        "user.provisioned",
+        "sso.login.failed",
+        "certificate.expiring",
+    ]
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"url": "http://hooks.misapret.example/cryptr"}, "url"),
-    ({"url": "ftp://hooks.misapret.example/cryptr"}, "url"),
-    ({"url": "https://user:pass@hooks.misapret.example/"}, "url"),
-    ({"url": "/relative"}, "url"),
-    ({"url": URL, "events": ["user.deleted"]}, "events"),
-    ({"url": URL, "events": []}, "events"),
-    ({"url": URL, "secret": "mine"}, "secret"),
-    ({}, "url"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "http://hooks.misapret.example/cryptr"}, "url"),
+        ({"url": "ftp://hooks.misapret.example/cryptr"}, "url"),
+        ({"url": "https://user:pass@hooks.misapret.example/"}, "url"),
+        ({"url": "/relative"}, "url"),
+        ({"url": URL, "events": ["user.deleted"]}, "events"),
+        ({"url": URL, "events": []}, "events"),
+        ({"url": URL, "secret": "mine"}, "secret"),
+        ({}, "url"),
+    ],
+)
 def test_bad_endpoints_are_refused_with_the_field(api, org, body, field, settings):
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
     body = assert_error(_create(api, org.domain, body), 400)

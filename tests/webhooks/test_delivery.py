@@ -22,8 +22,13 @@ pytestmark = pytest.mark.django_db
 
 
 def _event(organization, type="connection.activated", **extra) -> AuditEvent:
-    return audit.record_event(type=type, organization=organization, actor="system",
-                              connection_id=extra.pop("connection_id", "misapret_Vq5XKzsUs83o5F78fqbJJU"), **extra)
+    return audit.record_event(
+        type=type,
+        organization=organization,
+        actor="system",
+        connection_id=extra.pop("connection_id", "misapret_Vq5XKzsUs83o5F78fqbJJU"),
+        **extra,
+    )
 
 
 def _attempt(delivery, attempt=1) -> str:
@@ -50,7 +55,9 @@ def test_an_event_is_posted_to_the_subscribed_endpoint_signed_with_its_secret(
     assert request.headers["X-Cryptr-Delivery"] == str(delivery.pk)
     assert request.headers["Content-Type"] == "application/json"
     assert request.json == {
-        "id": str(event.pk), "type": "connection.activated", "organization": org.domain,
+        "id": str(event.pk),
+        "type": "connection.activated",
+        "organization": org.domain,
         "created_at": event.inserted_at.isoformat().replace("+00:00", "Z"),
         "data": {"active": True, "changed_by": "api_key:key_1", "connection_id": "misapret_Vq5XKzsUs83o5F78fqbJJU"},
     }
@@ -71,8 +78,10 @@ def test_the_signature_does_not_verify_with_another_secret_a_changed_body_or_an_
     assert header.startswith("t=") and len(header.split("v1=")[1]) == 64
 
 
-@pytest.mark.parametrize("event_type", ["connection.activated", "connection.deactivated", "user.provisioned",
-                                        "sso.login.failed", "certificate.expiring"])
+@pytest.mark.parametrize(
+    "event_type",
+    ["connection.activated", "connection.deactivated", "user.provisioned", "sso.login.failed", "certificate.expiring"],
+)
 def test_each_webhook_event_type_makes_one_delivery(org, receiver, make_endpoint, event_type):
     make_endpoint(org, receiver.url)
     assert [d.event_type for d in webhook_deliveries_create(event=_event(org, event_type))] == [event_type]
@@ -102,10 +111,21 @@ def test_the_listener_is_registered_and_makes_one_delivery_per_event_however_oft
     assert WebhookDelivery.objects.filter(event_id=str(event.pk)).count() == 1
 
 
-@pytest.mark.parametrize(("status", "outcome"), [
-    (400, "failed"), (401, "failed"), (403, "failed"), (404, "failed"), (410, "failed"), (422, "failed"),
-    (429, "retrying"), (500, "retrying"), (502, "retrying"), (503, "retrying"),
-])
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (400, "failed"),
+        (401, "failed"),
+        (403, "failed"),
+        (404, "failed"),
+        (410, "failed"),
+        (422, "failed"),
+        (429, "retrying"),
+        (500, "retrying"),
+        (502, "retrying"),
+        (503, "retrying"),
+    ],
+)
 def test_server_errors_and_429_are_retried_other_4xx_fail_at_once(org, receiver, make_endpoint, status, outcome):
     make_endpoint(org, receiver.url)
     receiver.statuses = [status]
@@ -142,8 +162,9 @@ def test_the_last_attempt_fails_for_good(org, receiver, make_endpoint, settings)
     make_endpoint(org, receiver.url)
     receiver.default_status = 503
     delivery = _one_delivery(org)
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(attempts=settings.WEBHOOKS_MAX_ATTEMPTS - 1,
-                                                          status="retrying")
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=settings.WEBHOOKS_MAX_ATTEMPTS - 1, status="retrying"
+    )
     assert _attempt(delivery, settings.WEBHOOKS_MAX_ATTEMPTS) == "failed"
     delivery.refresh_from_db()
     assert delivery.next_retry_at is None and delivery.attempts == settings.WEBHOOKS_MAX_ATTEMPTS

@@ -40,9 +40,25 @@ class Worker:
         }
         self.log.write_text("")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cryptr_sso", "worker", "--pool=solo", "--loglevel=INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"hooks{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "cryptr_sso",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"hooks{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while "ready." not in self.log.read_text():
@@ -74,8 +90,13 @@ def worker(tmp_path):
 
 def _record(organization, type="connection.deactivated"):
     # Outside any test transaction (transaction=True): the event commits and its listeners run at once.
-    return audit.record_event(type=type, organization=organization, actor="operator:alice",
-                              connection_id="misapret_Vq5XKzsUs83o5F78fqbJJU", data={"active": False})
+    return audit.record_event(
+        type=type,
+        organization=organization,
+        actor="operator:alice",
+        connection_id="misapret_Vq5XKzsUs83o5F78fqbJJU",
+        data={"active": False},
+    )
 
 
 def _delivered():
@@ -107,8 +128,12 @@ def test_a_4xx_answer_is_not_retried_by_the_worker(org, receiver, make_endpoint,
     receiver.secret, receiver.statuses = secret, [404]
     _record(org)
 
-    failed = wait_for(lambda: WebhookDelivery.objects.filter(status="failed").first(), timeout=30,
-                      what="the delivery to fail", log=worker.log)
+    failed = wait_for(
+        lambda: WebhookDelivery.objects.filter(status="failed").first(),
+        timeout=30,
+        what="the delivery to fail",
+        log=worker.log,
+    )
     assert (failed.attempts, failed.last_response_code) == (1, 404)
     time.sleep(4)  # longer than the test schedule's retry backoff
     assert len(receiver.received) == 1
