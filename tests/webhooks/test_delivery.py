@@ -265,3 +265,47 @@ def test_the_sweeper_queues_deliveries_whose_retry_is_long_past_due(org, receive
     assert retry_due_webhook_deliveries.apply().get() == 1
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 2)
+
+
+def test_activating_and_deactivating_a_connection_through_the_api_reaches_the_receiver(
+    api, org, receiver, make_endpoint, eager, django_capture_on_commit_callbacks, settings
+):
+    """End to end: the connection service records the event, the audit trail calls the listener after the
+    commit, the delivery is posted and signed."""
+    from applications.services import application_create
+    from connections.services import connection_create
+
+    from ..beat import idp
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    _endpoint, secret = make_endpoint(org, receiver.url, event_types=["connection.activated", "connection.deactivated"])
+    receiver.secret = secret
+    application, _ = application_create(
+        organization=org,
+        name="Misapret Portal",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=["https://app.misapret.example/callback"],
+    )
+    connection = connection_create(organization=org, application=application)
+    saml_config = {
+        "idp_entity_id": idp.ENTITY_ID,
+        "idp_sso_url": idp.SSO_URL,
+        "idp_certificates": [idp.certificate("IdP")],
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.put(
+            f"/api/v2/sso-connections/{connection.id}",
+            {"active": True, "bypass_it_admin_test": True, "saml_config": saml_config},
+            format="json",
+        )
+    assert response.status_code == 200, response.json()
+    with django_capture_on_commit_callbacks(execute=True):
+        api.put(f"/api/v2/sso-connections/{connection.id}", {"active": False}, format="json")
+
+    assert [r.headers["X-Cryptr-Event"] for r in receiver.received] == [
+        "connection.activated",
+        "connection.deactivated",
+    ]
+    assert all(r.signature_valid for r in receiver.received)
+    assert {r.json["data"]["connection_id"] for r in receiver.received} == {connection.id}
+    assert WebhookDelivery.objects.filter(status="delivered").count() == 2
