@@ -122,15 +122,16 @@ def deliver_webhook(self, *, delivery_id: str, attempt: int) -> str:
         delivery.last_response_code or delivery.last_error[:100],
     )
     if retry_in is not None and not self.request.is_eager:
-        # Eager mode (the embedded default) never blocks a request on retries: the sweeper sends them.
+        # Eager mode (the embedded default, no worker) does not retry inside the request that recorded the
+        # event: the delivery stays "retrying" for the operator's retry in the admin (or the sweeper, with beat).
         raise self.retry(kwargs={"delivery_id": delivery_id, "attempt": attempt + 1}, countdown=retry_in)
     return str(delivery.status)
 
 
 @shared_task(acks_late=True)
 def retry_due_webhook_deliveries() -> int:
-    """Beat: queue the deliveries whose retry is well past due (a message lost with its broker, or the
-    embedded default without workers). The attempt number makes a late duplicate harmless."""
+    """Beat: queue the deliveries whose retry is well past due (a retry message lost with its broker). The
+    attempt number makes a late duplicate harmless."""
     grace = timedelta(seconds=float(getattr(settings, "WEBHOOKS_SWEEP_GRACE_SECONDS", 600)))
     now = timezone.now()
     due = list(
