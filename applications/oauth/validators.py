@@ -32,6 +32,7 @@ from applications.oauth.tenancy import (
 )
 from applications.oauth.tokens import SsoSignIn, sign_jwt, sso_sign_in
 from cryptr_sso.audit import record_event
+from organizations.models import Organization
 
 # The gateway's own claims are released with the `openid` scope, like `sub`.
 GATEWAY_CLAIMS = ("tnt", "sci", "ips")
@@ -167,13 +168,16 @@ class GatewayOAuth2Validator(OAuth2Validator):
     @staticmethod
     def _audit_context(request) -> dict:
         headers = getattr(request, "headers", None) or {}  # a copy of the Django request's META
-        return {"ip": headers.get("REMOTE_ADDR") or "", "user_agent": headers.get("HTTP_USER_AGENT") or ""}
+        # The issuer's organization as TenantMiddleware found it: no query for it on the token endpoint.
+        organization = Organization(pk=request_organization_id(request), domain=request_organization_domain(request))
+        return {"ip": headers.get("REMOTE_ADDR") or "", "user_agent": headers.get("HTTP_USER_AGENT") or "",
+                "organization": organization}
 
     def _save_bearer_token(self, token, request, *args, **kwargs):
         super()._save_bearer_token(token, request, *args, **kwargs)
         user, client = request.user, request.client
         record_event(
-            type="token.issued", organization=client.organization, actor=f"end_user:{user.pk}", user=user,
+            type="token.issued", actor=f"end_user:{user.pk}", user=user,
             connection_id=sso_sign_in(request).idp_id or "", **self._audit_context(request),
             data={"grant_type": request.grant_type, "client_id": client.client_id, "scope": token.get("scope", ""),
                   "refresh": "refresh_token" in token, "openid": "id_token" in token},
@@ -192,7 +196,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         super().revoke_token(token, token_type_hint, request, *args, **kwargs)
         if found is not None:  # an unknown token changes nothing (RFC 7009 2.2): nothing to record
             record_event(
-                type="token.revoked", organization=client.organization, actor=f"application:{client.client_id}",
+                type="token.revoked", actor=f"application:{client.client_id}",
                 user=found["user_id"], connection_id=found["idp_id"] or "", **self._audit_context(request),
                 data={"kind": kind, "client_id": client.client_id, "reason": "revocation_endpoint"},
             )

@@ -105,6 +105,7 @@ def test_tokens_issued_refreshed_and_revoked(client):
     assert issued.user_id == str(tenant.user.pk) and issued.connection_id == tenant.idp_id
     assert issued.data["grant_type"] == "authorization_code" and issued.data["refresh"] is True
     assert issued.data["client_id"] == tenant.public_app.client_id
+    assert issued.organization_id == tenant.org.pk and issued.organization_domain == tenant.org.domain
 
     refreshed = tenant.refresh(client, tokens["refresh_token"])
     assert refreshed.status_code == 200
