@@ -7,9 +7,12 @@ import hashlib
 import hmac
 import http.server
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+
+from tests.connections.metadata_server import _self_signed
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Receiver:
     headers_to_send: dict = field(default_factory=dict)
     received: list = field(default_factory=list)
     url: str = ""
+    tls_dir: object = None  # a directory: serve https with a self-signed certificate for 127.0.0.1/localhost
+    ca_file: str = ""
 
     def start(self) -> "Receiver":
         receiver = self
@@ -72,8 +77,15 @@ class Receiver:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        scheme = "http"
+        if self.tls_dir is not None:
+            cert_path, key_path = _self_signed(self.tls_dir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert_path, key_path)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme, self.ca_file = "https", str(cert_path)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/cryptr"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/hooks/cryptr"
         return self
 
     def stop(self) -> None:

@@ -17,6 +17,7 @@ from organizations.webhooks.services import webhook_deliveries_create
 from organizations.webhooks.tasks import deliver_webhook, retry_delay
 
 from ..onboarding.smtp_server import free_port
+from .receiver import Receiver
 
 pytestmark = pytest.mark.django_db
 
@@ -309,3 +310,31 @@ def test_activating_and_deactivating_a_connection_through_the_api_reaches_the_re
     assert all(r.signature_valid for r in receiver.received)
     assert {r.json["data"]["connection_id"] for r in receiver.received} == {connection.id}
     assert WebhookDelivery.objects.filter(status="delivered").count() == 2
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, settings):
+    started = Receiver(tls_dir=tmp_path).start()
+    settings.WEBHOOKS_CA_BUNDLE = started.ca_file
+    yield started
+    started.stop()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_an_https_endpoint_is_called_with_its_certificate_verified(org, tls_receiver, make_endpoint, host):
+    url = tls_receiver.url.replace("127.0.0.1", host)
+    _endpoint, secret = make_endpoint(org, url)
+    tls_receiver.secret = secret
+    delivery = _one_delivery(org)
+    assert _attempt(delivery) == "delivered"
+    [request] = tls_receiver.received
+    assert request.signature_valid and request.headers["Host"] == url.split("/")[2]
+
+
+def test_an_https_endpoint_with_an_untrusted_certificate_is_not_sent_to(org, tls_receiver, make_endpoint, settings):
+    settings.WEBHOOKS_CA_BUNDLE = None  # the public CAs only: the receiver's self-signed certificate fails
+    make_endpoint(org, tls_receiver.url)
+    delivery = _one_delivery(org)
+    assert _attempt(delivery) == "retrying"
+    delivery.refresh_from_db()
+    assert "SSLError" in delivery.last_error and tls_receiver.received == []
