@@ -204,3 +204,15 @@ def test_the_warning_is_delivered_to_the_organizations_webhooks(operators, expir
     assert delivery.payload["data"]["fingerprint"] == idp.fingerprint(pem)
     assert delivery.payload["data"]["connection_id"] == connection.id
     assert delivery.payload["data"]["threshold_days"] == 30 and delivery.payload["organization"] == "misapret"
+
+
+def test_operators_read_the_warnings_in_the_admin(operators, expiring, run, client):
+    connection, _pem = expiring
+    run(NOT_AFTER - timedelta(days=30))
+    operator = Operator.objects.create_superuser("root", "root@gateway.example", "a long passphrase 42")
+    client.force_login(operator)
+    page = client.get("/admin/connections/certificateexpirynotice/").content.decode()
+    assert connection.id in page and "IdP signing certificate" in page
+    notice = CertificateExpiryNotice.objects.get()
+    detail = client.get(f"/admin/connections/certificateexpirynotice/{notice.pk}/change/").content.decode()
+    assert "it@misapret.fr" in detail and notice.fingerprint in detail
