@@ -82,8 +82,9 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> Answer:
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     timeout = float(getattr(settings, "WEBHOOKS_TIMEOUT", 5))
     default_port = 443 if scheme == "https" else 80
+    authority = f"[{host}]" if ":" in host else host  # an IPv6 literal keeps its brackets (RFC 3986 3.2.2)
     headers = {
-        "Host": host if port == default_port else f"{host}:{port}",
+        "Host": authority if port == default_port else f"{authority}:{port}",
         "Content-Type": "application/json",
         "User-Agent": "sso-gateway-webhooks",
         **headers,

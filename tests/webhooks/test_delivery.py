@@ -338,3 +338,37 @@ def test_an_https_endpoint_with_an_untrusted_certificate_is_not_sent_to(org, tls
     assert _attempt(delivery) == "retrying"
     delivery.refresh_from_db()
     assert "SSLError" in delivery.last_error and tls_receiver.received == []
+
+
+def test_an_ipv6_loopback_endpoint_gets_a_valid_host_header(org, make_endpoint):
+    import http.server
+    import threading
+
+    class V6Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            seen.append(self.headers["Host"])
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    try:
+        server = V6Server(("::1", 0), Handler)
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        make_endpoint(org, f"http://[::1]:{port}/hooks")
+        assert _attempt(_one_delivery(org)) == "delivered"
+        assert seen == [f"[::1]:{port}"]
+    finally:
+        server.shutdown()
+        server.server_close()
