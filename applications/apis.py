@@ -1,15 +1,14 @@
 """The v2 API of applications: `/api/v2/org/{domain}/applications[/{client_id}]`."""
 
-from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.response import Response
 
 from cryptr_sso.api.pagination import list_envelope, paginate, read_page_params
+from cryptr_sso.api.schema import ERRORS, PAGE_PARAMS, ErrorOutput, deleted_schema, list_schema
 from cryptr_sso.api.views import ApiView
 from organizations.selectors import organization_get
-from organizations.serializers import ErrorOutput
 
 from . import selectors, services
 from .serializers import ApplicationCreatedOutput, ApplicationCreateInput, ApplicationOutput, ApplicationUpdateInput
@@ -17,28 +16,6 @@ from .serializers import ApplicationCreatedOutput, ApplicationCreateInput, Appli
 NEWEST_FIRST = ("-created", "-id")
 
 # Schema helpers shared by the applications and SSO connections APIs.
-PAGE_PARAMS = [
-    OpenApiParameter("page", int, description="Page number, from 1 (alias: current_page)."),
-    OpenApiParameter("per_page", int, description=f"Items per page, at most {settings.API_MAX_PER_PAGE}."),
-]
-ERRORS = {code: ErrorOutput for code in (400, 401, 403, 404)}
-
-
-def list_schema(item: type[serializers.Serializer], name: str):
-    return inline_serializer(name, fields={
-        "__type__": serializers.CharField(), "__domain__": serializers.CharField(allow_null=True),
-        "data": item(many=True), "total": serializers.IntegerField(),
-        "pagination": inline_serializer(f"{name}Pagination", fields={
-            key: serializers.IntegerField(allow_null=True)
-            for key in ("current_page", "next_page", "prev_page", "per_page", "total_pages")
-        }),
-    })
-
-
-def deleted_schema(item: type[serializers.Serializer], name: str):
-    return inline_serializer(name, fields={"deleted": serializers.BooleanField(), "resource": item()})
-
-
 class ApplicationListCreateApi(ApiView):
     required_scope_resource = "applications"
 

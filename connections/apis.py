@@ -8,16 +8,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from applications.apis import ERRORS, PAGE_PARAMS, deleted_schema, list_schema
 from applications.models import Application
 from applications.selectors import application_get
 from cryptr_sso.api.errors import ApiError, NotFound
 from cryptr_sso.api.pagination import list_envelope, paginate, read_page_params
+from cryptr_sso.api.schema import ERRORS, PAGE_PARAMS, ErrorOutput, deleted_schema, list_schema
 from cryptr_sso.api.views import ApiView
 from onboarding.services import onboarding_invite
 from organizations.models import Organization
 from organizations.selectors import organization_get
-from organizations.serializers import ErrorOutput
 
 from . import selectors, services
 from .serializers import ConnectionCreateInput, ConnectionOutput, ConnectionUpdateInput

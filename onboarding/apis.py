@@ -4,10 +4,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from applications.apis import ERRORS
 from connections.selectors import connection_get
+from cryptr_sso.api.schema import ERRORS, ErrorOutput
 from cryptr_sso.api.views import ApiView
-from organizations.serializers import ErrorOutput
 
 from . import services
 from .serializers import InviteAdminInput, OnboardingOutput, ResendInput, onboarding_output

@@ -5,19 +5,19 @@ from urllib.parse import unquote
 
 from django.conf import settings
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
 from cryptr_sso.api.errors import ApiError
 from cryptr_sso.api.pagination import list_envelope, paginate, read_page_params
+from cryptr_sso.api.schema import ERRORS, PAGE_PARAMS, ErrorOutput, deleted_schema, list_schema
 from cryptr_sso.api.views import ApiView
 
 from . import selectors, services
 from .serializers import (
-    ErrorOutput,
     OrganizationCreateInput,
     OrganizationOutput,
     OrganizationUpdateInput,
@@ -30,31 +30,6 @@ from .serializers import (
 )
 
 NEWEST_FIRST = ("-inserted_at", "-id")
-PAGE_PARAMS = [
-    OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1},
-                     description="Page number, from 1 (alias: current_page). Past the last page, `data` is empty."),
-    OpenApiParameter("per_page", {"type": "integer", "minimum": 1, "default": settings.API_DEFAULT_PER_PAGE},
-                     description=f"Items per page, default {settings.API_DEFAULT_PER_PAGE}, at most "
-                                 f"{settings.API_MAX_PER_PAGE}: larger values are capped (see pagination.per_page)."),
-]
-ERRORS = {code: ErrorOutput for code in (400, 401, 403, 404)}
-
-
-def _list_of(item: type[serializers.Serializer], name: str):
-    return inline_serializer(name, fields={
-        "__type__": serializers.CharField(), "__domain__": serializers.CharField(allow_null=True),
-        "data": item(many=True), "total": serializers.IntegerField(),
-        "pagination": inline_serializer(f"{name}Pagination", fields={
-            key: serializers.IntegerField(allow_null=True)
-            for key in ("current_page", "next_page", "prev_page", "per_page", "total_pages")
-        }),
-    })
-
-
-def _deleted(item: type[serializers.Serializer], name: str):
-    return inline_serializer(name, fields={"deleted": serializers.BooleanField(), "resource": item()})
-
-
 # RFC 6749 5.2: a 401 invalid_client tells the client which authentication scheme to use.
 BASIC_CHALLENGE = {"WWW-Authenticate": 'Basic realm="api"'}
 
@@ -127,7 +102,8 @@ def _basic_credentials(header: str) -> tuple[str | None, str | None]:
 class OrganizationListCreateApi(ApiView):
     required_scope_resource = "organizations"
 
-    @extend_schema(parameters=PAGE_PARAMS, responses={200: _list_of(OrganizationOutput, "OrganizationList"), **ERRORS},
+    @extend_schema(parameters=PAGE_PARAMS,
+                   responses={200: list_schema(OrganizationOutput, "OrganizationList"), **ERRORS},
                    summary="List organizations, newest first")
     def get(self, request):
         number, per_page = read_page_params(request.query_params)
@@ -167,7 +143,7 @@ class OrganizationDetailApi(ApiView):
 
     patch = put
 
-    @extend_schema(responses={200: _deleted(OrganizationOutput, "OrganizationDeleted"), **ERRORS},
+    @extend_schema(responses={200: deleted_schema(OrganizationOutput, "OrganizationDeleted"), **ERRORS},
                    summary="Delete an organization with its users, applications and connections")
     def delete(self, request, domain):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
@@ -180,7 +156,7 @@ class UserListCreateApi(ApiView):
     required_scope_resource = "users"
 
     @extend_schema(parameters=[*PAGE_PARAMS, UserListQuery],
-                   responses={200: _list_of(UserOutput, "UserList"), **ERRORS},
+                   responses={200: list_schema(UserOutput, "UserList"), **ERRORS},
                    summary="List the users of an organization, newest first")
     def get(self, request, domain):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
@@ -226,7 +202,7 @@ class UserDetailApi(ApiView):
 
     patch = put
 
-    @extend_schema(responses={200: _deleted(UserOutput, "UserDeleted"), **ERRORS}, summary="Delete a user")
+    @extend_schema(responses={200: deleted_schema(UserOutput, "UserDeleted"), **ERRORS}, summary="Delete a user")
     def delete(self, request, domain, user_id):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
         user = selectors.user_get(organization=organization, user_id=user_id)

@@ -7,11 +7,12 @@ from rest_framework.response import Response
 
 from cryptr_sso.api.inputs import StrictSerializer
 from cryptr_sso.api.pagination import list_envelope, paginate, read_page_params
+from cryptr_sso.api.schema import ERRORS, PAGE_PARAMS, list_schema
 from cryptr_sso.api.views import ApiView
 from cryptr_sso.models import AuditEvent
 
 from . import selectors
-from .apis import ERRORS, NEWEST_FIRST, PAGE_PARAMS, _list_of
+from .apis import NEWEST_FIRST
 from .models import Organization
 
 PAGE_KEYS = ("page", "current_page", "per_page")
@@ -72,7 +73,7 @@ class EventListApi(ApiView):
     required_scope_resource = "events"
 
     @extend_schema(parameters=[*PAGE_PARAMS, EventListQuery],
-                   responses={200: _list_of(EventOutput, "EventList"), **ERRORS},
+                   responses={200: list_schema(EventOutput, "EventList"), **ERRORS},
                    summary="List the audit events of an organization, newest first")
     def get(self, request, domain):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)

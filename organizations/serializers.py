@@ -149,9 +149,3 @@ class TokenOutput(serializers.Serializer):
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
     scope = serializers.CharField()
-
-
-class ErrorOutput(serializers.Serializer):
-    error = serializers.CharField()
-    error_description = serializers.CharField()
-    fields = serializers.DictField()

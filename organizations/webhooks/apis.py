@@ -8,9 +8,9 @@ from rest_framework.response import Response
 
 from cryptr_sso.api.inputs import StrictSerializer
 from cryptr_sso.api.pagination import list_envelope, paginate, read_page_params
+from cryptr_sso.api.schema import ERRORS, PAGE_PARAMS, deleted_schema, list_schema
 from cryptr_sso.api.views import ApiView
 from organizations import selectors as organization_selectors
-from organizations.apis import ERRORS, PAGE_PARAMS, _deleted, _list_of
 
 from . import selectors, services
 from .events import WEBHOOK_EVENT_TYPES
@@ -57,7 +57,7 @@ class WebhookEndpointListCreateApi(ApiView):
 
     @extend_schema(
         parameters=PAGE_PARAMS,
-        responses={200: _list_of(WebhookEndpointOutput, "WebhookEndpointList"), **ERRORS},
+        responses={200: list_schema(WebhookEndpointOutput, "WebhookEndpointList"), **ERRORS},
         summary="List the webhook endpoints of an organization, newest first",
     )
     def get(self, request, domain):
@@ -110,7 +110,7 @@ class WebhookEndpointDetailApi(ApiView):
         return Response(WebhookEndpointOutput(endpoint, context={"domain": organization.domain}).data)
 
     @extend_schema(
-        responses={200: _deleted(WebhookEndpointOutput, "WebhookEndpointDeleted"), **ERRORS},
+        responses={200: deleted_schema(WebhookEndpointOutput, "WebhookEndpointDeleted"), **ERRORS},
         summary="Delete a webhook endpoint and its delivery log",
     )
     def delete(self, request, domain, endpoint_id):
