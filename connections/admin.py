@@ -12,6 +12,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from applications.models import Application
 from cryptr_sso.api.errors import ApiError
@@ -287,7 +288,7 @@ class SSOConnectionAdmin(admin.ModelAdmin):
         expiries = idp_certificate_expiries(obj)
         if not expiries:
             return "-"
-        return format_html_join(format_html("<br>"), "{}", ((_expiry_label(at),) for at in expiries))
+        return format_html_join(mark_safe("<br>"), "{}", ((_expiry_label(at),) for at in expiries))
 
     @admin.display(description="sign-ins")
     def sign_ins(self, obj):
