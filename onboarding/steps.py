@@ -8,6 +8,8 @@ from typing import Any
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
+from connections.providers import OIDC, provider_get
+
 
 @dataclass(frozen=True)
 class Step:
@@ -35,18 +37,31 @@ class Step:
         return import_string(self.form_class)
 
 
-def _wizard(key: str, title, short_title, form: str, done_when=None) -> Step:
+def _wizard(key: str, title, short_title, form: str, done_when=None, template: str = "") -> Step:
     return Step(
         key=key,
         title=title,
         short_title=short_title,
         done_when=done_when,
         form_class=f"onboarding.forms.{form}",
-        template=f"onboarding/steps/{key}.html",
+        template=f"onboarding/steps/{template or key}.html",
     )
 
 
-STEPS: list[Step] = [
+def _idp_configured(onboarding) -> bool:
+    return onboarding.connection.has_usable_idp_configuration
+
+
+def _tested(onboarding) -> bool:
+    return onboarding.connection.last_successful_test_at is not None
+
+
+def _active(onboarding) -> bool:
+    return onboarding.connection.active
+
+
+# The SAML path (also the path before a provider is chosen: the "unset" provider is a SAML one).
+SAML_STEPS: list[Step] = [
     _wizard(
         "choose_provider",
         _("Choose your identity provider"),
@@ -60,7 +75,7 @@ STEPS: list[Step] = [
         _("Give us your identity provider's metadata"),
         _("IdP metadata"),
         "IdpMetadataForm",
-        done_when=lambda onboarding: onboarding.connection.has_usable_idp_configuration,
+        done_when=_idp_configured,
     ),
     _wizard("attribute_mapping", _("Map the attributes"), _("Attributes"), "AttributeMappingForm"),
     _wizard(
@@ -68,20 +83,53 @@ STEPS: list[Step] = [
         _("Test the login"),
         _("Test login"),
         "TestLoginForm",
-        done_when=lambda onboarding: onboarding.connection.last_successful_test_at is not None,
+        done_when=_tested,
     ),
-    _wizard(
-        "activate",
-        _("Activate the connection"),
-        _("Activate"),
-        "ActivateForm",
-        done_when=lambda onboarding: onboarding.connection.active,
-    ),
+    _wizard("activate", _("Activate the connection"), _("Activate"), "ActivateForm", done_when=_active),
 ]
+
+# The OpenID Connect path: as many steps, in the same places (the API's progress reads alike for both).
+# Step 3 is the IdP's settings (issuer, client id and secret, checked by reading the discovery
+# document) instead of its metadata; the guide and the mapping speak of redirect URIs and claims.
+_BY_KEY = {step.key: step for step in SAML_STEPS}
+OIDC_STEPS: list[Step] = [
+    _BY_KEY["choose_provider"],
+    _wizard("create_app", _("Create the application in your identity provider"), _("Create the app"),
+            "CreateAppForm", template="create_app_oidc"),
+    _wizard(
+        "idp_settings",
+        _("Give us your application's client ID and secret"),
+        _("IdP settings"),
+        "OidcSettingsForm",
+        done_when=_idp_configured,
+    ),
+    _wizard("attribute_mapping", _("Map the claims"), _("Claims"), "OidcClaimMappingForm",
+            template="attribute_mapping_oidc"),
+    _BY_KEY["test_login"],
+    _BY_KEY["activate"],
+]
+assert len(OIDC_STEPS) == len(SAML_STEPS)  # total_steps is one number for both paths
+
+STEPS = SAML_STEPS
 STEPS_BY_KEY = {step.key: step for step in STEPS}
 STEPS_BY_SLUG = {step.slug: step for step in STEPS}
 STEP_KEYS = [step.key for step in STEPS]
+ALL_SLUGS = {step.slug for step in SAML_STEPS + OIDC_STEPS}
 total_steps = len(STEPS)
+
+
+def protocol_of(onboarding) -> str:
+    """The protocol of the provider chosen (in the wizard, or for the connection through the API)."""
+    return provider_get(onboarding.provider_type or onboarding.connection.provider_type).protocol
+
+
+def steps_for(onboarding) -> list[Step]:
+    """The path of this onboarding: the SAML steps, or the OpenID Connect ones."""
+    return OIDC_STEPS if onboarding is not None and protocol_of(onboarding) == OIDC else SAML_STEPS
+
+
+def step_keys_for(onboarding) -> list[str]:
+    return [step.key for step in steps_for(onboarding)]
 
 
 def progress(onboarding) -> dict:
@@ -101,21 +149,23 @@ def progress(onboarding) -> dict:
             "provider_type": None,
             "invitation_sent_at": None,
         }
-    # The same facts as the wizard's progress list (Step.is_done).
-    done = {step.key for step in STEPS if step.is_done(onboarding)}
+    # The same facts as the wizard's progress list (Step.is_done), on this onboarding's path.
+    path = steps_for(onboarding)
+    keys = [step.key for step in path]
+    done = {step.key for step in path if step.is_done(onboarding)}
     state = onboarding.state
     if onboarding.connection.active:
         state = "completed"
     # 1-based index of the first step not done; the last step when all are.
-    tutorial_step = next((index for index, key in enumerate(STEP_KEYS, start=1) if key not in done), total_steps)
-    done_count = sum(1 for key in STEP_KEYS if key in done)
+    tutorial_step = next((index for index, key in enumerate(keys, start=1) if key not in done), total_steps)
+    done_count = sum(1 for key in keys if key in done)
     return {
         "__type__": "AdminOnboarding",
         "state": state,
         "tutorial_step": tutorial_step,
         "total_steps": total_steps,
         "progress_in_percentage": int(done_count / total_steps * 100),
-        "steps": [{"key": key, "done": key in done} for key in STEP_KEYS],
+        "steps": [{"key": key, "done": key in done} for key in keys],
         "it_admin_email": onboarding.it_admin_email or None,
         "provider_type": onboarding.provider_type,
         "invitation_sent_at": onboarding.invitation_sent_at,

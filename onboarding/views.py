@@ -1,7 +1,8 @@
 """The IT admin's onboarding wizard at /onboarding/<token>/ (Sentry's SAML setup pipeline shape).
 
-One view renders any step of onboarding.steps.STEPS: its form on GET; on POST the form saves the step
-(through onboarding.wizard and connections.services) and the browser moves on, or the page comes back
+One view renders any step of the onboarding's path (onboarding.steps: the SAML or the OpenID Connect
+steps, from the provider chosen): its form on GET; on POST the form saves the step (through
+onboarding.wizard and connections.services) and the browser moves on, or the page comes back
 with the errors. "Back" keeps what was typed without checking it. The link's token is the only
 credential; every page starts by opening it (expired, revoked and unknown links get a page that says
 what to do)."""
@@ -18,7 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from connections.admin_test_login import AdminTestResult, pop_admin_test_result
 from connections.models import SSOConnection
-from connections.providers import MAPPED_CLAIMS, PROVIDERS, provider_get
+from connections.oidc.config import redirect_uri_for
+from connections.providers import MAPPED_CLAIMS, OIDC, PROVIDERS, provider_get
 from connections.saml.keys import sp_certificate_pem
 from connections.saml.sp import sp_metadata_xml
 from connections.selectors import saml_sp_endpoints
@@ -29,7 +31,7 @@ from .guides import guide_for
 from .idp_summary import idp_summary
 from .models import AdminOnboarding, OnboardingInvitation
 from .selectors import invitation_by_token
-from .steps import STEPS, STEPS_BY_KEY, STEPS_BY_SLUG, Step
+from .steps import ALL_SLUGS, Step, protocol_of, steps_for
 
 LOCALE_SESSION_KEY = "onboarding_locale"
 
@@ -58,6 +60,18 @@ class Wizard:
     def connection(self) -> SSOConnection:
         return self.onboarding.connection
 
+    @property
+    def steps(self) -> list[Step]:
+        """The path of the provider chosen: the SAML steps or the OpenID Connect ones."""
+        return steps_for(self.onboarding)
+
+    @property
+    def is_oidc(self) -> bool:
+        return protocol_of(self.onboarding) == OIDC
+
+    def step_by_key(self, key: str) -> Step:
+        return next(step for step in self.steps if step.key == key)
+
     def step_url(self, step: Step) -> str:
         return reverse("onboarding-step", args=[self.token, step.slug])
 
@@ -72,13 +86,14 @@ class Wizard:
     def progress(self) -> list[ProgressItem]:
         return [ProgressItem(number=index, step=step, url=self.step_url(step), done=step.is_done(self.onboarding),
                              current=step == self.step)
-                for index, step in enumerate(STEPS, start=1)]
+                for index, step in enumerate(self.steps, start=1)]
 
     def neighbours(self) -> tuple[Step | None, Step | None]:
         if self.step is None:
             return None, None
-        index = STEPS.index(self.step)
-        return (STEPS[index - 1] if index else None), (STEPS[index + 1] if index + 1 < len(STEPS) else None)
+        steps = self.steps
+        index = steps.index(self.step)
+        return (steps[index - 1] if index else None), (steps[index + 1] if index + 1 < len(steps) else None)
 
     def page(self, **extra) -> dict:
         previous, following = self.neighbours()
@@ -86,7 +101,8 @@ class Wizard:
         return {
             "wizard": self, "connection": connection, "organization": connection.organization,
             "application": connection.application, "progress": self.progress(), "step": self.step,
-            "step_number": STEPS.index(self.step) + 1 if self.step else None, "total_steps": len(STEPS),
+            "step_number": self.steps.index(self.step) + 1 if self.step else None, "total_steps": len(self.steps),
+            "is_oidc": self.is_oidc,
             "previous_step": previous, "next_step": following,
             "previous_url": self.step_url(previous) if previous else None,
             "next_url": self.step_url(following) if following else None,
@@ -167,6 +183,7 @@ def our_values(connection: SSOConnection, token: str) -> dict:
         "metadata_xml": sp_metadata_xml(connection),
         "metadata_download_url": f"{reverse('saml-metadata', args=[connection.id])}?download=1",
         "certificate_download_url": reverse("onboarding-sp-certificate", args=[token]),
+        "redirect_uri": redirect_uri_for(connection),
     }
 
 
@@ -175,6 +192,7 @@ def _value_label(key: str) -> str:
         "entity_id": _("Entity ID (Audience)"), "acs_url": _("ACS URL (Reply URL)"),
         "slo_url": _("Single logout URL"), "metadata_url": _("Metadata URL"),
         "certificate": _("Certificate (PEM)"), "metadata_xml": _("Metadata XML"),
+        "redirect_uri": _("Redirect URI"),
     }
     return labels[key]
 
@@ -187,7 +205,7 @@ def _guide_context(wizard_: Wizard) -> dict:
     for instruction in guide.instructions:
         instructions.append({
             "text": instruction.text, "path": instruction.path, "settings": instruction.settings,
-            "attributes": instruction.attributes,
+            "attributes": instruction.attributes, "copy_back": instruction.copy_back,
             "paste": [{"field": their_field, "key": key, "label": _value_label(key), "value": values[key],
                        "multiline": key in ("certificate", "metadata_xml"), "download": downloads.get(key)}
                       for their_field, key in instruction.paste],
@@ -219,6 +237,20 @@ def _attribute_mapping_context(wizard_: Wizard, form=None) -> dict:
     return {"guide": guide, "guide_attributes": guide_attributes}
 
 
+def _idp_settings_context(wizard_: Wizard, form) -> dict:
+    """What the discovery check found (shown once the settings are saved), and where the IdP shows its issuer."""
+    connection = wizard_.connection
+    guide = guide_for(wizard_.onboarding.provider_type or connection.provider_type)
+    found = None
+    if connection.oidc_issuer and connection.oidc_authorization_endpoint:
+        found = {"issuer": connection.oidc_issuer, "authorization_endpoint": connection.oidc_authorization_endpoint,
+                 "token_endpoint": connection.oidc_token_endpoint, "client_id": connection.oidc_client_id,
+                 "secret_set": bool(connection.oidc_client_secret_encrypted),
+                 "tenant_id": connection.oidc_tenant_id, "hosted_domains": connection.oidc_hosted_domains,
+                 "checked_at": connection.oidc_discovery_fetched_at}
+    return {"guide": guide, "found": found, "redirect_uri": redirect_uri_for(connection)}
+
+
 # What to show next to a refused test login: which of our values the IdP must carry, and which wizard
 # step changes our side.
 FIXES = {
@@ -230,6 +262,13 @@ FIXES = {
     "saml_unknown_issuer": ((), "idp_metadata"),
     "saml_configuration": ((), "idp_metadata"),
     "missing_email": ((), "attribute_mapping"),
+    # OpenID Connect
+    "oidc_idp_error": (("redirect_uri",), None),
+    "oidc_token_request_failed": (("redirect_uri",), "idp_settings"),
+    "oidc_configuration": ((), "idp_settings"),
+    "oidc_idp_unreachable": ((), "idp_settings"),
+    "oidc_discovery_invalid": ((), "idp_settings"),
+    "oidc_hosted_domain": ((), "idp_settings"),
 }
 
 
@@ -257,6 +296,7 @@ STEP_CONTEXT = {
     "test_login": _test_login_context,
     "activate": _activate_context,
 }
+OIDC_STEP_CONTEXT = {**STEP_CONTEXT, "idp_settings": _idp_settings_context}
 
 
 # --- views --------------------------------------------------------------------------------------------
@@ -270,8 +310,9 @@ def start(request, token):
     onboarding = wizard_.onboarding
     if wizard_.connection.active and onboarding.current_step in ("", "activate"):
         return HttpResponseRedirect(wizard_.done_url)
-    step = STEPS_BY_KEY.get(onboarding.current_step) or next(
-        (step for step in STEPS if not step.is_done(onboarding)), STEPS[-1])
+    steps = wizard_.steps
+    step = next((step for step in steps if step.key == onboarding.current_step), None) or next(
+        (step for step in steps if not step.is_done(onboarding)), steps[-1])
     return HttpResponseRedirect(_with_locale(request, wizard_.step_url(step)))
 
 
@@ -285,8 +326,10 @@ def step_view(request, token, slug):
     wizard_, error = _open(request, token)
     if error:
         return error
-    step = STEPS_BY_SLUG.get(slug)
+    step = next((step for step in wizard_.steps if step.slug == slug), None)
     if step is None:
+        if slug in ALL_SLUGS:  # a step of the other protocol's path (the provider changed): resume instead
+            return HttpResponseRedirect(reverse("onboarding-start", args=[token]))
         raise Http404
     wizard_.step = step
     form_class = step.get_form_class()
@@ -307,7 +350,8 @@ def step_view(request, token, slug):
     else:
         wizard.wizard_visited(onboarding=wizard_.onboarding, step_key=step.key)
         form = form_class(context=wizard_)
-    context = wizard_.page(form=form, **STEP_CONTEXT[step.key](wizard_, form))
+    contexts = OIDC_STEP_CONTEXT if wizard_.is_oidc else STEP_CONTEXT
+    context = wizard_.page(form=form, **contexts[step.key](wizard_, form))
     return render(request, step.template, context, status=status)
 
 
@@ -323,7 +367,7 @@ def test_result(request, token):
     wizard_, error = _open(request, token)
     if error:
         return error
-    wizard_.step = STEPS_BY_KEY["test_login"]
+    wizard_.step = wizard_.step_by_key("test_login")
     result = pop_admin_test_result(request, wizard_.connection.id)
     if result is not None:
         wizard.wizard_test_recorded(onboarding=wizard_.onboarding, result=result)
@@ -341,11 +385,11 @@ def test_result(request, token):
         result=last, claims=claims,
         fix_values=[{"key": key, "label": _value_label(key), "value": values[key],
                      "multiline": key == "certificate"} for key in fix_values],
-        fix_step=STEPS_BY_KEY[fix_step] if fix_step else None,
-        fix_step_url=wizard_.step_url(STEPS_BY_KEY[fix_step]) if fix_step else None,
-        activate_url=wizard_.step_url(STEPS_BY_KEY["activate"]),
-        mapping_url=wizard_.step_url(STEPS_BY_KEY["attribute_mapping"]),
-        test_login_url=wizard_.step_url(STEPS_BY_KEY["test_login"]),
+        fix_step=wizard_.step_by_key(fix_step) if fix_step else None,
+        fix_step_url=wizard_.step_url(wizard_.step_by_key(fix_step)) if fix_step else None,
+        activate_url=wizard_.step_url(wizard_.step_by_key("activate")),
+        mapping_url=wizard_.step_url(wizard_.step_by_key("attribute_mapping")),
+        test_login_url=wizard_.step_url(wizard_.step_by_key("test_login")),
     ))
 
 
@@ -355,7 +399,7 @@ def done(request, token):
     if error:
         return error
     if not wizard_.connection.active:
-        return HttpResponseRedirect(wizard_.step_url(STEPS_BY_KEY["activate"]))
+        return HttpResponseRedirect(wizard_.step_url(wizard_.step_by_key("activate")))
     return render(request, "onboarding/done.html", wizard_.page())
 
 

@@ -14,7 +14,7 @@ from connections.services import connection_record_successful_test, connection_u
 from cryptr_sso.audit import Actor
 
 from .models import STATE_ORDER, AdminOnboarding, OnboardingState
-from .steps import STEP_KEYS
+from .steps import protocol_of, step_keys_for
 
 DRAFTS = "drafts"
 
@@ -33,14 +33,15 @@ def _refresh(onboarding: AdminOnboarding, locked: AdminOnboarding) -> None:
         setattr(onboarding, field, getattr(locked, field))
 
 
-def _next_key(key: str) -> str:
-    index = STEP_KEYS.index(key)
-    return STEP_KEYS[min(index + 1, len(STEP_KEYS) - 1)]
+def _next_key(keys: list[str], key: str) -> str:
+    index = keys.index(key)
+    return keys[min(index + 1, len(keys) - 1)]
 
 
 def wizard_step_saved(*, onboarding: AdminOnboarding, step_key: str, data: dict[str, Any] | None = None,
                       done: bool = True, state: str = OnboardingState.IN_PROGRESS) -> None:
     """A step went through: remember what was entered, mark it done, move on to the next step."""
+    keys = step_keys_for(onboarding)  # the path (SAML or OIDC) of the provider chosen
     with transaction.atomic():
         locked = _locked(onboarding)
         if data is not None:
@@ -49,8 +50,8 @@ def wizard_step_saved(*, onboarding: AdminOnboarding, step_key: str, data: dict[
         if drafts.pop(step_key, None) is not None:
             locked.data = {**locked.data, DRAFTS: drafts}
         if done and step_key not in locked.steps_done:
-            locked.steps_done = [key for key in STEP_KEYS if key in {*locked.steps_done, step_key}]
-        locked.current_step = _next_key(step_key) if done else step_key
+            locked.steps_done = [key for key in keys if key in {*locked.steps_done, step_key}]
+        locked.current_step = _next_key(keys, step_key) if done else step_key
         _raise_state(locked, state)
         locked.save()
     _refresh(onboarding, locked)
@@ -81,13 +82,21 @@ def wizard_visited(*, onboarding: AdminOnboarding, step_key: str) -> None:
 
 
 def wizard_provider_chosen(*, onboarding: AdminOnboarding, provider_type: str) -> None:
+    """The provider decides the path: another protocol (SAML <-> OpenID Connect) starts the steps after
+    this one again (the app created in the IdP and the mapping were for the other protocol)."""
+    protocol_before = protocol_of(onboarding)
     connection_update(connection=onboarding.connection, data={"provider_type": provider_type})
+    onboarding.connection.refresh_from_db()
     with transaction.atomic():
         locked = _locked(onboarding)
         locked.provider_type = provider_type
-        locked.save(update_fields=["provider_type", "updated_at"])
+        fields = ["provider_type", "updated_at"]
+        if protocol_of(locked) != protocol_before:
+            locked.steps_done = []
+            fields.append("steps_done")
+        locked.save(update_fields=fields)
+    onboarding.steps_done = locked.steps_done
     onboarding.provider_type = provider_type
-    onboarding.connection.refresh_from_db()
     wizard_step_saved(onboarding=onboarding, step_key="choose_provider", data={"provider_type": provider_type})
 
 

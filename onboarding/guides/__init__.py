@@ -5,14 +5,15 @@ their IdP's console: the menu path to click through, and a table "in this field 
 value of ours". The console's words are kept in English because that is what the consoles show to
 most admins; the sentence around them is in the admin's language.
 
-Our values are named by key: entity_id, acs_url, slo_url, metadata_url, certificate, metadata_xml.
+Our values are named by key: entity_id, acs_url, slo_url, metadata_url, certificate, metadata_xml, and
+for OpenID Connect redirect_uri.
 """
 
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
-OUR_VALUES = ("entity_id", "acs_url", "slo_url", "metadata_url", "certificate", "metadata_xml")
+OUR_VALUES = ("entity_id", "acs_url", "slo_url", "metadata_url", "certificate", "metadata_xml", "redirect_uri")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class Instruction:
     paste: tuple[tuple[str, str], ...] = ()  # (the IdP's field label, our value key)
     settings: tuple[tuple[str, str], ...] = ()  # (the IdP's field label, the value to choose)
     attributes: tuple[tuple[str, str], ...] = ()  # (attribute name to send, the IdP's source for it)
+    # OpenID Connect: (what the IdP shows, our field it goes into at step 3): the client id and secret.
+    copy_back: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class Guide:
     metadata_where: object = ""
     metadata_url_example: str = ""
     notes: tuple[object, ...] = field(default_factory=tuple)
+    # OpenID Connect, step 3: where the IdP shows its issuer, and what it looks like.
+    issuer_where: object = ""
+    issuer_example: str = ""
 
 
 _MS = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/"
@@ -228,5 +234,139 @@ GUIDES: dict[str, Guide] = {
 }
 
 
+_CLIENT_ID = _("Client ID (step 3)")
+_CLIENT_SECRET = _("Client secret (step 3)")
+_ISSUER = _("Issuer (step 3)")
+
+OIDC_GUIDES: dict[str, Guide] = {
+    "google_oidc": Guide(
+        provider="google_oidc",
+        console="Google Cloud console",
+        instructions=(
+            Instruction(_("Sign in to the Google Cloud console (console.cloud.google.com) with an account of your "
+                          "Google Workspace, choose or create a project, and open:"),
+                        path=("APIs & Services", "Credentials", "Create credentials", "OAuth client ID")),
+            Instruction(_("If Google asks you to configure the consent screen first, choose the user type "
+                          "“Internal” (only your organization's accounts), type the application's name and save.")),
+            Instruction(_("Choose the application type “Web application”, type a name, and under “Authorized "
+                          "redirect URIs” select “+ Add URI” and paste our redirect URI. Select Create."),
+                        settings=(("Application type", "Web application"),),
+                        paste=(("Authorized redirect URIs", "redirect_uri"),)),
+            Instruction(_("Google shows the new client: copy its client ID and client secret for step 3 (you can "
+                          "find them again in Credentials > OAuth 2.0 Client IDs)."),
+                        copy_back=(("Client ID", _CLIENT_ID), ("Client secret", _CLIENT_SECRET))),
+        ),
+        issuer_where=_("Google's issuer is always https://accounts.google.com: it is filled in for you."),
+        issuer_example="https://accounts.google.com",
+        notes=(_("Only accounts of your Google Workspace domains can sign in: give them at step 3 (by default, "
+                 "the email domains of your organization)."),),
+    ),
+    "entra_id_oidc": Guide(
+        provider="entra_id_oidc",
+        console="Microsoft Entra admin center",
+        instructions=(
+            Instruction(_("Sign in to the Microsoft Entra admin center (entra.microsoft.com) as at least a "
+                          "Cloud Application Administrator, and open:"),
+                        path=("Identity", "Applications", "App registrations", "New registration")),
+            Instruction(_("Type the application's name, keep “Accounts in this organizational directory only”, "
+                          "and under “Redirect URI” choose the platform Web and paste our redirect URI. Select "
+                          "Register."),
+                        settings=(("Supported account types", "Accounts in this organizational directory only"),
+                                  ("Redirect URI: Select a platform", "Web")),
+                        paste=(("Redirect URI (Web)", "redirect_uri"),)),
+            Instruction(_("On the application's Overview, copy the Application (client) ID and the Directory "
+                          "(tenant) ID for step 3:"),
+                        path=("Overview",),
+                        copy_back=(("Application (client) ID", _CLIENT_ID),
+                                   ("Directory (tenant) ID", _("Directory (tenant) ID (step 3)")))),
+            Instruction(_("Create a client secret and copy its Value (not its Secret ID) right away: Entra shows it "
+                          "only once. Note its expiry date: sign-ins stop when it expires."),
+                        path=("Manage", "Certificates & secrets", "Client secrets", "New client secret"),
+                        copy_back=(("Value", _CLIENT_SECRET),)),
+            Instruction(_("Optional, if your users' email is not their sign-in name: add the optional claim "
+                          "email to the ID token:"),
+                        path=("Manage", "Token configuration", "Add optional claim", "ID", "email")),
+        ),
+        issuer_where=_("Give your Directory (tenant) ID: we make the issuer from it "
+                       "(https://login.microsoftonline.com/<tenant-id>/v2.0)."),
+        issuer_example="https://login.microsoftonline.com/<tenant-id>/v2.0",
+    ),
+    "okta_oidc": Guide(
+        provider="okta_oidc",
+        console="Okta Admin Console",
+        instructions=(
+            Instruction(_("In the Okta Admin Console, open:"),
+                        path=("Applications", "Applications", "Create App Integration")),
+            Instruction(_("Choose the sign-in method “OIDC - OpenID Connect” and the application type “Web "
+                          "Application”, then Next."),
+                        settings=(("Sign-in method", "OIDC - OpenID Connect"),
+                                  ("Application type", "Web Application"))),
+            Instruction(_("Type the application's name (App integration name), keep the grant type "
+                          "“Authorization Code”, replace the “Sign-in redirect URIs” with our redirect URI, "
+                          "choose who may sign in under Assignments, and Save."),
+                        settings=(("Grant type", "Authorization Code"),),
+                        paste=(("Sign-in redirect URIs", "redirect_uri"),)),
+            Instruction(_("On the application's General tab, under “Client Credentials”, copy the Client ID and "
+                          "the Client secret for step 3:"),
+                        path=("General", "Client Credentials"),
+                        copy_back=(("Client ID", _CLIENT_ID), ("Client secret", _CLIENT_SECRET))),
+            Instruction(_("On the Assignments tab, assign the people or groups who will sign in, including "
+                          "yourself for the test login:"),
+                        path=("Assignments", "Assign", "Assign to People")),
+        ),
+        issuer_where=_("Your Okta organization's address is the issuer (Security > API shows it for each "
+                       "authorization server; without a custom one, it is your Okta domain)."),
+        issuer_example="https://<your-org>.okta.com",
+    ),
+    "ping_one_oidc": Guide(
+        provider="ping_one_oidc",
+        console="PingOne admin console",
+        instructions=(
+            Instruction(_("In the PingOne admin console of your environment, open Applications and select the "
+                          "+ button:"),
+                        path=("Applications", "Applications", "+")),
+            Instruction(_("Type the application's name, choose the application type “OIDC Web App” and select "
+                          "Save."),
+                        settings=(("Application Type", "OIDC Web App"),)),
+            Instruction(_("On the Configuration tab, select the pencil icon, paste our redirect URI under "
+                          "“Redirect URIs” and Save:"),
+                        path=("Configuration", "Redirect URIs"),
+                        paste=(("Redirect URIs", "redirect_uri"),)),
+            Instruction(_("On the same Configuration tab, copy the Client ID and the Client Secret (select the eye "
+                          "icon to show it) for step 3, and the Issuer:"),
+                        copy_back=(("Client ID", _CLIENT_ID), ("Client Secret", _CLIENT_SECRET),
+                                   ("Issuer", _ISSUER))),
+            Instruction(_("On the Access tab, choose the groups allowed to sign in, then turn the application on "
+                          "with the toggle at the top right.")),
+        ),
+        issuer_where=_("On the application's Configuration tab: the “Issuer” shown under URLs."),
+        issuer_example="https://auth.pingone.eu/<environment-id>/as",
+    ),
+    "generic_oidc": Guide(
+        provider="generic_oidc",
+        console="",
+        instructions=(
+            Instruction(_("In your identity provider's administration console, create a new OpenID Connect "
+                          "application of the type “web application” (confidential client, authorization code "
+                          "flow), and register our redirect URI:"),
+                        paste=(("Redirect URI / Callback URL", "redirect_uri"),)),
+            Instruction(_("Copy the client ID and the client secret it gives the application for step 3, and "
+                          "its issuer:"),
+                        copy_back=(("Client ID", _CLIENT_ID), ("Client secret", _CLIENT_SECRET),
+                                   ("Issuer", _ISSUER))),
+            Instruction(_("Give access to the application to the people who will sign in, including yourself "
+                          "for the test login.")),
+        ),
+        issuer_where=_("The issuer is the address before /.well-known/openid-configuration in your identity "
+                       "provider's discovery URL."),
+        issuer_example="https://idp.example.com",
+    ),
+}
+GUIDES.update(OIDC_GUIDES)
+
+
 def guide_for(provider_type: str | None) -> Guide:
-    return GUIDES.get(provider_type or "", GUIDES["generic_saml"])
+    from connections.providers import OIDC, provider_get
+
+    fallback = "generic_oidc" if provider_get(provider_type or "").protocol == OIDC else "generic_saml"
+    return GUIDES.get(provider_type or "", GUIDES[fallback])
