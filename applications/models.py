@@ -100,7 +100,7 @@ class SsoLoginFields(models.Model):
         abstract = True
 
 
-class Grant(SsoLoginFields, AbstractGrant):
+class Grant(SsoLoginFields, AbstractGrant):  # noqa: DJ008 (django-oauth-toolkit's abstract model defines __str__)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
 
     class Meta(AbstractGrant.Meta):
@@ -114,14 +114,14 @@ class IDToken(AbstractIDToken):
         swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"
 
 
-class AccessToken(SsoLoginFields, AbstractAccessToken):
+class AccessToken(SsoLoginFields, AbstractAccessToken):  # noqa: DJ008 (django-oauth-toolkit's abstract model defines __str__)
     user = models.ForeignKey(User, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
 
-class RefreshToken(SsoLoginFields, AbstractRefreshToken):
+class RefreshToken(SsoLoginFields, AbstractRefreshToken):  # noqa: DJ008 (django-oauth-toolkit's abstract model defines __str__)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
 
     class Meta(AbstractRefreshToken.Meta):
