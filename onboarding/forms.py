@@ -300,6 +300,7 @@ class OidcSettingsForm(StepForm):
             del self.fields["tenant_id"]
         else:
             self.fields["tenant_id"].required = True
+            self.order_fields(["tenant_id"])  # Entra ID: the tenant first, the issuer follows from it
             self.fields["issuer"].help_text = _("Leave it empty: we use your tenant's issuer. Only for a "
                                                 "multi-tenant application, give its issuer.")
             self.optional_fields = (*self.optional_fields, "issuer")

@@ -202,6 +202,65 @@ def test_idp_settings_need_a_client_id_and_a_first_secret(client, wizard_url, ok
     assert okta.oidc_issuer == "" and not okta.oidc_client_secret_encrypted
 
 
+def _discovered(issuer: str):
+    from connections.oidc.discovery import Discovery
+
+    return Discovery(issuer=issuer, authorization_endpoint=f"{issuer}/authorize", token_endpoint=f"{issuer}/token",
+                     userinfo_endpoint="", jwks_uri=f"{issuer}/keys", token_endpoint_auth_method="client_secret_post")
+
+
+@pytest.mark.django_db
+def test_entra_id_takes_the_tenant_id_and_makes_the_issuer_from_it(client, wizard_url, invited, monkeypatch):
+    from connections.exceptions import OidcFetchError
+    from connections.oidc import discovery
+
+    connection, _token = invited
+    choose(client, wizard_url, "entra_id_oidc")
+    asked = []
+
+    def fake_discover(issuer, *, provider_type):
+        asked.append(issuer)
+        if "unknown-tenant" in issuer:
+            raise OidcFetchError("Reading the discovery document answered HTTP 400.", detail="http 400")
+        return _discovered(issuer)
+
+    monkeypatch.setattr(discovery, "discover", fake_discover)
+    response = client.post(wizard_url("idp-settings"),
+                           {"tenant_id": "unknown-tenant", "client_id": "app-id", "client_secret": SECRET})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'href="#id_tenant_id"' in html and "We found no OpenID Connect discovery document at" in html
+    connection.refresh_from_db()
+    assert connection.oidc_tenant_id == "" and connection.oidc_issuer == ""
+
+    tenant = "5b7f3a1c-0000-4000-8000-000000000001"
+    response = client.post(wizard_url("idp-settings"),
+                           {"tenant_id": tenant, "issuer": "", "client_id": "app-id", "client_secret": SECRET})
+    assert response.status_code == 303, response.content.decode()[:2000]
+    connection.refresh_from_db()
+    assert connection.oidc_tenant_id == tenant
+    assert connection.oidc_issuer == f"https://login.microsoftonline.com/{tenant}/v2.0" == asked[-1]
+    assert connection.has_usable_idp_configuration
+
+
+@pytest.mark.django_db
+def test_google_keeps_its_issuer_and_the_hosted_domains(client, wizard_url, invited, monkeypatch):
+    from connections.oidc import discovery
+
+    connection, _token = invited
+    choose(client, wizard_url, "google_oidc")
+    monkeypatch.setattr(discovery, "discover", lambda issuer, *, provider_type: _discovered(issuer))
+    response = client.post(wizard_url("idp-settings"), {
+        "issuer": "https://accounts.google.com", "client_id": "123.apps.googleusercontent.com",
+        "client_secret": SECRET, "hosted_domains": "Misapret.example, misapret.fr"})
+    assert response.status_code == 303, response.content.decode()[:2000]
+    connection.refresh_from_db()
+    assert connection.oidc_issuer == "https://accounts.google.com"
+    assert connection.oidc_hosted_domains == ["misapret.example", "misapret.fr"]
+    html = client.get(wizard_url("idp-settings")).content.decode()
+    assert "misapret.example, misapret.fr" in html and SECRET not in html
+
+
 def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
