@@ -558,6 +558,12 @@ def setup_tenant(args) -> dict:
         organization=organization, name="Bench web app", application_type="regular_web",
         allowed_redirect_uris_after_login=[REDIRECT_URI])
     assert public.client_type == "public" and confidential.client_type == "confidential" and secret
+    if args.legacy_secret_hash:
+        # As applications created before GeneratedClientSecretField stored their secret (and still do).
+        from django.contrib.auth.hashers import make_password
+
+        confidential.client_secret = make_password(secret)
+        confidential.save(update_fields=["client_secret"])
     connection = connection_create(organization=organization, application=public, provider_type="okta",
                                    sso_admin_email=f"it@{EMAIL_DOMAIN}")
     _key, idp_cert = idp_key_pair()
@@ -806,6 +812,9 @@ def main() -> None:
                         help="logins per round; each round's codes are exchanged right after it (codes live 60 s)")
     parser.add_argument("--sign", choices=("both", "assertion", "response"), default="both",
                         help="what the IdP signs (default: the Response and the Assertion)")
+    parser.add_argument("--legacy-secret-hash", action="store_true",
+                        help="store the confidential client's secret with the password hasher (PBKDF2, 1,000,000 "
+                             "iterations), as applications created before the fast secret hash have it")
     parser.add_argument("--breakdown", action="store_true",
                         help="instead: SQL queries, Redis commands and CPU per request, in-process (no gunicorn)")
     parser.add_argument("--profile", help="py-spy the worker during the client run, into PATH.txt and PATH.svg")
