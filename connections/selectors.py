@@ -71,7 +71,7 @@ def saml_settings_for(connection: SSOConnection):
     certificates), never by the stored metadata document: that document may carry other entities or an
     expired validUntil (pysaml2 then drops the IdP silently), and the parsed values are what the admin saw."""
     from .saml.config import DEFAULT_CLOCK_SKEW, SamlSettings
-    from .saml.keys import sp_key_pair
+    from .saml.keys import sp_key_pair, sp_next_key_pairs
 
     endpoints = saml_sp_endpoints(connection)
     key_pair = sp_key_pair(connection)
@@ -82,6 +82,8 @@ def saml_settings_for(connection: SSOConnection):
         slo_url=endpoints.slo_url,
         sp_private_key_pem=key_pair.private_key_pem,
         sp_certificate_pem=key_pair.certificate_pem,
+        sp_next_key_pairs=tuple((pair.private_key_pem, pair.certificate_pem)
+                                for pair in sp_next_key_pairs(connection)),
         idp_entity_id=connection.idp_entity_id,
         idp_sso_url=connection.idp_sso_url,
         idp_slo_url=connection.idp_slo_url,

@@ -1,11 +1,17 @@
-"""The audit trail in the admin: read-only, filterable by type, organization and date, searchable."""
+"""The audit trail in the admin (read-only, filterable by type, organization and date, searchable) and the
+rotation of the signing keys."""
 
 import json
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect
+from django.urls import path
 from django.utils.html import format_html
 
-from .models import AuditEvent
+from . import signing_keys
+from .audit import Actor
+from .models import AuditEvent, SigningKey
 
 
 class EventFamilyFilter(admin.SimpleListFilter):
@@ -14,7 +20,7 @@ class EventFamilyFilter(admin.SimpleListFilter):
     title = "type"
     parameter_name = "type_prefix"
     FAMILIES = ("sso.login.succeeded", "sso.login.failed", "sso.login.", "token.", "connection.", "user.",
-                "organization.", "application.", "invitation.", "api_key.", "certificate.")
+                "organization.", "application.", "invitation.", "api_key.", "certificate.", "signing_key.")
 
     def lookups(self, request, model_admin):
         return [(family, family + "*" if family.endswith(".") else family) for family in self.FAMILIES]
@@ -62,3 +68,79 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class SigningKeyAdmin(admin.ModelAdmin):
+    """Key rotation: generate a key (published), make it active (the switch), retire. Read-only otherwise:
+    every change goes through cryptr_sso.signing_keys, which records it in the audit trail."""
+
+    list_display = ("purpose", "state", "short_kid", "created_at", "created_by", "activated_at", "activated_by",
+                    "retired_at", "retired_by")
+    list_filter = ("purpose", "state")
+    fields = ("id", "purpose", "state", "kid", "certificate_pem", "created_at", "created_by", "activated_at",
+              "activated_by", "retired_at", "retired_by")
+    readonly_fields = fields
+    actions = ("make_active", "retire")
+    change_list_template = "admin/cryptr_sso/signingkey/change_list.html"
+
+    @admin.display(description="kid / fingerprint")
+    def short_kid(self, obj):
+        return obj.kid[:24] + "…"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and request.user.has_perm("cryptr_sso.change_signingkey")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        generate = self.admin_site.admin_view(self.generate_view)
+        return [path("generate/", generate, name="cryptr_sso_signingkey_generate"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "purposes": SigningKey.Purpose.choices}
+        return super().changelist_view(request, extra_context)
+
+    def generate_view(self, request):
+        """POST purpose=token|saml_sp: "Generate a new key (published)"."""
+        changelist = redirect("admin:cryptr_sso_signingkey_changelist")
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        purpose = request.POST.get("purpose", "")
+        if purpose not in SigningKey.Purpose.values:
+            self.message_user(request, "Choose what the key is for (token or SAML SP).", messages.ERROR)
+            return changelist
+        key = signing_keys.signing_key_publish(purpose=purpose, by=Actor.operator(request))
+        self.message_user(request, f"Published a new {key.get_purpose_display()} key ({key.kid[:16]}…). It signs "
+                          "nothing until you make it active: give relying parties and IdPs time to fetch it.",
+                          messages.SUCCESS)
+        return changelist
+
+    @admin.action(description="Make active (switch): the selected published key signs from now on",
+                  permissions=["change"])
+    def make_active(self, request, queryset):
+        keys = list(queryset)
+        if len(keys) != 1:
+            self.message_user(request, "Select exactly one published key to make active.", messages.ERROR)
+            return
+        self._transition(request, signing_keys.signing_key_activate, keys[0], "is now active")
+
+    @admin.action(description="Retire the selected keys", permissions=["change"])
+    def retire(self, request, queryset):
+        for key in queryset:
+            self._transition(request, signing_keys.signing_key_retire, key, "is retired")
+
+    def _transition(self, request, service, key, done: str) -> None:
+        try:
+            key = service(key=key, by=Actor.operator(request))
+        except signing_keys.SigningKeyTransitionError as error:
+            self.message_user(request, f"{key.get_purpose_display()} key {key.kid[:16]}…: {error.message}",
+                              messages.ERROR)
+            return
+        self.message_user(request, f"{key.get_purpose_display()} key {key.kid[:16]}… {done}.", messages.SUCCESS)
+
+
+admin.site.register(SigningKey, SigningKeyAdmin)

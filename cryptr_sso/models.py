@@ -48,3 +48,55 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.organization_domain or '-'} {self.inserted_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SigningKey(models.Model):
+    """A key the gateway signs with, rotated from the admin: published -> active -> retired.
+
+    `token` keys sign ID tokens and access tokens (RS256, published in every organization's JWKS);
+    `saml_sp` keys sign AuthnRequests and logout messages and decrypt assertions (listed in the SP
+    metadata). When a purpose has an active key here it wins over the environment / var/ key, which
+    stays the default of deployments that never rotate. Written only through cryptr_sso.signing_keys.
+    """
+
+    class Purpose(models.TextChoices):
+        TOKEN = "token", "Token signing (OIDC / OAuth)"
+        SAML_SP = "saml_sp", "SAML SP signing and encryption"
+
+    class State(models.TextChoices):
+        PUBLISHED = "published", "Published (not signing yet)"
+        ACTIVE = "active", "Active (signs)"
+        RETIRED = "retired", "Retired"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PUBLISHED)
+    kid = models.CharField(
+        max_length=100, unique=True,
+        help_text="Token keys: the RFC 7638 thumbprint (the JWT kid). SP keys: the certificate's SHA-256.",
+    )
+    # Fernet-encrypted (connections.crypto): a database dump alone gives no signing key.
+    private_key_encrypted = models.TextField()
+    certificate_pem = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True, default="")
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.CharField(max_length=200, blank=True, default="")
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.CharField(max_length=200, blank=True, default="")
+
+    class Meta:
+        ordering = ("purpose", "-created_at")
+        constraints = [
+            models.UniqueConstraint(fields=["purpose"], condition=models.Q(state="active"),
+                                    name="signing_key_one_active_per_purpose"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.kid[:16]} ({self.state})"
+
+    @property
+    def private_key_pem(self) -> str:
+        from connections.crypto import decrypt_text
+
+        return decrypt_text(self.private_key_encrypted)

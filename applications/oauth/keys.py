@@ -5,6 +5,9 @@ Loaded once, when the settings are read (`OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"
 django-oauth-toolkit at import time. Rotation with overlap: publish the next key as inactive,
 then make it the active one (the previous one inactive), then retire the old one once every token
 it signed has expired. The `kid` of every key is its RFC 7638 thumbprint.
+
+Operators rotate from the admin instead (cryptr_sso.signing_keys): an active key of that table wins
+over the settings' key, read per signature by `signing_jwk()` and per request by the JWKS view.
 """
 
 import contextlib
@@ -83,19 +86,43 @@ def load_inactive_private_keys() -> list[str]:
 
 
 def signing_jwk():
-    """The active key as a jwcrypto JWK (cached by django-oauth-toolkit)."""
+    """The key that signs ID tokens and access tokens: the active key of the rotation table
+    (cryptr_sso.signing_keys) when there is one, else the configured `OIDC_RSA_PRIVATE_KEY`."""
     from oauth2_provider.settings import oauth2_settings
     from oauth2_provider.utils import jwk_from_pem
 
-    return jwk_from_pem(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
+    from cryptr_sso.models import SigningKey
+    from cryptr_sso.signing_keys import active_signing_key
+
+    rotated = active_signing_key(purpose=SigningKey.Purpose.TOKEN)
+    return jwk_from_pem(rotated.private_key_pem if rotated else oauth2_settings.OIDC_RSA_PRIVATE_KEY)
+
+
+def published_jwks() -> list:
+    """Every key of the JWKS as jwcrypto JWKs, the signing one first: the rotation table's active,
+    published and recently retired keys, then the configured ones (still verifying tokens they
+    signed before the first switch)."""
+    from oauth2_provider.settings import oauth2_settings
+    from oauth2_provider.utils import jwk_from_pem
+
+    from cryptr_sso.models import SigningKey
+    from cryptr_sso.signing_keys import published_token_keys
+
+    rotated = published_token_keys()  # active first
+    configured = [oauth2_settings.OIDC_RSA_PRIVATE_KEY, *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE]
+    if rotated and rotated[0].state == SigningKey.State.ACTIVE:
+        pems = [key.private_key_pem for key in rotated] + configured
+    else:
+        pems = configured[:1] + [key.private_key_pem for key in rotated] + configured[1:]
+    keys = {}
+    for pem in pems:
+        if pem:
+            key = jwk_from_pem(pem)
+            keys.setdefault(key.thumbprint(), key)
+    return list(keys.values())
 
 
 def verification_jwks() -> dict:
-    """Every published key (active first) by kid: what the gateway itself accepts on the way back
-    in (`id_token_hint` at logout)."""
-    from oauth2_provider.settings import oauth2_settings
-    from oauth2_provider.utils import jwk_from_pem
-
-    pems = [oauth2_settings.OIDC_RSA_PRIVATE_KEY, *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE]
-    keys = [jwk_from_pem(pem) for pem in pems if pem]
-    return {key.thumbprint(): key for key in keys}
+    """Every published key by kid: what the gateway itself accepts on the way back in
+    (`id_token_hint` at logout)."""
+    return {key.thumbprint(): key for key in published_jwks()}

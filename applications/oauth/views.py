@@ -16,8 +16,10 @@ from oauth2_provider import views as dot_views
 from oauth2_provider.exceptions import InvalidIDTokenError, InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.http import OAuth2ResponseRedirect
 from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import add_params_to_uri
 
+from applications.oauth.keys import published_jwks
 from applications.oauth.login import start_sso_login
 from applications.oauth.sign_out import sign_out_end_user
 from applications.oauth.tenancy import META_END_USER_ID, request_issuer
@@ -102,6 +104,22 @@ class AuthorizationView(dot_views.AuthorizationView):
             next_url=_without_prompt(self.request.get_full_path()),
             client_id=self.request.GET.get("client_id") or None,
         )
+
+
+class JwksInfoView(dot_views.JwksInfoView):
+    """DOT's JWKS reads only the settings' keys: this one publishes the rotation's keys too
+    (applications.oauth.keys.published_jwks), with DOT's headers."""
+
+    def get(self, request, *args, **kwargs):
+        keys = [{"alg": "RS256", "use": "sig", "kid": key.thumbprint(), **json.loads(key.export_public())}
+                for key in published_jwks()]
+        response = JsonResponse({"keys": keys})
+        max_age = oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS
+        response["Access-Control-Allow-Origin"] = "*"
+        response["Cache-Control"] = (
+            f"public, max-age={max_age}, stale-while-revalidate={max_age}, stale-if-error={max_age}"
+        )
+        return response
 
 
 class ConnectDiscoveryInfoView(dot_views.ConnectDiscoveryInfoView):

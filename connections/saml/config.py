@@ -60,10 +60,14 @@ class SamlSettings:
     # Entra ID and AD FS sign only the assertion: requiring a signed Response is an opt-in.
     want_response_signed: bool = False
     clock_skew: int = DEFAULT_CLOCK_SKEW
+    # (private key PEM, certificate PEM) of SP keys published for the next switch: in the metadata
+    # beside the active one, and tried when decrypting (cryptr_sso.signing_keys).
+    sp_next_key_pairs: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self):
         # A list would make the dataclass unhashable and the fingerprint order-dependent on callers.
         object.__setattr__(self, "idp_certificates", tuple(self.idp_certificates))
+        object.__setattr__(self, "sp_next_key_pairs", tuple(tuple(pair) for pair in self.sp_next_key_pairs))
 
     def fingerprint(self) -> str:
         """A stable digest of every setting: the cache key of the built SPConfig."""
@@ -121,9 +125,10 @@ class _KeyFiles:
     """pysaml2 and the xmlsec1 binary read keys from files: write them once per built config, readable
     by this user only (mkstemp is 0600), and remove them when the config is dropped."""
 
-    def __init__(self, key_pem: str, cert_pem: str):
+    def __init__(self, key_pem: str, cert_pem: str, next_pairs: tuple[tuple[str, str], ...] = ()):
         self.key_file = self._write(key_pem, ".key.pem")
         self.cert_file = self._write(cert_pem, ".crt.pem")
+        self.next_pairs = [(self._write(key, ".key.pem"), self._write(cert, ".crt.pem")) for key, cert in next_pairs]
 
     @staticmethod
     def _write(content: str, suffix: str) -> str:
@@ -133,7 +138,9 @@ class _KeyFiles:
         return path
 
     def __del__(self):
-        for path in (getattr(self, "key_file", None), getattr(self, "cert_file", None)):
+        paths = [getattr(self, "key_file", None), getattr(self, "cert_file", None)]
+        paths += [path for pair in getattr(self, "next_pairs", ()) for path in pair]
+        for path in paths:
             if path:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
@@ -161,8 +168,12 @@ def _sp_config_dict(settings: SamlSettings, keys: _KeyFiles, metadata_xml: str) 
         "xmlsec_binary": _xmlsec_binary(),
         "key_file": keys.key_file,
         "cert_file": keys.cert_file,
-        # The SP key also decrypts EncryptedAssertion (the IdP encrypts to the SP metadata's certificate).
-        "encryption_keypairs": [{"key_file": keys.key_file, "cert_file": keys.cert_file}],
+        # The SP key also decrypts EncryptedAssertion (the IdP encrypts to the SP metadata's certificate);
+        # a key published for the next switch signs nothing yet but is already in the metadata, so an IdP
+        # may encrypt to it: it decrypts too.
+        "encryption_keypairs": [{"key_file": keys.key_file, "cert_file": keys.cert_file}]
+        + [{"key_file": key_file, "cert_file": cert_file} for key_file, cert_file in keys.next_pairs],
+        "additional_cert_files": [cert_file for _key_file, cert_file in keys.next_pairs] or None,
         "metadata": {"inline": [metadata_xml]},
         # Only keys from this connection's IdP metadata, never a certificate carried in the message's KeyInfo.
         "only_use_keys_in_metadata": True,
@@ -190,7 +201,7 @@ def _sp_config_dict(settings: SamlSettings, keys: _KeyFiles, metadata_xml: str) 
 
 def _load(settings: SamlSettings) -> SPConfig:
     metadata_xml = _idp_metadata(settings)
-    keys = _KeyFiles(settings.sp_private_key_pem, settings.sp_certificate_pem)
+    keys = _KeyFiles(settings.sp_private_key_pem, settings.sp_certificate_pem, settings.sp_next_key_pairs)
     config = SPConfig()
     try:
         config.load(_sp_config_dict(settings, keys, metadata_xml))

@@ -120,9 +120,26 @@ def deployment_key_pair() -> SpKeyPair:
     return _embedded_pair(Path(settings.VAR_DIR))
 
 
+def _stored_pair(key) -> SpKeyPair:
+    return SpKeyPair(private_key_pem=key.private_key_pem, certificate_pem=key.certificate_pem)
+
+
 def sp_key_pair(connection=None) -> SpKeyPair:
-    """The key pair a connection's SP signs with and publishes in its metadata."""
-    return deployment_key_pair()
+    """The key pair a connection's SP signs with and publishes in its metadata: the active SP key of
+    the rotation table (cryptr_sso.signing_keys) when there is one, else the deployment's pair."""
+    from cryptr_sso.models import SigningKey
+    from cryptr_sso.signing_keys import active_signing_key
+
+    rotated = active_signing_key(purpose=SigningKey.Purpose.SAML_SP)
+    return _stored_pair(rotated) if rotated else deployment_key_pair()
+
+
+def sp_next_key_pairs(connection=None) -> tuple[SpKeyPair, ...]:
+    """Published SP keys, not signing yet: listed in the SP metadata (signing and encryption) so IdPs
+    pick them up before the switch, and tried when decrypting assertions."""
+    from cryptr_sso.signing_keys import published_sp_keys
+
+    return tuple(_stored_pair(key) for key in published_sp_keys())
 
 
 def sp_certificate_pem(connection=None) -> str:

@@ -7,6 +7,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from connections.saml import keys
 
+# sp_key_pair() looks for an active SP key of the rotation table (cryptr_sso.signing_keys) first.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture(autouse=True)
 def _fresh_pair():
