@@ -129,14 +129,14 @@ def _metadata_source(connection: SSOConnection) -> str | None:
     return None
 
 
-def saml_config_output(connection: SSOConnection) -> dict:
+def saml_config_output(connection: SSOConnection, *, sp_certificate: str | None = None) -> dict:
     endpoints = selectors.saml_sp_endpoints(connection)
     return {
         "entity_id": endpoints.entity_id,
         "acs_url": endpoints.acs_url,
         "sp_metadata_url": endpoints.metadata_url,
         "slo_url": endpoints.slo_url,
-        "sp_certificate": sp_certificate_pem(connection),
+        "sp_certificate": sp_certificate if sp_certificate is not None else sp_certificate_pem(connection),
         "idp_metadata_source": _metadata_source(connection),
         "idp_metadata_url": connection.idp_metadata_url or None,
         "idp_metadata_fetched_at": connection.idp_metadata_fetched_at,
@@ -257,7 +257,13 @@ class ConnectionOutput(serializers.Serializer):
 
     @extend_schema_field(SamlConfigOutput(allow_null=True))
     def get_saml_config(self, obj):
-        return None if obj.protocol == OIDC else saml_config_output(obj)
+        if obj.protocol == OIDC:
+            return None
+        # The SP key is the deployment's (or the rotation table's active one), the same for every
+        # connection: read it once per response, not once per connection of a list.
+        if "sp_certificate" not in self.context:
+            self.context["sp_certificate"] = sp_certificate_pem(obj)
+        return saml_config_output(obj, sp_certificate=self.context["sp_certificate"])
 
     @extend_schema_field(OidcConfigOutput(allow_null=True))
     def get_oidc_config(self, obj):
