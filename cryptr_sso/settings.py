@@ -165,6 +165,13 @@ _https = BASE_URL.startswith("https://")
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SESSION_COOKIE_HTTPONLY = True
+# With Redis, sessions (the end user's sign-in, the SAML outstanding requests, operators') live there:
+# a login writes its sessions several times, and PostgreSQL would take each write. Losing Redis signs
+# people out, nothing more. Without Redis, the database keeps them.
+SESSION_ENGINE = os.environ.get(
+    "SESSION_ENGINE",
+    "django.contrib.sessions.backends.cache" if REDIS_URL else "django.contrib.sessions.backends.db",
+)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
