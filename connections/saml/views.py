@@ -1,21 +1,24 @@
 """The SAML SP endpoints of a connection: SP metadata, AuthnRequest, ACS.
 
-djangosaml2 builds and sends the AuthnRequest and keeps the outstanding request ids in its
-`saml_session` cookie; the response checks live in SamlResponseProcessor and the sign-in in
-connections.sign_in. These views only wire them together and turn errors into pages.
+pysaml2 builds and signs the AuthnRequest with the connection's shared client; djangosaml2 keeps the
+outstanding request ids in its `saml_session` cookie; the response checks live in SamlResponseProcessor
+and the sign-in in connections.sign_in. These views only wire them together and turn errors into pages.
 """
 
+import base64
 import logging
 
 from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from djangosaml2.cache import OutstandingQueriesCache
-from djangosaml2.utils import get_fallback_login_redirect_url
-from djangosaml2.views import LoginView
+from djangosaml2.utils import get_fallback_login_redirect_url, get_idp_sso_supported_bindings, get_location
+from djangosaml2.views import get_namespace_prefixes
 from oauth2_provider.http import OAuth2ResponseRedirect
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from connections.admin_test_login import armed_return_path, finish_admin_test, is_admin_test
 from connections.exceptions import SsoConnectionError
@@ -24,7 +27,7 @@ from connections.pages import connection_for_sign_in, inactive_connection_page, 
 from connections.selectors import saml_settings_for
 from connections.sign_in import AssertedIdentity, record_sign_in, sso_sign_in
 
-from .response import SamlResponseProcessor
+from .response import SamlResponseProcessor, sp_client
 from .sp import sp_config_for, sp_metadata_xml
 
 logger = logging.getLogger(__name__)
@@ -41,8 +44,12 @@ class SpMetadataView(View):
         return response
 
 
-class SamlLoginView(LoginView):
-    """Sends the browser to the IdP with a signed AuthnRequest; `next` is where it comes back to."""
+class SamlLoginView(View):
+    """Sends the browser to the IdP with a signed AuthnRequest; `next` is where it comes back to.
+
+    Not djangosaml2's LoginView: that one builds a new pysaml2 client for every request, which loads and
+    validates the SP's RSA key (about 110 ms of CPU per login, measured by benchmarks/saml_logins.py).
+    The connection's client is built once with its SPConfig (response.sp_client)."""
 
     post_binding_form_template = "connections/post_binding_form.html"
 
@@ -59,8 +66,8 @@ class SamlLoginView(LoginView):
         landing = idp_initiated_landing(connection)
         if not next_path and is_gateway_path(landing):
             # Started at the gateway (no authorize request to return to): land like an IdP-initiated login.
-            # (A public client's landing is the application itself: djangosaml2 keeps only local paths as
-            # RelayState, so the ACS finds its fallback there and lands the same way.)
+            # (A public client's landing is the application itself, not a gateway path: `next` stays empty
+            # and the ACS lands the same way.)
             request.GET = request.GET.copy()
             request.GET["next"] = landing
         try:
@@ -69,12 +76,30 @@ class SamlLoginView(LoginView):
             return sso_error_page(request, exc, connection=connection)
         return super().dispatch(request, *args, **kwargs)
 
-    def get_sp_config(self, request):
-        return self.sp_config
-
-    def should_prevent_auth(self, request) -> bool:
-        # request.user is the operator's Django account (if any): it never stands for an end user.
-        return False
+    def get(self, request, *args, **kwargs):
+        # Checked (or set) by dispatch; empty for a public client's login started at the gateway, which the
+        # ACS then lands like an IdP-initiated one.
+        next_path = request.GET.get("next") or request.GET.get("RelayState") or ""
+        client = sp_client(self.sp_config)
+        idp = self.sp_config.cryptr_idp_entity_id
+        # HTTP-Redirect where the IdP takes it, else HTTP-POST (the connection's metadata lists its bindings).
+        supported = get_idp_sso_supported_bindings(idp, config=self.sp_config)
+        binding = BINDING_HTTP_REDIRECT if BINDING_HTTP_REDIRECT in supported else BINDING_HTTP_POST
+        options = {"sigalg": SIG_RSA_SHA256, "digest_alg": DIGEST_SHA256, "nsprefix": get_namespace_prefixes()}
+        if binding == BINDING_HTTP_REDIRECT:
+            request_id, http_info = client.prepare_for_authenticate(
+                entityid=idp, relay_state=next_path, binding=binding, sign=True, **options)
+            response = HttpResponseRedirect(get_location(http_info))
+        else:
+            location = client.sso_location(idp, binding)
+            request_id, request_xml = client.create_authn_request(location, binding=binding, sign=True, **options)
+            response = render(request, self.post_binding_form_template, {
+                "target_url": location,
+                "params": {"SAMLRequest": base64.b64encode(str(request_xml).encode()).decode(),
+                           "RelayState": next_path},
+            })
+        OutstandingQueriesCache(request.saml_session).set(request_id, next_path)
+        return response
 
 
 @method_decorator(csrf_exempt, name="dispatch")  # the IdP posts cross-site; the signed response is the proof
