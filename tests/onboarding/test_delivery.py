@@ -4,138 +4,44 @@ server (aiosmtpd). Eager mode would hide the retries and the redeliveries, so no
 The tests commit (transaction=True): the worker is another process and reads the rows through its own
 database connection. Each test starts from an empty queue and stops its worker."""
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection as db_connection
 
-from cryptr_sso.celery import app
 from onboarding import selectors, services
 from onboarding.models import AdminOnboarding, OnboardingInvitation
 from onboarding.tasks import send_invitation
 
+from ..celery_worker import CeleryWorker, broker_url, clear_queue, wait_for
 from .smtp_server import SmtpServer, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True)]
 LINK = re.compile(r"https?://\S+/onboarding/([A-Za-z0-9_\-]+)/")
 
 
-def _broker_url() -> str:
-    url = app.conf.broker_url or ""
-    if not url.startswith("redis://") or app.conf.task_always_eager:
-        pytest.skip("delivery tests need the Redis broker: run them with REDIS_URL set (make test does)")
-    return url
-
-
-def _database_url() -> str:
-    db = settings.DATABASES["default"]
-    if "postgresql" not in db["ENGINE"]:
-        pytest.skip("the worker process needs a database it can share: run on PostgreSQL (make test does)")
-    credentials = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-def _clear_queue(url: str) -> None:
-    # The queue, and the messages a killed worker left unacknowledged (kombu's Redis transport keeps them
-    # in `unacked` until the visibility timeout).
-    client = redis.Redis.from_url(url)
-    client.delete("celery", "unacked", "unacked_index", "unacked_mutex")
-    client.close()
-
-
-class Worker:
-    """`celery -A cryptr_sso worker --pool=solo` as a child process, mailing to the test's SMTP port."""
-
-    def __init__(self, *, smtp_port: int, log: Path):
-        self.smtp_port, self.log = smtp_port, log
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "Worker":
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.onboarding.worker_settings",
-            "DATABASE_URL": _database_url(),
-            "REDIS_URL": _broker_url(),
-            "CELERY_BROKER_URL": _broker_url(),
-            "SECRET_KEY": settings.SECRET_KEY,  # the invitation token is encrypted with a key derived from it
-            "BASE_URL": settings.BASE_URL,
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(self.smtp_port),
-            "EMAIL_USE_TLS": "0",
-            "EMAIL_TIMEOUT": "30",
-            "DEFAULT_FROM_EMAIL": "Misapret SSO <sso@gateway.example>",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.log.write_text("")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "cryptr_sso",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"onb{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("a"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while "ready." not in self.log.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        return self
-
-    def kill(self) -> None:
-        """As if the machine died: no warm shutdown, the message stays unacknowledged."""
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-def wait_for(predicate, *, timeout: float = 30, what: str = "condition", log: Path | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    tail = log.read_text()[-3000:] if log else ""
-    raise AssertionError(f"timed out waiting for {what}\n{tail}")
+def Worker(*, smtp_port: int, log: Path) -> CeleryWorker:
+    """The worker of these tests: the project's settings with a short visibility timeout
+    (worker_settings.py), mailing to the test's SMTP port."""
+    return CeleryWorker(settings_module="tests.onboarding.worker_settings", name="onb", log=log, env={
+        "BASE_URL": settings.BASE_URL,
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(smtp_port),
+        "EMAIL_USE_TLS": "0",
+        "EMAIL_TIMEOUT": "30",
+        "DEFAULT_FROM_EMAIL": "Misapret SSO <sso@gateway.example>",
+    })
 
 
 @pytest.fixture
 def broker():
-    url = _broker_url()
-    _clear_queue(url)
+    url = broker_url()
+    clear_queue(url)
     yield url
-    _clear_queue(url)
+    clear_queue(url)
 
 
 @pytest.fixture

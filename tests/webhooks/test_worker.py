@@ -2,9 +2,6 @@
 receiver that fails first is retried after the backoff and gets the event once it answers 2xx; a 4xx is
 not retried. Patterns and helpers of tests/onboarding/test_delivery.py."""
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,76 +12,24 @@ from django.db import connection as db_connection
 from cryptr_sso import audit
 from organizations.webhooks.models import WebhookDelivery
 
-from ..onboarding.test_delivery import _broker_url, _clear_queue, _database_url, wait_for
+from ..celery_worker import CeleryWorker, broker_url, clear_queue, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
-class Worker:
-    """`celery -A cryptr_sso worker --pool=solo` with tests/webhooks/worker_settings.py."""
-
-    def __init__(self, log: Path):
-        self.log, self.process = log, None
-
-    def start(self) -> "Worker":
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.webhooks.worker_settings",
-            "DATABASE_URL": _database_url(),
-            "REDIS_URL": _broker_url(),
-            "CELERY_BROKER_URL": _broker_url(),
-            "SECRET_KEY": settings.SECRET_KEY,  # the endpoint secret is encrypted with a key derived from it
-            "FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY,
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.log.write_text("")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "cryptr_sso",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                "-n",
-                f"hooks{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("a"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while "ready." not in self.log.read_text():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the worker did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
-        return self
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
+def Worker(log: Path) -> CeleryWorker:
+    return CeleryWorker(settings_module="tests.webhooks.worker_settings", name="hooks", log=log,
+                        env={"FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY})
 
 
 @pytest.fixture
 def worker(tmp_path):
-    url = _broker_url()
-    _clear_queue(url)
+    url = broker_url()
+    clear_queue(url)
     started = Worker(tmp_path / "worker.log").start()
     yield started
     started.stop()
-    _clear_queue(url)
+    clear_queue(url)
     db_connection.close()
 
 
