@@ -19,9 +19,10 @@ A marker without a matching request (an old tab, another connection) changes not
 
 from dataclasses import asdict, dataclass, field
 
+from django.conf import settings
 from django.core import signing
 from django.http import HttpResponseRedirect
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cryptr_sso.audit import record_event, request_context
 
@@ -48,7 +49,14 @@ class AdminTestResult:
     attributes: dict[str, list[str]] = field(default_factory=dict)
     claims: dict[str, str] = field(default_factory=dict)
     error_code: str = ""
-    error_hint: str = ""
+    error_hint: str = ""  # in English
+    error_hints: dict[str, str] = field(default_factory=dict)  # the hint in each of settings.LANGUAGES
+
+    @property
+    def hint(self) -> str:
+        """The refusal's hint in the page's language: the wizard's language may differ from the browser's
+        that came back through the ACS, and the admin may switch it after the test."""
+        return self.error_hints.get(translation.get_language() or "") or self.error_hint
 
 
 def arm_admin_test(request, *, connection: SSOConnection, return_path: str) -> str:
@@ -111,8 +119,12 @@ def finish_admin_test(request, *, connection: SSOConnection, login=None,
             attributes={name: [str(v) for v in values] for name, values in login.attributes.items()},
         )
     else:
+        hints = {}
+        for language, _name in settings.LANGUAGES:
+            with translation.override(language):
+                hints[language] = str(error.hint)
         result = AdminTestResult(idp_id=connection.id, ok=False, at=now, error_code=error.code,
-                                 error_hint=str(error.hint))
+                                 error_hint=error.english_hint, error_hints=hints)
         if login is not None:
             # Verified, but refused by the organization's rules (no email, another domain): what arrived
             # is what the admin needs to see to fix it.
@@ -121,7 +133,7 @@ def finish_admin_test(request, *, connection: SSOConnection, login=None,
     if error is not None:  # a success is recorded when the wizard takes it (connection_record_successful_test)
         record_event(type="connection.tested", organization=connection.organization, connection_id=connection.id,
                      actor=f"it_admin:{connection.sso_admin_email}", **request_context(request),
-                     data={"succeeded": False, "error": error.code, "reason": str(error.hint)})
+                     data={"succeeded": False, "error": error.code, "reason": error.english_hint})
     request.saml_session[RESULT_KEY] = asdict(result)
     request.saml_session.pop(MARKER_KEY, None)
     return HttpResponseRedirect(return_path)
