@@ -86,6 +86,14 @@ class SSOConnection(models.Model):
         help_text="The discovery document's issuer (Entra ID's multi-tenant documents say {tenantid}).",
     )
     oidc_discovery_fetched_at = models.DateTimeField(null=True, blank=True)
+    # OpenID Connect RP-Initiated Logout 1.0: where the browser goes to end the person's IdP session when
+    # an application signs them out through the gateway (empty when the IdP advertises none).
+    oidc_end_session_endpoint = models.URLField(max_length=2000, blank=True, default="")
+    oidc_logout_at_idp = models.BooleanField(
+        default=True,
+        help_text="When an application signs a user out, also end their session at the IdP (when its discovery "
+                  "document has an end_session_endpoint). Switch off for an IdP whose logout misbehaves.",
+    )
     # Entra ID: the customer's directory (tenant) id; Google Workspace: its hosted domains (`hd`).
     oidc_tenant_id = models.CharField(max_length=64, blank=True, default="")
     oidc_hosted_domains = models.JSONField(default=list, blank=True)

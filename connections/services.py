@@ -125,7 +125,8 @@ def _read_idp_source(saml_config: dict[str, Any]) -> dict[str, Any] | None:
 
 
 OIDC_DISCOVERY_FIELDS = ("oidc_issuer", "oidc_discovered_issuer", "oidc_authorization_endpoint", "oidc_token_endpoint",
-                         "oidc_userinfo_endpoint", "oidc_jwks_uri", "oidc_token_endpoint_auth_method")
+                         "oidc_userinfo_endpoint", "oidc_jwks_uri", "oidc_token_endpoint_auth_method",
+                         "oidc_end_session_endpoint")
 
 
 def _target_provider(connection: SSOConnection, data: dict[str, Any]) -> str:
@@ -182,6 +183,7 @@ def _read_oidc_source(connection: SSOConnection, data: dict[str, Any]) -> dict[s
                 "oidc_authorization_endpoint": found.authorization_endpoint,
                 "oidc_token_endpoint": found.token_endpoint, "oidc_userinfo_endpoint": found.userinfo_endpoint,
                 "oidc_jwks_uri": found.jwks_uri, "oidc_token_endpoint_auth_method": found.token_endpoint_auth_method,
+                "oidc_end_session_endpoint": found.end_session_endpoint,
                 "oidc_discovery_fetched_at": timezone.now(),
             })
     return fields

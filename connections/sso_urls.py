@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .oidc import views as oidc_views
+from .oidc.logout import OidcLogoutCallbackView
 from .saml import views as saml_views
 from .start import SsoStartView
 
@@ -12,4 +13,5 @@ urlpatterns = [
     path("sp/consume/<str:idp_id>", saml_views.AssertionConsumerView.as_view(), name="saml-acs"),
     path("sp/logout/<str:idp_id>", saml_views.SingleLogoutView.as_view(), name="saml-slo"),
     path("oidc/callback/<str:idp_id>", oidc_views.OidcCallbackView.as_view(), name="oidc-callback"),
+    path("oidc/logout/callback/<str:idp_id>", OidcLogoutCallbackView.as_view(), name="oidc-logout-callback"),
 ]

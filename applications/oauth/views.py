@@ -25,8 +25,8 @@ from applications.oauth.sign_out import sign_out_end_user
 from applications.oauth.tenancy import META_END_USER_ID, request_issuer
 from applications.oauth.tokens import SsoSignIn
 from connections.login_session import end_user_from_session
+from connections.logout import start_idp_logout
 from connections.models import SSOConnection
-from connections.saml.views import start_saml_logout
 
 
 def _sign_in_end_user(request):
@@ -198,10 +198,10 @@ class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
         if post_logout_redirect_uri and state:
             post_logout_redirect_uri = add_params_to_uri(post_logout_redirect_uri, [("state", state)])
         schemes = application.get_allowed_schemes() if application else []
-        saml_logout = start_saml_logout(request, end_user=self.end_user, next_url=post_logout_redirect_uri or "",
-                                        schemes=schemes)
-        if saml_logout is not None:
-            return saml_logout
+        idp_logout = start_idp_logout(request, end_user=self.end_user, next_url=post_logout_redirect_uri or "",
+                                      schemes=schemes)
+        if idp_logout is not None:
+            return idp_logout
         if post_logout_redirect_uri:
             return OAuth2ResponseRedirect(post_logout_redirect_uri, schemes)
         return render(request, "applications/oauth/signed_out.html", {"organization": request.organization})

@@ -53,6 +53,7 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
         self.OIDC_RP_SIGN_ALGO = None  # the allow-list of IdTokenValidator decides, not a single setting
         self.OIDC_RP_IDP_SIGN_KEY = None
         self.validator = IdTokenValidator(settings)
+        self.id_token = ""  # the ID token of the last verified_claims (the logout's id_token_hint)
 
     def filter_users_by_claims(self, claims):
         raise NotImplementedError("users are found by (connection, sub) in connections.sign_in, never by email")
@@ -128,6 +129,7 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
         if not isinstance(id_token, str):
             raise IdTokenMalformed(detail="no id_token in the token response")
         claims = self.verify_token(id_token, nonce=nonce)
+        self.id_token = id_token
         access_token = tokens.get("access_token")
         if isinstance(access_token, str) and access_token and self._needs_userinfo(connection, claims):
             userinfo = self.get_userinfo(access_token, id_token, claims)

@@ -17,6 +17,12 @@ def redirect_uri_for(connection: SSOConnection) -> str:
     return f"{settings.BASE_URL}/sso/oidc/callback/{connection.id}"
 
 
+def post_logout_redirect_uri_for(connection: SSOConnection) -> str:
+    """The post-logout redirect URI the IT admin registers in the IdP for this connection (RP-Initiated
+    Logout 1.0): the IdP sends the browser back there after ending its session."""
+    return f"{settings.BASE_URL}/sso/oidc/logout/callback/{connection.id}"
+
+
 @dataclass(frozen=True)
 class OidcSettings:
     idp_id: str

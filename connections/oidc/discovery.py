@@ -7,6 +7,7 @@ issuer again. Every refusal is an OidcDiscoveryError (or OidcFetchError) whose h
 for the person who typed the issuer.
 """
 
+import logging
 from dataclasses import dataclass
 
 from connections.exceptions import OidcDiscoveryError, OidcFetchError
@@ -14,10 +15,13 @@ from connections.providers import ENTRA_ISSUER_TEMPLATE, OIDC_PROFILE_ENTRA, pro
 
 from .http import check_https_url, get_json
 
+logger = logging.getLogger(__name__)
+
 WELL_KNOWN = "/.well-known/openid-configuration"
 # Entra ID's multi-tenant discovery documents (common, organizations) name this placeholder as issuer.
 ENTRA_TENANT_PLACEHOLDER = "{tenantid}"
 ENTRA_MULTI_TENANT = ("common", "organizations")
+MAX_URL_LENGTH = 2000  # the connection's URL fields
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
@@ -29,6 +33,7 @@ class Discovery:
     userinfo_endpoint: str
     jwks_uri: str
     token_endpoint_auth_method: str
+    end_session_endpoint: str = ""  # RP-Initiated Logout 1.0, section 2.1; empty when not advertised
 
 
 def discovery_url(issuer: str) -> str:
@@ -73,6 +78,20 @@ def _endpoint(document: dict, name: str, *, required: bool) -> str:
     return value
 
 
+def _end_session_endpoint(document: dict) -> str:
+    """The end_session_endpoint, or "" when absent or unusable: logout at the IdP is optional, so an
+    odd value there must not stop sign-ins (the connection then signs out of the gateway only)."""
+    value = document.get("end_session_endpoint")
+    if not isinstance(value, str) or not value or len(value) > MAX_URL_LENGTH:
+        return ""
+    try:
+        check_https_url(value, "end_session_endpoint of the discovery document")
+    except OidcFetchError:
+        logger.warning("The discovery document's end_session_endpoint is not an https URL: logout at the IdP off")
+        return ""
+    return value
+
+
 def discover(issuer: str, *, provider_type: str) -> Discovery:
     check_https_url(issuer, "issuer URL")
     document = get_json(discovery_url(issuer), what="discovery document")
@@ -100,4 +119,5 @@ def discover(issuer: str, *, provider_type: str) -> Discovery:
         userinfo_endpoint=_endpoint(document, "userinfo_endpoint", required=False),
         jwks_uri=_endpoint(document, "jwks_uri", required=True),
         token_endpoint_auth_method=method,
+        end_session_endpoint=_end_session_endpoint(document),
     )

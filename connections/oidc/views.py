@@ -25,6 +25,7 @@ from connections.sign_in import MissingEmail, record_sign_in, sso_sign_in
 
 from .backend import ConnectionOidcBackend, asserted_identity, oidc_login
 from .config import oidc_settings_for
+from .logout import remember_id_token
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
             return error
         try:
             started = self._take_state(request, connection.id)
-            claims = self._verified_claims(request, connection, started)
+            claims, id_token = self._verified_claims(request, connection, started)
             if is_admin_test(request, connection.id, started.get("next")):
                 # Verified, but nobody is signed in or provisioned: the wizard shows what arrived.
                 return finish_admin_test(request, connection=connection, login=oidc_login(claims))
@@ -124,11 +125,13 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
         end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type,
                        authenticated_at=identity.authenticated_at,
                        sso_session={"protocol": "oidc", "sub": identity.subject, "sid": str(claims.get("sid", ""))})
+        remember_id_token(request, connection=connection, user_id=str(user.pk), id_token=id_token)
         next_path = started.get("next") or ""
         return HttpResponseRedirect(next_path if is_gateway_path(next_path) else idp_initiated_landing(connection))
 
     @staticmethod
-    def _verified_claims(request, connection, started: dict) -> dict:
+    def _verified_claims(request, connection, started: dict) -> tuple[dict, str]:
+        """The ID token's verified claims (with userinfo where needed) and the ID token itself."""
         if request.GET.get("error"):
             raise OidcIdpRefused(error=request.GET["error"][:64],
                                  description=request.GET.get("error_description", "")[:200])
@@ -136,8 +139,9 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
         if not code:
             raise OidcIdpRefused(error="no code")
         backend = ConnectionOidcBackend(oidc_settings_for(connection))
-        return backend.verified_claims(request, connection=connection, code=code, nonce=started["nonce"],
-                                       code_verifier=started["code_verifier"])
+        claims = backend.verified_claims(request, connection=connection, code=code, nonce=started["nonce"],
+                                         code_verifier=started["code_verifier"])
+        return claims, backend.id_token
 
     @staticmethod
     def _take_state(request, idp_id: str) -> dict:
