@@ -1,10 +1,12 @@
-"""Webhook endpoints (the secret shown once, at creation) and the delivery log (filters, retry)."""
+"""Webhook endpoints (the secret shown once, at creation or rotation; edits and rotations through the same
+services as the API, audited as the operator) and the delivery log (filters, redelivery)."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from cryptr_sso.api.errors import ApiError
+from cryptr_sso.audit import Actor
 
 from . import services
 from .events import WEBHOOK_EVENT_TYPES
@@ -40,14 +42,24 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_filter = ("active",)
     search_fields = ("url", "organization__domain", "organization__name")
     autocomplete_fields = ("organization",)
-    readonly_fields = ("inserted_at", "updated_at")
+    readonly_fields = ("previous_secret_expires_at", "inserted_at", "updated_at")
+    actions = ("rotate_secret",)
 
     def get_readonly_fields(self, request, obj=None):
         return (*self.readonly_fields, "organization") if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:
-            super().save_model(request, obj, form, change)
+            # The form already wrote its values on `obj`; the service reads the stored row, so that the
+            # trail gets the old values too.
+            try:
+                services.webhook_endpoint_update(
+                    endpoint=obj,
+                    data={field: form.cleaned_data[field] for field in services.UPDATABLE_FIELDS},
+                    by=Actor.operator(request),
+                )
+            except ApiError as error:
+                messages.error(request, str(error.detail))
             return
         try:
             endpoint, secret = services.webhook_endpoint_create(
@@ -56,6 +68,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 event_types=form.cleaned_data["event_types"],
                 description=form.cleaned_data["description"],
                 active=form.cleaned_data["active"],
+                by=Actor.operator(request),
             )
         except ApiError as error:
             messages.error(request, str(error.detail))
@@ -69,6 +82,27 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
                 secret,
             ),
         )
+
+    def delete_model(self, request, obj):
+        services.webhook_endpoint_delete(endpoint=obj, by=Actor.operator(request))
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            services.webhook_endpoint_delete(endpoint=endpoint, by=Actor.operator(request))
+
+    @admin.action(description="Rotate the signing secret (the previous one still signs for 24 hours)")
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset.select_related("organization"):
+            _endpoint, secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint, by=Actor.operator(request))
+            messages.warning(
+                request,
+                format_html(
+                    "New signing secret of {}: <code>{}</code> Copy it now: it will not be shown again. The previous "
+                    "secret also signs deliveries for 24 hours, while the receiver switches.",
+                    endpoint.url,
+                    secret,
+                ),
+            )
 
 
 @admin.register(WebhookDelivery)
@@ -86,7 +120,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("status", "event_type", "endpoint__organization")
     search_fields = ("id", "event_id", "endpoint__url")
     list_select_related = ("endpoint",)
-    actions = ("retry",)
+    actions = ("redeliver",)
     date_hierarchy = "inserted_at"
 
     def get_readonly_fields(self, request, obj=None):
@@ -99,9 +133,15 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Send the selected deliveries again now")
-    def retry(self, request, queryset):
-        count = 0
+    def redeliver(self, request, queryset):
+        queued, refused = 0, []
         for delivery in queryset:
-            services.webhook_delivery_retry(delivery=delivery)
-            count += 1
-        self.message_user(request, f"Queued {count} delivery(ies) again.", messages.SUCCESS)
+            try:
+                services.webhook_delivery_redeliver(delivery=delivery, by=Actor.operator(request))
+                queued += 1
+            except ApiError as error:
+                refused.append(f"{delivery.pk}: {error.detail}")
+        if queued:
+            self.message_user(request, f"Queued {queued} delivery(ies) again.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, f"Not queued, {reason}", messages.WARNING)

@@ -13,8 +13,10 @@ from .events import WEBHOOK_EVENT_TYPES
 class WebhookEndpoint(BaseModel):
     """A URL of the SaaS backend that receives one organization's events, signed with its secret.
 
-    The secret is shown once, at creation; the gateway needs it in clear to sign, so it is stored
-    encrypted (connections.crypto, keys from FIELD_ENCRYPTION_KEY), not hashed."""
+    The secret is shown once, at creation or rotation; the gateway needs it in clear to sign, so it is
+    stored encrypted (connections.crypto, keys from FIELD_ENCRYPTION_KEY), not hashed. After a rotation the
+    previous secret also signs every delivery until `previous_secret_expires_at` (two `v1=` in the
+    header), so that the receiver can switch to the new one without refusing events in between."""
 
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.CASCADE, related_name="webhook_endpoints"
@@ -23,6 +25,8 @@ class WebhookEndpoint(BaseModel):
     description = models.CharField(max_length=255, blank=True, default="")
     event_types = models.JSONField(default=list, help_text=f"Any of: {', '.join(WEBHOOK_EVENT_TYPES)}.")
     secret_encrypted = models.TextField(editable=False)
+    previous_secret_encrypted = models.TextField(editable=False, blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -66,7 +70,11 @@ class WebhookDelivery(models.Model):
             # One delivery per event and endpoint, however many times the listener runs.
             models.UniqueConstraint("endpoint", "event_id", name="webhook_delivery_once_per_event"),
         ]
-        indexes = [models.Index(fields=["status", "-inserted_at"], name="webhook_delivery_status")]
+        indexes = [
+            models.Index(fields=["status", "-inserted_at"], name="webhook_delivery_status"),
+            # The delivery log of one endpoint, newest first (the API's list), however long it grows.
+            models.Index(fields=["endpoint", "-inserted_at", "-id"], name="webhook_delivery_endpoint_log"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} -> {self.endpoint_id} ({self.status})"

@@ -1,4 +1,5 @@
-"""Reads of webhook endpoints, scoped to one organization: another tenant's endpoint is a 404."""
+"""Reads of webhook endpoints and their deliveries, scoped to one organization: another tenant's endpoint
+or delivery is a 404."""
 
 import uuid
 
@@ -7,7 +8,7 @@ from django.db.models import QuerySet
 from cryptr_sso.api.errors import NotFound
 from organizations.models import Organization
 
-from .models import WebhookEndpoint
+from .models import WebhookDelivery, WebhookEndpoint
 
 
 def webhook_endpoint_list(*, organization: Organization) -> QuerySet[WebhookEndpoint]:
@@ -24,3 +25,21 @@ def webhook_endpoint_get(*, organization: Organization, endpoint_id: str) -> Web
     if endpoint is None:
         raise not_found
     return endpoint
+
+
+def webhook_delivery_list(*, endpoint: WebhookEndpoint, status: str | None = None) -> QuerySet[WebhookDelivery]:
+    deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
+    return deliveries.filter(status=status) if status else deliveries
+
+
+def webhook_delivery_get(*, endpoint: WebhookEndpoint, delivery_id: str) -> WebhookDelivery:
+    """A delivery of this endpoint (itself of the caller's organization): any other id is a 404."""
+    not_found = NotFound(f"There is no delivery '{str(delivery_id)[:100]}' for this webhook endpoint.")
+    try:
+        uuid.UUID(str(delivery_id))
+    except ValueError:
+        raise not_found from None
+    delivery = WebhookDelivery.objects.filter(endpoint=endpoint, id=delivery_id).first()
+    if delivery is None:
+        raise not_found
+    return delivery

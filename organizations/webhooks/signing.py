@@ -18,6 +18,7 @@ from its clock (replays). `t` changes on each attempt, so the signature does too
 import hashlib
 import hmac
 import time
+from collections.abc import Sequence
 
 SIGNATURE_HEADER = "X-Cryptr-Signature"
 EVENT_HEADER = "X-Cryptr-Event"
@@ -25,11 +26,16 @@ DELIVERY_HEADER = "X-Cryptr-Delivery"
 DEFAULT_TOLERANCE_SECONDS = 300
 
 
-def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
-    """The X-Cryptr-Signature header value for `body`."""
+def _digest(secret: str, body: bytes, timestamp: int) -> str:
+    return hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def sign(secret: str | Sequence[str], body: bytes, *, timestamp: int | None = None) -> str:
+    """The X-Cryptr-Signature header value for `body`: one `v1=` per secret (the current one first, then
+    the previous one during a rotation's overlap)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={digest}"
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    return ",".join([f"t={timestamp}", *(f"v1={_digest(each, body, timestamp)}" for each in secrets)])
 
 
 def verify(
@@ -46,5 +52,5 @@ def verify(
         return False
     if abs((time.time() if now is None else now) - timestamp) > tolerance:
         return False
-    expected = sign(secret, body, timestamp=timestamp).split("v1=", 1)[1]
+    expected = _digest(secret, body, timestamp)
     return any(hmac.compare_digest(expected, candidate) for candidate in parts.get("v1", []))

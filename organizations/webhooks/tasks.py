@@ -50,6 +50,22 @@ def body_of(payload: dict) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+def signing_secrets(endpoint, *, now) -> list[str]:
+    """The current secret, then the previous one while a rotation's overlap lasts. DecryptionError when the
+    current one cannot be read; a previous one that cannot be read is left out (the receiver has the new one)."""
+    secrets = [decrypt_text(endpoint.secret_encrypted)]
+    expires = endpoint.previous_secret_expires_at
+    if endpoint.previous_secret_encrypted and expires is not None and now < expires:
+        try:
+            secrets.append(decrypt_text(endpoint.previous_secret_encrypted))
+        except DecryptionError:
+            logger.warning(
+                "Webhook endpoint %s: the previous secret cannot be decrypted; signed with the current one only.",
+                endpoint.pk,
+            )
+    return secrets
+
+
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def deliver_webhook(self, *, delivery_id: str, attempt: int) -> str:
     """Make attempt number `attempt` of one delivery. Returns what happened ("delivered", "retrying",
@@ -75,13 +91,13 @@ def deliver_webhook(self, *, delivery_id: str, attempt: int) -> str:
             delivery.status, delivery.last_error = DeliveryStatus.FAILED, "The endpoint was deactivated."
         else:
             try:
-                secret = decrypt_text(endpoint.secret_encrypted)
+                secrets = signing_secrets(endpoint, now=now)
                 body = body_of(delivery.payload)
                 answer = http.post(
                     endpoint.url,
                     body=body,
                     headers={
-                        signing.SIGNATURE_HEADER: signing.sign(secret, body),
+                        signing.SIGNATURE_HEADER: signing.sign(secrets, body),
                         signing.EVENT_HEADER: delivery.event_type,
                         signing.DELIVERY_HEADER: str(delivery.pk),
                     },

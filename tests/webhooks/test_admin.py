@@ -81,7 +81,7 @@ def test_the_delivery_log_filters_by_status_and_event_and_retries(
     with django_capture_on_commit_callbacks(execute=True):
         response = operator_client.post(
             "/admin/organizations/webhookdelivery/",
-            {"action": "retry", "_selected_action": [str(failed.pk)]},
+            {"action": "redeliver", "_selected_action": [str(failed.pk)]},
             follow=True,
         )
     assert "Queued 1" in response.content.decode()
