@@ -101,7 +101,19 @@ def _notify(event: AuditEvent) -> None:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts and from where: "api_key:<client_id>", "operator:<username>", "end_user:<id>", "system"."""
+    """Who acts and from where (the IP and user agent of their request, when there is one). The names:
+
+    - "operator:<username>": a person of the SaaS operator, in the admin;
+    - "api_key:<client_id>": the SaaS backend, through the v2 API;
+    - "it_admin:<email>": the customer's IT admin, through the onboarding link sent to that email (every
+      write of the wizard: provider, IdP settings, mapping, test login, activation);
+    - "end_user:<id>": the end user (organizations.User id) at sign-in, sign-out and token requests, and when
+      their IdP ends their session by SAML single logout (the event's `data.reason` is then "saml_slo" and
+      its `connection_id` the connection); "end_user:anonymous" for a sign-in refused before anyone is known;
+    - "application:<client_id>": an application, at the token revocation endpoint;
+    - "system": the gateway on its own, with no request: scheduled tasks (metadata refresh, certificate
+      expiry warnings), email sending.
+    """
 
     name: str = "system"
     ip: str = ""
@@ -114,6 +126,15 @@ class Actor:
     @classmethod
     def operator(cls, request) -> Actor:
         return cls.of_request(request, f"operator:{request.user.get_username()}")
+
+    @classmethod
+    def it_admin(cls, email: str, request=None) -> Actor:
+        """The IT admin who follows the onboarding link of `email`; "system" when no email is set."""
+        return cls.of_request(request, f"it_admin:{email}" if email else "system")
+
+    @classmethod
+    def end_user(cls, user, request=None) -> Actor:
+        return cls.of_request(request, f"end_user:{getattr(user, 'pk', user)}")
 
 
 SYSTEM = Actor()

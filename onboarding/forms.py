@@ -106,7 +106,8 @@ class ChooseProviderForm(StepForm):
         return initial
 
     def save(self) -> str | None:
-        wizard.wizard_provider_chosen(onboarding=self.onboarding, provider_type=self.cleaned_data["provider_type"])
+        wizard.wizard_provider_chosen(onboarding=self.onboarding, provider_type=self.cleaned_data["provider_type"],
+                                      by=self.context.actor)
         return None
 
 
@@ -184,7 +185,8 @@ class IdpMetadataForm(StepForm):
             entered = {"method": method, "entity_id": data["entity_id"].strip(), "sso_url": data["sso_url"]}
         try:
             wizard.wizard_connection_updated(onboarding=self.onboarding, step_key=self.step_key,
-                                             data={"saml_config": saml_config}, entered=entered)
+                                             data={"saml_config": saml_config}, entered=entered,
+                                             by=self.context.actor)
         except ApiError as error:
             self.api_error(error, field)
             return ""  # stay on the page, with the error
@@ -211,7 +213,7 @@ class AttributeMappingForm(StepForm):
         try:
             wizard.wizard_connection_updated(
                 onboarding=self.onboarding, step_key=self.step_key,
-                data={self.config_key: {"attribute_mapping": mapping}}, entered=mapping)
+                data={self.config_key: {"attribute_mapping": mapping}}, entered=mapping, by=self.context.actor)
         except ApiError as error:
             self.api_error(error, None)
             return ""
@@ -363,7 +365,8 @@ class OidcSettingsForm(StepForm):
         field = "tenant_id" if "tenant_id" in self.fields and not oidc_config["issuer"] else "issuer"
         try:
             wizard.wizard_connection_updated(onboarding=self.onboarding, step_key=self.step_key,
-                                             data={"oidc_config": oidc_config}, entered=entered)
+                                             data={"oidc_config": oidc_config}, entered=entered,
+                                             by=self.context.actor)
         except ApiError as error:
             self.api_error(error, field)
             return ""
@@ -396,7 +399,7 @@ class ActivateForm(StepForm):
 
     def save(self) -> str | None:
         try:
-            wizard.wizard_activated(onboarding=self.onboarding)
+            wizard.wizard_activated(onboarding=self.onboarding, by=self.context.actor)
         except ApiError as error:
             self.api_error(error, None)
             return ""

@@ -24,6 +24,7 @@ from connections.providers import MAPPED_CLAIMS, OIDC, PROVIDERS, provider_get
 from connections.saml.keys import sp_certificate_pem
 from connections.saml.sp import sp_metadata_xml
 from connections.selectors import saml_sp_endpoints
+from cryptr_sso.audit import Actor
 
 from . import wizard
 from .exceptions import InvitationInvalid
@@ -59,6 +60,11 @@ class Wizard:
     @property
     def connection(self) -> SSOConnection:
         return self.onboarding.connection
+
+    @property
+    def actor(self) -> Actor:
+        """Who writes through this page: the IT admin the link was sent to, from this request."""
+        return Actor.it_admin(self.invitation.email or self.connection.sso_admin_email, self.request)
 
     @property
     def steps(self) -> list[Step]:
@@ -370,7 +376,7 @@ def test_result(request, token):
     wizard_.step = wizard_.step_by_key("test_login")
     result = pop_admin_test_result(request, wizard_.connection.id)
     if result is not None:
-        wizard.wizard_test_recorded(onboarding=wizard_.onboarding, result=result)
+        wizard.wizard_test_recorded(onboarding=wizard_.onboarding, result=result, by=wizard_.actor)
     last = _last_result(wizard_.onboarding)
     if last is None:
         return HttpResponseRedirect(wizard_.step_url(wizard_.step))

@@ -33,6 +33,12 @@ def _refresh(onboarding: AdminOnboarding, locked: AdminOnboarding) -> None:
         setattr(onboarding, field, getattr(locked, field))
 
 
+def _it_admin(onboarding: AdminOnboarding, by: Actor | None) -> Actor:
+    """Who writes: the wizard's caller says (the IT admin with their request's IP and user agent); else the
+    IT admin the onboarding link was sent to."""
+    return by or Actor.it_admin(onboarding.connection.sso_admin_email)
+
+
 def _next_key(keys: list[str], key: str) -> str:
     index = keys.index(key)
     return keys[min(index + 1, len(keys) - 1)]
@@ -81,11 +87,12 @@ def wizard_visited(*, onboarding: AdminOnboarding, step_key: str) -> None:
     _refresh(onboarding, locked)
 
 
-def wizard_provider_chosen(*, onboarding: AdminOnboarding, provider_type: str) -> None:
+def wizard_provider_chosen(*, onboarding: AdminOnboarding, provider_type: str, by: Actor | None = None) -> None:
     """The provider decides the path: another protocol (SAML <-> OpenID Connect) starts the steps after
     this one again (the app created in the IdP and the mapping were for the other protocol)."""
     protocol_before = protocol_of(onboarding)
-    connection_update(connection=onboarding.connection, data={"provider_type": provider_type})
+    connection_update(connection=onboarding.connection, data={"provider_type": provider_type},
+                      by=_it_admin(onboarding, by))
     onboarding.connection.refresh_from_db()
     with transaction.atomic():
         locked = _locked(onboarding)
@@ -101,30 +108,31 @@ def wizard_provider_chosen(*, onboarding: AdminOnboarding, provider_type: str) -
 
 
 def wizard_connection_updated(*, onboarding: AdminOnboarding, step_key: str, data: dict[str, Any],
-                              entered: dict[str, Any]) -> SSOConnection:
+                              entered: dict[str, Any], by: Actor | None = None) -> SSOConnection:
     """Save IdP values or the mapping through the connection service (it raises ApiError with a
     sentence, having saved nothing), then the step."""
-    connection = connection_update(connection=onboarding.connection, data=data)
+    connection = connection_update(connection=onboarding.connection, data=data, by=_it_admin(onboarding, by))
     onboarding.connection = connection
     wizard_step_saved(onboarding=onboarding, step_key=step_key, data=entered)
     return connection
 
 
-def wizard_test_recorded(*, onboarding: AdminOnboarding, result: AdminTestResult) -> None:
+def wizard_test_recorded(*, onboarding: AdminOnboarding, result: AdminTestResult, by: Actor | None = None) -> None:
     """The ACS verified the admin's test login: the connection may now be activated. A refused test
     is kept too (the page shows it again when the admin comes back), without undoing an earlier success."""
     from dataclasses import asdict
 
     if result.ok:
-        onboarding.connection = connection_record_successful_test(connection=onboarding.connection)
+        onboarding.connection = connection_record_successful_test(connection=onboarding.connection,
+                                                                  by=_it_admin(onboarding, by))
     wizard_step_saved(onboarding=onboarding, step_key="test_login", data={"last_result": asdict(result)},
                       done=result.ok, state=OnboardingState.TESTED if result.ok else OnboardingState.IN_PROGRESS)
 
 
-def wizard_activated(*, onboarding: AdminOnboarding) -> SSOConnection:
+def wizard_activated(*, onboarding: AdminOnboarding, by: Actor | None = None) -> SSOConnection:
     # The audit trail names the IT admin who followed the onboarding link.
     connection = connection_update(connection=onboarding.connection, data={"active": True},
-                                   by=Actor(name=f"it_admin:{onboarding.connection.sso_admin_email}"))
+                                   by=_it_admin(onboarding, by))
     onboarding.connection = connection
     wizard_step_saved(onboarding=onboarding, step_key="activate", data={}, state=OnboardingState.COMPLETED)
     return connection

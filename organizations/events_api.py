@@ -57,7 +57,12 @@ class EventOutput(serializers.Serializer):
     __domain__ = serializers.CharField(source="organization_domain")
     id = serializers.UUIDField()
     type = serializers.CharField()
-    actor = serializers.CharField(help_text='"api_key:<client_id>", "operator:<username>", "end_user:<id>", "system"')
+    actor = serializers.CharField(help_text=(
+        'Who acted: "operator:<username>" (admin), "api_key:<client_id>" (this API), "it_admin:<email>" (the '
+        'onboarding wizard), "end_user:<id>" (sign-in, sign-out, tokens; also the IdP\'s SAML single logout, '
+        'then data.reason is "saml_slo"), "end_user:anonymous" (a refused sign-in), "application:<client_id>" '
+        '(token revocation endpoint), or "system" (scheduled tasks, emails). ip and user_agent are those of '
+        "the actor's request, empty for the system."))
     connection_id = serializers.CharField()
     user_id = serializers.CharField()
     ip = serializers.CharField()
