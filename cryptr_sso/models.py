@@ -1,6 +1,7 @@
 import uuid
 
 from django.db import models
+from django.utils.functional import cached_property
 
 
 class BaseModel(models.Model):
@@ -95,8 +96,9 @@ class SigningKey(models.Model):
     def __str__(self) -> str:
         return f"{self.purpose} {self.kid[:16]} ({self.state})"
 
-    @property
+    @cached_property
     def private_key_pem(self) -> str:
+        # Decrypted once per instance: signing_keys keeps its instances for a few seconds per process.
         from connections.crypto import decrypt_text
 
         return decrypt_text(self.private_key_encrypted)

@@ -10,9 +10,36 @@
 When a purpose has no active key in the table, the environment / var/ key signs (deployments that
 never rotate keep working untouched); that key stays published until the operator removes it from
 the environment, so tokens it signed before the first switch keep verifying.
+
+Each process keeps what it read of the table (`_KeyCache`) for at most KEY_CACHE_SECONDS, so a token
+exchange or a SAML login reads no key row (it read the table up to three times per request). Why a
+few seconds of staleness are safe, step by step, for a process that has not seen a change yet:
+
+- publish: the new key enters this process's JWKS and SP metadata up to KEY_CACHE_SECONDS late. It
+  signs nothing yet, and relying parties cache a JWKS for OIDC_JWKS_MAX_AGE_SECONDS anyway, so the
+  operator already waits far longer than that between publishing and switching.
+- switch: this process goes on signing with the previous key for up to KEY_CACHE_SECONDS. That key
+  is still published everywhere (retired keys stay in the JWKS), so the tokens verify. A token it
+  signs at retired_at + KEY_CACHE_SECONDS lives until then + its lifetime, which is why
+  `token_key_retention()` adds KEY_CACHE_SECONDS to the longest token lifetime: the key stays in
+  every JWKS until the last token it can have signed has expired. An SP key switch is the same: the
+  previous SP key signs AuthnRequests a few seconds more, and the new one, still "published" in
+  the old view, is among the decryption keys, so assertions encrypted to it decrypt.
+- retire: only a key that is not active is retired directly (a published one never signed); the
+  active one is retired by the switch above. Once a process has loaded a view in which a key is
+  retired, it never signs with it again: signing reads only the view's active key, and a view is
+  replaced, never merged. The process that rotates drops its view at once (and again on commit),
+  so the operator's own process signs with the new key immediately.
+
+Without Redis, or with several hosts, nothing else is needed: every process re-reads the table
+within KEY_CACHE_SECONDS on its own, there is no message to lose. The private keys are decrypted once
+per view, not per signature.
 """
 
 import hashlib
+import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -35,30 +62,84 @@ class SigningKeyTransitionError(Exception):
 # --- selectors ---------------------------------------------------------------------------------
 
 
+# How long a process may keep its view of the table (see the module docstring).
+KEY_CACHE_SECONDS = 5.0
+
+
 def token_key_retention() -> timedelta:
-    """How long a retired token key stays in the JWKS: the longest a token it signed can live."""
+    """How long a retired token key stays in the JWKS: the longest a token it signed can live, plus
+    the seconds a process may still sign with it before it sees the switch (KEY_CACHE_SECONDS)."""
     from oauth2_provider.settings import oauth2_settings
 
-    return timedelta(seconds=max(oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS, oauth2_settings.ID_TOKEN_EXPIRE_SECONDS))
+    longest = max(oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS, oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+    return timedelta(seconds=longest + KEY_CACHE_SECONDS)
+
+
+@dataclass(frozen=True)
+class _KeyView:
+    keys: tuple[SigningKey, ...]  # every key that is not retired, and token keys retired within the retention
+    loaded_at: float  # _KeyCache.clock(): time.monotonic()
+
+
+class _KeyCache:
+    """This process's view of the table, re-read when older than KEY_CACHE_SECONDS or dropped by a
+    rotation made in this process."""
+
+    def __init__(self):
+        self._view: _KeyView | None = None
+        self._lock = threading.Lock()
+        self.clock = time.monotonic
+
+    def current(self) -> tuple[SigningKey, ...]:
+        view = self._view
+        if not self._fresh(view):
+            with self._lock:  # one reader per process reloads, the others wait for its view
+                view = self._view
+                if not self._fresh(view):
+                    view = self._view = _KeyView(keys=self._load(), loaded_at=self.clock())
+        return view.keys
+
+    def _fresh(self, view: _KeyView | None) -> bool:
+        # A clock that went backwards (a test's frozen time) makes the view stale, not eternal.
+        return view is not None and 0 <= self.clock() - view.loaded_at < KEY_CACHE_SECONDS
+
+    @staticmethod
+    def _load() -> tuple[SigningKey, ...]:
+        retired_long_ago = timezone.now() - token_key_retention()
+        rows = SigningKey.objects.exclude(state=SigningKey.State.RETIRED, purpose=SigningKey.Purpose.SAML_SP).exclude(
+            state=SigningKey.State.RETIRED, retired_at__lt=retired_long_ago)
+        return tuple(rows)
+
+    def clear(self) -> None:
+        self._view = None
+
+
+key_cache = _KeyCache()
+
+
+def _forget_keys_now_and_on_commit() -> None:
+    key_cache.clear()  # this process's next read, even inside the rotating transaction
+    transaction.on_commit(key_cache.clear)  # and once more, for a read made before the commit
 
 
 def active_signing_key(*, purpose: str) -> SigningKey | None:
-    return SigningKey.objects.filter(purpose=purpose, state=SigningKey.State.ACTIVE).first()
+    return next((key for key in key_cache.current() if key.purpose == purpose and key.state == SigningKey.State.ACTIVE),
+                None)
 
 
 def published_token_keys(*, now: datetime | None = None) -> list[SigningKey]:
     """The token keys in the JWKS: active first, then published, then retired within the retention."""
-    now = now or timezone.now()
-    keys = SigningKey.objects.filter(purpose=SigningKey.Purpose.TOKEN).exclude(
-        state=SigningKey.State.RETIRED, retired_at__lt=now - token_key_retention()
-    )
+    oldest_retirement = (now or timezone.now()) - token_key_retention()
+    keys = [key for key in key_cache.current() if key.purpose == SigningKey.Purpose.TOKEN
+            and not (key.state == SigningKey.State.RETIRED and key.retired_at < oldest_retirement)]
     order = {SigningKey.State.ACTIVE: 0, SigningKey.State.PUBLISHED: 1, SigningKey.State.RETIRED: 2}
     return sorted(keys, key=lambda key: order[key.state])
 
 
 def published_sp_keys() -> list[SigningKey]:
     """SP keys published beside the active one (metadata and decryption), not signing yet."""
-    return list(SigningKey.objects.filter(purpose=SigningKey.Purpose.SAML_SP, state=SigningKey.State.PUBLISHED))
+    return [key for key in key_cache.current()
+            if key.purpose == SigningKey.Purpose.SAML_SP and key.state == SigningKey.State.PUBLISHED]
 
 
 # --- services ----------------------------------------------------------------------------------
@@ -101,6 +182,7 @@ def signing_key_publish(*, purpose: str, by: Actor) -> SigningKey:
             created_by=by.name[:200],
         )
         _record(key, "published", by)
+        _forget_keys_now_and_on_commit()
     return key
 
 
@@ -123,6 +205,7 @@ def signing_key_activate(*, key: SigningKey, by: Actor) -> SigningKey:
         key.state, key.activated_at, key.activated_by = SigningKey.State.ACTIVE, now, by.name[:200]
         key.save(update_fields=["state", "activated_at", "activated_by"])
         _record(key, "activated", by, replaces=previous.kid if previous else "environment")
+        _forget_keys_now_and_on_commit()
     return key
 
 
@@ -140,4 +223,5 @@ def signing_key_retire(*, key: SigningKey, by: Actor) -> SigningKey:
         key.state, key.retired_at, key.retired_by = SigningKey.State.RETIRED, timezone.now(), by.name[:200]
         key.save(update_fields=["state", "retired_at", "retired_by"])
         _record(key, "retired", by)
+        _forget_keys_now_and_on_commit()
     return key

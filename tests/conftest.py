@@ -49,3 +49,14 @@ def make_api(db):
 @pytest.fixture
 def api(make_api):
     return make_api()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signing_key_view():
+    """cryptr_sso.signing_keys keeps each process's view of the key table for a few seconds: every test
+    starts from its own database, so from no view."""
+    from cryptr_sso.signing_keys import key_cache
+
+    key_cache.clear()
+    yield
+    key_cache.clear()

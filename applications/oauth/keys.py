@@ -7,7 +7,9 @@ then make it the active one (the previous one inactive), then retire the old one
 it signed has expired. The `kid` of every key is its RFC 7638 thumbprint.
 
 Operators rotate from the admin instead (cryptr_sso.signing_keys): an active key of that table wins
-over the settings' key, read per signature by `signing_jwk()` and per request by the JWKS view.
+over the settings' key. `signing_jwk()` and the JWKS view read the table through the process's view of
+it, kept at most KEY_CACHE_SECONDS (a few seconds; why that is safe is in cryptr_sso.signing_keys), so
+signing a token reads no key row.
 """
 
 import contextlib
