@@ -217,6 +217,13 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[SSO gateway] "
 # Mail the operator when their password, email or second factors change.
 ACCOUNT_EMAIL_NOTIFICATIONS = True
 OPERATOR_MFA_REQUIRED = env_bool("OPERATOR_MFA_REQUIRED", default=True)
+# Before an operator without a second factor enrols the first one, the sign-in proves control of the
+# operator's email address with a one-time code (cryptr_sso/accounts/email_code.py): the password alone
+# must not let its holder enrol their own authenticator.
+OPERATOR_MFA_ENROLMENT_REQUIRES_EMAIL_CODE = env_bool("OPERATOR_MFA_ENROLMENT_REQUIRES_EMAIL_CODE", default=True)
+OPERATOR_EMAIL_CODE_TIMEOUT = int(os.environ.get("OPERATOR_EMAIL_CODE_TIMEOUT", "600"))  # seconds a code works
+OPERATOR_EMAIL_CODE_MAX_ATTEMPTS = 3  # wrong codes before the sign-in starts over
+OPERATOR_EMAIL_CODE_MAX_RESENDS = 2  # new codes asked from the code page, per sign-in
 # Failed passwords and failed MFA codes per account: this many within the timeout lock it out.
 OPERATOR_LOGIN_ATTEMPTS_LIMIT = int(os.environ.get("OPERATOR_LOGIN_ATTEMPTS_LIMIT", "5"))
 OPERATOR_LOGIN_ATTEMPTS_TIMEOUT = int(os.environ.get("OPERATOR_LOGIN_ATTEMPTS_TIMEOUT", "300"))
@@ -228,6 +235,8 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password": "20/m/ip,5/m/key",
     "reset_password_from_key": "20/m/ip",
     "reauthenticate": "10/m/user",
+    # email codes sent to operators without a second factor (sign-ins and resends), per IP and per account
+    "operator_email_code": "10/m/ip,5/10m/key",
     "change_password": "5/m/user",
     "signup": "20/m/ip",
 }

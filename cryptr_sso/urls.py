@@ -17,6 +17,7 @@ api_v2 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The operators' sign-in, password reset, MFA and sessions (django-allauth; cryptr_sso/accounts/).
+    path("accounts/", include("cryptr_sso.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v2/", include(api_v2)),
     # Any other /api/ URL answers the API's JSON error, with DEBUG on too (handler404 only serves DEBUG off).

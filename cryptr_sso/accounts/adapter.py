@@ -30,6 +30,10 @@ class OperatorAccountAdapter(DefaultAccountAdapter):
         # Operators are created with `manage.py createsuperuser` or by another operator in the admin.
         return False
 
+    def get_login_stages(self) -> list[str]:
+        # After the password: the email code of an operator who has no second factor yet (email_code.py).
+        return [*super().get_login_stages(), "cryptr_sso.accounts.email_code.EmailCodeStage"]
+
     def validation_error(self, code, *args):
         error = super().validation_error(code, *args)
         if code == "too_many_login_attempts":

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from allauth.account.internal.stagekit import get_pending_stage
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -62,6 +63,21 @@ class OperatorMFAMiddleware:
         state = operator_mfa_state(request, user)
         if state is MfaState.SATISFIED:
             return None
+        if state is MfaState.NEEDS_EMAIL_PROOF:
+            # A session signed in without the email code (from before the setting, or by another way in):
+            # it cannot enrol a factor; signing in again goes through the code.
+            if path == reverse("account_logout"):
+                return None
+            logout(request)
+            messages.warning(
+                request,
+                _(
+                    "Before you set up a second factor, confirm your email address: sign in again and enter the "
+                    "code we email you."
+                ),
+            )
+            next_url = request.get_full_path() if request.method == "GET" else admin_root
+            return _with_next(reverse("account_login"), next_url)
         if state is MfaState.NEEDS_SETUP:
             if in_accounts and self._setup_path(path):
                 return None

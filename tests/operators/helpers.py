@@ -40,6 +40,29 @@ def sign_in_with_password(client, login: str, password: str = PASSWORD, next_url
     return client.post(url, {"login": login, "password": password})
 
 
+def email_code_from(message) -> str:
+    """The code of the email-code step (cryptr_sso/accounts/email_code.py), read from the delivered email."""
+    return re.search(r"^([A-Z0-9]{4}-[A-Z0-9]{4})$", message.body, re.MULTILINE).group(1)
+
+
+def submit_email_code(client, code: str):
+    return client.post(reverse("operator_email_code"), {"code": code})
+
+
+def sign_in_proving_email(client, login: str, capture, password: str = PASSWORD, next_url: str | None = None):
+    """Password, then the code emailed to an operator without a second factor (delivered through the
+    Celery task after the commit: `capture` is pytest-django's django_capture_on_commit_callbacks, the
+    test uses eager_celery). Returns the response to the code."""
+    from django.core import mail
+
+    sent = len(mail.outbox)
+    with capture(execute=True):
+        response = sign_in_with_password(client, login, password, next_url)
+    assert response.status_code == 302 and response["Location"] == reverse("operator_email_code"), response
+    assert len(mail.outbox) == sent + 1
+    return submit_email_code(client, email_code_from(mail.outbox[-1]))
+
+
 def submit_mfa_code(client, code: str):
     return client.post(reverse("mfa_authenticate"), {"code": code})
 

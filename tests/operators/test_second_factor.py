@@ -4,7 +4,15 @@ from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from django.urls import reverse
 
-from .helpers import is_signed_in, page_text, sign_in_with_password, submit_mfa_code, totp_code, wrong_code
+from .helpers import (
+    is_signed_in,
+    page_text,
+    sign_in_proving_email,
+    sign_in_with_password,
+    submit_mfa_code,
+    totp_code,
+    wrong_code,
+)
 
 
 def test_a_wrong_totp_code_is_refused(client, totp_operator):
@@ -50,8 +58,11 @@ def test_a_recovery_code_works_once(client, totp_operator):
     assert len(RecoveryCodes(authenticator).get_unused_codes()) == 8
 
 
-def test_recovery_codes_alone_are_not_a_second_factor(client, operator):
-    # An operator left with recovery codes only (TOTP removed) must set up TOTP or a passkey again.
+def test_recovery_codes_alone_are_not_a_second_factor(
+    client, operator, eager_celery, django_capture_on_commit_callbacks
+):
+    # An operator left with recovery codes only (TOTP removed) must set up TOTP or a passkey again, and
+    # prove their email address first like any operator without a second factor.
     RecoveryCodes.activate(operator)
-    sign_in_with_password(client, "alice")
+    sign_in_proving_email(client, "alice", django_capture_on_commit_callbacks)
     assert client.get(reverse("admin:index"))["Location"] == reverse("mfa_index")
