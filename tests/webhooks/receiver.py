@@ -26,17 +26,26 @@ class Received:
     def json(self) -> dict:
         return json.loads(self.body)
 
+    def valid_for(self, secret: str) -> bool:
+        """Whether a receiver holding `secret` accepts this request."""
+        return check_signature(secret, self.body, self.headers.get("X-Cryptr-Signature", ""))[0]
+
 
 def check_signature(secret: str, body: bytes, header: str, tolerance: int = 300) -> tuple[bool, int | None]:
-    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    """Valid when any `v1` of the header matches (during a secret rotation there is one per secret)."""
+    fields: dict[str, list[str]] = {}
+    for part in header.split(","):
+        if "=" in part:
+            key, value = part.split("=", 1)
+            fields.setdefault(key.strip(), []).append(value.strip())
     try:
-        timestamp = int(fields["t"])
+        timestamp = int(fields["t"][0])
     except (KeyError, ValueError):
         return False, None
     if abs(time.time() - timestamp) > tolerance:
         return False, timestamp
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, fields.get("v1", "")), timestamp
+    return any(hmac.compare_digest(expected, candidate) for candidate in fields.get("v1", [])), timestamp
 
 
 @dataclass
@@ -46,6 +55,7 @@ class Receiver:
     secret: str = ""
     statuses: list = field(default_factory=list)
     default_status: int = 200
+    refuse_invalid: bool = False  # answer 400 to a request whose signature fails, as a real receiver does
     delay: float = 0.0  # seconds to wait before answering
     headers_to_send: dict = field(default_factory=dict)
     received: list = field(default_factory=list)
@@ -64,6 +74,8 @@ class Receiver:
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 status = receiver.statuses.pop(0) if receiver.statuses else receiver.default_status
+                if receiver.refuse_invalid and not valid:
+                    status = 400
                 answer = b'{"ok": true}' if status < 300 else b"receiver says no"
                 self.send_response(status)
                 for name, value in receiver.headers_to_send.items():
