@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cryptr_sso import audit
 from organizations.models import Identity, User
@@ -27,30 +28,31 @@ logger = logging.getLogger(__name__)
 
 class SignInRefused(SsoConnectionError):
     code = "sign_in_refused"
-    hint = "The identity provider signed this person in, but the gateway's policy refuses them."
+    hint = _("The identity provider signed this person in, but the gateway's policy refuses them.")
 
 
 class MissingEmail(SignInRefused):
     code = "missing_email"
-    hint = ("The identity provider sent no email address for this person. Send the email as the NameID "
-            "(format emailAddress) or as the attribute mapped to 'email' in the connection's attribute mapping.")
+    hint = _("The identity provider sent no email address for this person. Send the email as the NameID "
+             "(format emailAddress) or as the attribute mapped to 'email' in the connection's attribute mapping.")
 
 
 class EmailDomainNotAllowed(SignInRefused):
     code = "email_domain_not_allowed"
-    hint = ("The email address's domain is not one of the organization's allowed email domains. Ask the "
-            "operator of the gateway to add the domain to the organization, or fix the email in the IdP.")
+    hint = _("The email address's domain is not one of the organization's allowed email domains. Ask the "
+             "operator of the gateway to add the domain to the organization, or fix the email in the IdP.")
 
 
 class UserNotProvisioned(SignInRefused):
     code = "user_not_provisioned"
-    hint = ("This connection only lets in people already in the organization's directory, and this person "
-            "is not. Ask the application's administrators to add them, or allow new users on the connection.")
+    hint = _("This connection only lets in people already in the organization's directory, and this person "
+             "is not. Ask the application's administrators to add them, or allow new users on the connection.")
 
 
 class UserDeactivated(SignInRefused):
     code = "user_deactivated"
-    hint = "This person's account is deactivated in the organization's directory. Ask the application's administrators."
+    hint = _("This person's account is deactivated in the organization's directory. Ask the application's "
+             "administrators.")
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ def record_sign_in(request, *, connection: SSOConnection, user: User | None = No
                            data={**data, "email": user.email}, **audit.request_context(request))
         return
     if isinstance(error, SsoConnectionError):
-        data.update(error=error.code, reason=str(error.hint), detail=str(error.detail or "")[:300])
+        data.update(error=error.code, reason=error.english_hint, detail=str(error.detail or "")[:300])
     else:
         data.update(error=error, reason=INACTIVE_REASON if error == "connection_inactive" else "")
     audit.record_event(type="sso.login.failed", organization=connection.organization, actor="end_user:anonymous",

@@ -11,6 +11,7 @@ import logging
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from djangosaml2.cache import OutstandingQueriesCache
@@ -155,8 +156,8 @@ class AssertionConsumerView(View):
 
 class InvalidNextUrl(SsoConnectionError):
     code = "invalid_next_url"
-    hint = ("The sign-in link asks to return to an address outside the gateway. Start the sign-in from the "
-            "application again; if this keeps happening, tell the application's developers.")
+    hint = gettext_lazy("The sign-in link asks to return to an address outside the gateway. Start the sign-in from "
+                        "the application again; if this keeps happening, tell the application's developers.")
 
 
 def is_gateway_path(url: str) -> bool:
