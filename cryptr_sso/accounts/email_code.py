@@ -83,6 +83,10 @@ class EmailCodeStage(LoginStage):
     key = STAGE_KEY
     urlname = "operator_email_code"
 
+    def is_resumable(self, request: HttpRequest) -> bool:
+        # The sign-in page starts over (a new password, a new code) rather than sending back to the code.
+        return False
+
     def handle(self):
         user = self.login.user
         if not is_required(user):
