@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from connections.admin_test_login import AdminTestResult, pop_admin_test_result
 from connections.models import SSOConnection
-from connections.oidc.config import redirect_uri_for
-from connections.providers import MAPPED_CLAIMS, OIDC, PROVIDERS, provider_get
+from connections.oidc.config import post_logout_redirect_uri_for, redirect_uri_for
+from connections.providers import MAPPED_CLAIMS, OIDC, OIDC_PROFILE_GOOGLE, PROVIDERS, provider_get
 from connections.saml.keys import sp_certificate_pem
 from connections.saml.sp import sp_metadata_xml
 from connections.selectors import saml_sp_endpoints
@@ -190,6 +190,9 @@ def our_values(connection: SSOConnection, token: str) -> dict:
         "metadata_download_url": f"{reverse('saml-metadata', args=[connection.id])}?download=1",
         "certificate_download_url": reverse("onboarding-sp-certificate", args=[token]),
         "redirect_uri": redirect_uri_for(connection),
+        # Google has no end_session_endpoint (no sign-out for other applications): nothing to register there.
+        "post_logout_redirect_uri": "" if provider_get(connection.provider_type).oidc_profile == OIDC_PROFILE_GOOGLE
+        else post_logout_redirect_uri_for(connection),
     }
 
 
@@ -199,6 +202,7 @@ def _value_label(key: str) -> str:
         "slo_url": _("Single logout URL"), "metadata_url": _("Metadata URL"),
         "certificate": _("Certificate (PEM)"), "metadata_xml": _("Metadata XML"),
         "redirect_uri": _("Redirect URI"),
+        "post_logout_redirect_uri": _("Sign-out redirect URI"),
     }
     return labels[key]
 

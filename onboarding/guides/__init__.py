@@ -6,14 +6,16 @@ value of ours". The console's words are kept in English because that is what the
 most admins; the sentence around them is in the admin's language.
 
 Our values are named by key: entity_id, acs_url, slo_url, metadata_url, certificate, metadata_xml, and
-for OpenID Connect redirect_uri.
+for OpenID Connect redirect_uri and post_logout_redirect_uri (where the IdP sends people back after it
+signed them out; Google has no sign-out for other applications, so its guide does not ask for it).
 """
 
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
-OUR_VALUES = ("entity_id", "acs_url", "slo_url", "metadata_url", "certificate", "metadata_xml", "redirect_uri")
+OUR_VALUES = ("entity_id", "acs_url", "slo_url", "metadata_url", "certificate", "metadata_xml", "redirect_uri",
+              "post_logout_redirect_uri")
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,10 @@ OIDC_GUIDES: dict[str, Guide] = {
                         settings=(("Supported account types", "Accounts in this organizational directory only"),
                                   ("Redirect URI: Select a platform", "Web")),
                         paste=(("Redirect URI (Web)", "redirect_uri"),)),
+            Instruction(_("Then add our sign-out redirect URI as a second Web redirect URI: Entra sends people back "
+                          "to it after they sign out, and only to a registered redirect URI."),
+                        path=("Manage", "Authentication", "Web", "Add URI"),
+                        paste=(("Redirect URIs (Web)", "post_logout_redirect_uri"),)),
             Instruction(_("On the application's Overview, copy the Application (client) ID and the Directory "
                           "(tenant) ID for step 3:"),
                         path=("Overview",),
@@ -305,7 +311,8 @@ OIDC_GUIDES: dict[str, Guide] = {
                           "“Authorization Code”, replace the “Sign-in redirect URIs” with our redirect URI, "
                           "choose who may sign in under Assignments, and Save."),
                         settings=(("Grant type", "Authorization Code"),),
-                        paste=(("Sign-in redirect URIs", "redirect_uri"),)),
+                        paste=(("Sign-in redirect URIs", "redirect_uri"),
+                               ("Sign-out redirect URIs", "post_logout_redirect_uri"))),
             Instruction(_("On the application's General tab, under “Client Credentials”, copy the Client ID and "
                           "the Client secret for step 3:"),
                         path=("General", "Client Credentials"),
@@ -331,7 +338,8 @@ OIDC_GUIDES: dict[str, Guide] = {
             Instruction(_("On the Configuration tab, select the pencil icon, paste our redirect URI under "
                           "“Redirect URIs” and Save:"),
                         path=("Configuration", "Redirect URIs"),
-                        paste=(("Redirect URIs", "redirect_uri"),)),
+                        paste=(("Redirect URIs", "redirect_uri"),
+                               ("Signoff URLs", "post_logout_redirect_uri"))),
             Instruction(_("On the same Configuration tab, copy the Client ID and the Client Secret (select the eye "
                           "icon to show it) for step 3, and the Issuer:"),
                         copy_back=(("Client ID", _CLIENT_ID), ("Client Secret", _CLIENT_SECRET),
@@ -349,7 +357,8 @@ OIDC_GUIDES: dict[str, Guide] = {
             Instruction(_("In your identity provider's administration console, create a new OpenID Connect "
                           "application of the type “web application” (confidential client, authorization code "
                           "flow), and register our redirect URI:"),
-                        paste=(("Redirect URI / Callback URL", "redirect_uri"),)),
+                        paste=(("Redirect URI / Callback URL", "redirect_uri"),
+                               ("Post-logout redirect URI (if there is one)", "post_logout_redirect_uri"))),
             Instruction(_("Copy the client ID and the client secret it gives the application for step 3, and "
                           "its issuer:"),
                         copy_back=(("Client ID", _CLIENT_ID), ("Client secret", _CLIENT_SECRET),
