@@ -1,9 +1,11 @@
-"""The audit trail in the admin (read-only, filterable by type, organization and date, searchable) and the
-rotation of the signing keys."""
+"""The audit trail in the admin (read-only, filterable by type, organization and date, searchable), the
+rotation of the signing keys and the operators' "Reset second factors" action."""
 
 import json
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import path
@@ -20,7 +22,8 @@ class EventFamilyFilter(admin.SimpleListFilter):
     title = "type"
     parameter_name = "type_prefix"
     FAMILIES = ("sso.login.succeeded", "sso.login.failed", "sso.login.", "token.", "connection.", "user.",
-                "organization.", "application.", "invitation.", "api_key.", "certificate.", "signing_key.")
+                "organization.", "application.", "invitation.", "api_key.", "certificate.", "signing_key.",
+                "operator.")
 
     def lookups(self, request, model_admin):
         return [(family, family + "*" if family.endswith(".") else family) for family in self.FAMILIES]
@@ -144,3 +147,30 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
 
 admin.site.register(SigningKey, SigningKeyAdmin)
+
+
+# --- operators (Django's auth users): the user admin with "Reset second factors" ----------------------
+
+class OperatorAdmin(DjangoUserAdmin):
+    actions = [*(DjangoUserAdmin.actions or []), "reset_second_factors"]
+
+    @admin.action(description="Reset second factors (the operator proves their email address, then enrols again)",
+                  permissions=["change"])
+    def reset_second_factors(self, request, queryset):
+        from cryptr_sso.accounts.operators import CannotResetOwnFactors, reset_second_factors
+
+        for operator in queryset.order_by("pk"):
+            try:
+                removed = reset_second_factors(operator=operator, by_user=request.user, by=Actor.operator(request))
+            except CannotResetOwnFactors:
+                self.message_user(request, "You cannot reset your own second factors: remove or replace them from "
+                                  "your two-factor authentication page, or ask another operator.", messages.ERROR)
+                continue
+            what = ", ".join(removed) if removed else "none were set up"
+            self.message_user(request, f"{operator.get_username()}: second factors reset ({what}), sessions ended. "
+                              "At their next sign-in they enter a code sent to their email address, then set up "
+                              "a new factor.", messages.SUCCESS)
+
+
+admin.site.unregister(User)
+admin.site.register(User, OperatorAdmin)
