@@ -8,8 +8,9 @@
   fingerprints); a refusal as "connection.metadata_refresh_failed", and the old configuration stays.
 - `warn_expiring_certificates` (daily): 60, 30 and 7 days before an IdP signing certificate or the SP
   certificate expires, one warning per certificate, threshold and audience (CertificateExpiryNotice):
-  an email to the operators (staff users with an email) and to the customer's IT admin, and a
-  "certificate.expiring" event (which the webhooks deliver).
+  an email to the operators (staff users with an email, in settings.LANGUAGE_CODE) and to the customer's IT
+  admin (in the language of their latest onboarding invitation), and a "certificate.expiring" event (which
+  the webhooks deliver).
 
 Each connection and each warning is its own task, so one slow IdP or one refused email holds up nothing
 else, and each is idempotent: the refresh compares before writing, a warning row is made once (unique
@@ -20,7 +21,7 @@ import logging
 import math
 import smtplib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -28,7 +29,9 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import pgettext
 
 from cryptr_sso.audit import record_event
 
@@ -297,15 +300,35 @@ def warn_expiring_certificates() -> int:
     return made
 
 
+def recipient_language(notice: CertificateExpiryNotice, role: str, to: str) -> str:
+    """Operators read settings.LANGUAGE_CODE; the customer's IT admin reads the language of the latest
+    onboarding invitation sent to that address for the connection (else of its latest invitation)."""
+    supported = {code for code, _name in settings.LANGUAGES}
+    onboarding = getattr(notice.connection, "admin_onboarding", None) if role == "it_admin" else None
+    if onboarding is not None:
+        invitations = list(onboarding.invitations.order_by("-created_at", "-id").values_list("email", "locale"))
+        chosen = next((locale for email, locale in invitations if email.lower() == to.lower()), None)
+        if chosen is None and invitations:
+            chosen = invitations[0][1]
+        if chosen in supported:
+            return chosen
+    return settings.LANGUAGE_CODE
+
+
 def render_notice(notice: CertificateExpiryNotice, role: str, to: str) -> EmailMultiAlternatives:
+    """One warning email, in the recipient's language (text and HTML, with Content-Language)."""
     connection = notice.connection
+    language = recipient_language(notice, role, to)
     context = {
         "notice": notice,
         "role": role,
+        "language": language,
         "is_sp": notice.kind == CertificateExpiryNotice.SP,
-        "connection": connection,
-        "organization": connection.organization if connection else None,
-        "application": connection.application if connection else None,
+        "connection_id": connection.id if connection else "",
+        "organization_name": connection.organization.name if connection else "",
+        "application_name": connection.application.name if connection else "",
+        "metadata_url": connection.idp_metadata_url if connection else "",
+        "it_admin_email": it_admin_email(connection) if connection else "",
         "days_left": days_until(notice.not_valid_after, timezone.now()),
         "sp_metadata_url": f"{settings.BASE_URL}/sso/sp/metadata/{connection.id}" if connection else "",
         "admin_url": f"{settings.BASE_URL}/admin/connections/ssoconnection/{connection.id}/change/"
@@ -313,16 +336,22 @@ def render_notice(notice: CertificateExpiryNotice, role: str, to: str) -> EmailM
         else f"{settings.BASE_URL}/admin/",
         "base_url": settings.BASE_URL,
     }
-    subject = render_to_string("connections/email/certificate_expiring_subject.txt", context)
+    expires = notice.not_valid_after.astimezone(UTC)
+    with translation.override(language):
+        # Date formats are translatable strings: "F j, Y" reads "j F Y" in French.
+        context["expires_on"] = date_format(expires, pgettext("email date", "F j, Y"))
+        context["expires_at"] = date_format(expires, pgettext("email date and time", "F j, Y, H:i"))
+        subject = render_to_string("connections/email/certificate_expiring_subject.txt", context)
+        text = render_to_string("connections/email/certificate_expiring_message.txt", context)
+        html = render_to_string("connections/email/certificate_expiring_message.html", context)
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),
         to=[to],
         from_email=settings.DEFAULT_FROM_EMAIL,
-        body=render_to_string("connections/email/certificate_expiring_message.txt", context),
+        body=text,
+        headers={"Content-Language": language},
     )
-    message.attach_alternative(
-        render_to_string("connections/email/certificate_expiring_message.html", context), "text/html"
-    )
+    message.attach_alternative(html, "text/html")
     return message
 
 

@@ -216,3 +216,55 @@ def test_operators_read_the_warnings_in_the_admin(operators, expiring, run, clie
     notice = CertificateExpiryNotice.objects.get()
     detail = client.get(f"/admin/connections/certificateexpirynotice/{notice.pk}/change/").content.decode()
     assert "it@misapret.fr" in detail and notice.fingerprint in detail
+
+
+FRENCH_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+                 "novembre", "décembre")
+
+
+def test_the_it_admin_reads_the_warning_in_the_language_of_the_latest_invitation(operators, expiring, run):
+    from onboarding.services import onboarding_invite
+
+    connection, pem = expiring
+    onboarding_invite(connection=connection, email="it@misapret.fr", locale="en")
+    onboarding_invite(connection=connection, locale="fr")  # sent again, in French: the latest one counts
+    run(NOT_AFTER - timedelta(days=7))
+    by_address = {message.to[0]: message for message in mail.outbox}
+    admin, operator = by_address["it@misapret.fr"], by_address["alice@gateway.example"]
+
+    assert admin.extra_headers["Content-Language"] == "fr"
+    assert admin.subject == ("Authentification unique vers Misapret Portal : le certificat de votre fournisseur "
+                             "d\u2019identité expire dans 7 jours")
+    text = admin.body
+    assert text.startswith("Bonjour,")
+    assert f"expire le {NOT_AFTER.day} {FRENCH_MONTHS[NOT_AFTER.month - 1]} {NOT_AFTER.year}, dans 7 jours" in text
+    assert "vos collègues ne pourront plus se connecter" in text
+    assert f"Empreinte SHA-256 : {idp.fingerprint(pem)}" in text
+    assert "envoyez-le à votre contact chez Misapret Portal" in text  # no metadata URL: given by hand
+    assert "Hello" not in text and "expires" not in text
+    html, kind = admin.alternatives[0]
+    assert kind == "text/html" and '<html lang="fr">' in html
+    assert "Un certificat de signature expire dans 7 jours" in html and idp.fingerprint(pem) in html
+
+    # The operators read the gateway's language (settings.LANGUAGE_CODE, English here).
+    assert operator.extra_headers["Content-Language"] == "en"
+    assert "expires in 7 days" in operator.subject and operator.body.startswith("Hello,")
+    assert "Bonjour" not in operator.body and '<html lang="en">' in operator.alternatives[0][0]
+
+
+def test_one_day_left_reads_day_not_days(operators, expiring, run):
+    from onboarding.services import onboarding_invite
+
+    connection, _pem = expiring
+    onboarding_invite(connection=connection, email="it@misapret.fr", locale="fr")
+    run(NOT_AFTER - timedelta(hours=20))  # first seen inside the 7-day window, on its last day
+    by_address = {message.to[0]: message for message in mail.outbox}
+    assert by_address["alice@gateway.example"].subject.endswith("expires in 1 day")
+    assert by_address["it@misapret.fr"].subject.endswith("expire dans 1 jour")
+    assert "dans 1 jour." in by_address["it@misapret.fr"].body
+
+
+def test_an_it_admin_never_invited_reads_english(operators, expiring, run):
+    run(NOT_AFTER - timedelta(days=30))
+    admin = next(message for message in mail.outbox if message.to == ["it@misapret.fr"])
+    assert admin.extra_headers["Content-Language"] == "en" and "expires in 30 days" in admin.subject
