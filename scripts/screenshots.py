@@ -1,15 +1,20 @@
-"""`make screenshots`: a PNG of every page of the IT admin's onboarding wizard, for two providers (Okta and
-Microsoft Entra ID), plus the invitation email, into ./screenshots/, so a person can review the pages
-without running the flow.
+"""`make screenshots`: a PNG of every page of the IT admin's onboarding wizard, for SAML (Okta and Microsoft
+Entra ID) and OpenID Connect (Okta over OIDC, plus the guides of Entra ID and Google Workspace over OIDC), the
+invitation email, and the page of a sign-out refused at the gateway, into ./screenshots/, so a person can review
+the pages without running the flow.
 
 It runs a throwaway gateway (embedded default: SQLite and keys in a temporary directory, in-process tasks,
-mail kept in memory) with `manage.py runserver`, the samlify test IdP of the test suite as the customer's
-IdP, and Debian's chromium through Playwright. Each walk goes through the real flow, live test login included.
+mail kept in memory) with `manage.py runserver`, the test suite's peers as the customer's IdPs (samlify for
+SAML, panva's oidc-provider for OpenID Connect, whose self-signed certificate the gateway is given as its CA
+bundle) and Debian's chromium through Playwright. Each walk goes through the real flow, live test login
+included; the OIDC guides of Entra ID and Google need no live IdP (their issuers are Microsoft's and Google's).
 
     .venv/bin/python scripts/screenshots.py [--out screenshots] [--providers okta,azure_ad]
+        [--oidc-providers okta_oidc] [--oidc-guides entra_id_oidc,google_oidc]
 """
 
 import argparse
+import contextlib
 import os
 import socket
 import subprocess
@@ -32,6 +37,8 @@ IDP_USERS = [
      "attributes": {"email": "carol@elsewhere.example", "firstName": "Carol", "lastName": "Other"}},
 ]
 PHONE = {"width": 390, "height": 844}
+OIDC_CLIENT_ID = "misapret-portal"
+OIDC_CLIENT_SECRET = "screenshots-client-secret-" + "s" * 24  # the peer's client, in a throwaway run
 
 
 def free_port() -> int:
@@ -155,6 +162,86 @@ def walk(chromium, gateway: str, provider: str, label: str, token: str, out: Pat
     context.close()
 
 
+def oidc_walk(chromium, gateway: str, provider: str, label: str, token: str, out: Path, op) -> None:
+    """The OpenID Connect path of the wizard, step by step; the IdP is the oidc-provider peer (`op`), started
+    before the gateway so that the gateway trusts its certificate."""
+    context = chromium.new_context(viewport=DESKTOP, locale="en-US", ignore_https_errors=True)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    prefix = f"{provider}-"
+    page.goto(f"{gateway}/onboarding/{token}/")
+    page.get_by_label(label, exact=True).check()
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url("**/create-app")
+    shoot(page, out, prefix + "02-create-app")
+    page.get_by_role("button", name="I have created the application: continue").click()
+    page.wait_for_url("**/idp-settings")
+    shoot(page, out, prefix + "03-idp-settings")
+    page.get_by_label("Issuer URL").fill(f"{op.issuer}/not-an-issuer")
+    page.get_by_label("Client ID").fill(OIDC_CLIENT_ID)
+    page.get_by_label("Client secret").fill(OIDC_CLIENT_SECRET)
+    page.get_by_role("button", name="Check and save").click()
+    page.locator(".error, [role=alert]").first.wait_for()
+    shoot(page, out, prefix + "03b-idp-settings-error")
+    page.get_by_label("Issuer URL").fill(op.issuer)
+    page.get_by_label("Client secret").fill(OIDC_CLIENT_SECRET)
+    page.get_by_role("button", name="Check and save").click()
+    page.get_by_role("heading", name="Your identity provider answered").wait_for()
+    shoot(page, out, prefix + "03c-idp-settings-checked")
+    page.get_by_role("link", name="This is right: continue").click()
+    page.wait_for_url("**/attribute-mapping")
+    shoot(page, out, prefix + "04-claim-mapping")
+    page.get_by_role("button", name="Save and continue").click()
+    page.wait_for_url("**/test-login")
+    shoot(page, out, prefix + "05-test-login")
+    page.get_by_role("button", name="Start the test login").click()
+    page.wait_for_url(f"{op.issuer}/interaction/**")
+    shoot(page, out, prefix + "05b-idp-login-form")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-password")
+    page.locator("#sign-in").click()
+    page.wait_for_url("**/test-result")
+    page.get_by_role("heading", name="The test login worked").wait_for()
+    shoot(page, out, prefix + "05d-test-result")
+    page.get_by_role("link", name="Continue to the activation").click()
+    page.wait_for_url("**/activate")
+    shoot(page, out, prefix + "06-activate")
+    page.get_by_role("button", name="Activate the connection").click()
+    page.wait_for_url("**/done")
+    shoot(page, out, prefix + "07-done")
+    context.close()
+
+
+def oidc_guides(chromium, gateway: str, guides: list[tuple[str, str, str]], out: Path) -> None:
+    """The OIDC pages that need no live IdP: the guide with our redirect URIs, and the IdP settings form
+    (Entra ID asks for its tenant, Google's issuer is filled in)."""
+    context = chromium.new_context(viewport=DESKTOP, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    for provider, label, token in guides:
+        page.goto(f"{gateway}/onboarding/{token}/?locale=en")  # the French page before chose French
+        page.get_by_label(label, exact=True).check()
+        page.get_by_role("button", name="Save and continue").click()
+        page.wait_for_url("**/create-app")
+        shoot(page, out, f"{provider}-02-create-app")
+        page.get_by_role("button", name="I have created the application: continue").click()
+        page.wait_for_url("**/idp-settings")
+        shoot(page, out, f"{provider}-03-idp-settings")
+        page.goto(f"{gateway}/onboarding/{token}/create-app?locale=fr")
+        shoot(page, out, f"fr-{provider}-create-app")
+    context.close()
+
+
+def logout_refused(chromium, gateway: str, idp_id: str, out: Path) -> None:
+    """What a person sees when the IdP sends them back from a sign-out this browser did not start (the state
+    is checked at /sso/oidc/logout/callback)."""
+    context = chromium.new_context(viewport=DESKTOP, locale="en-US")
+    page = context.new_page()
+    page.goto(f"{gateway}/sso/oidc/logout/callback/{idp_id}?state=not-from-this-browser")
+    shoot(page, out, "oidc-logout-state-refused")
+    context.close()
+
+
 def extras(chromium, gateway: str, token: str, out: Path) -> None:
     """French, a phone, and the page of a link that no longer works."""
     context = chromium.new_context(viewport=DESKTOP, locale="fr-FR", extra_http_headers={"Accept-Language": "fr"})
@@ -193,14 +280,17 @@ def invitation_emails(chromium, out: Path, invitation, token: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
-    parser.add_argument("--providers", default="okta,azure_ad")
+    parser.add_argument("--providers", default="okta,azure_ad", help="SAML walks")
+    parser.add_argument("--oidc-providers", default="okta_oidc", help="OpenID Connect walks (a typed issuer)")
+    parser.add_argument("--oidc-guides", default="entra_id_oidc,google_oidc",
+                        help="OpenID Connect providers whose guide and settings pages are shown without a walk")
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     gateway = f"http://127.0.0.1:{port}"
 
-    with tempfile.TemporaryDirectory(prefix="wizard-screenshots-") as var_dir:
+    with tempfile.TemporaryDirectory(prefix="wizard-screenshots-") as var_dir, contextlib.ExitStack() as stack:
         env = configure_environment(var_dir, gateway)
         import django
         from django.core.management import call_command
@@ -210,11 +300,33 @@ def main() -> None:
         call_command("createcachetable", verbosity=0)
         from connections.providers import PROVIDERS
 
-        walks = []
-        for index, provider in enumerate(args.providers.split(",")):
+        walks, oidc_walks, guides = [], [], []
+        for index, provider in enumerate(args.providers.split(",") if args.providers else []):
             connection, invitation, token = seed(provider, app_name="Misapret Portal",
                                                  org_name=f"Misapret {index + 1}" if index else "Misapret")
             walks.append((provider, PROVIDERS[provider].label, connection, invitation, token))
+        for index, provider in enumerate(args.oidc_providers.split(",") if args.oidc_providers else []):
+            connection, _invitation, token = seed(provider, app_name="Misapret Portal",
+                                                  org_name=f"Misapret OIDC {index + 1}")
+            oidc_walks.append((provider, PROVIDERS[provider].label, connection, token))
+        for index, provider in enumerate(args.oidc_guides.split(",") if args.oidc_guides else []):
+            _connection, _invitation, token = seed(provider, app_name="Misapret Portal",
+                                                   org_name=f"Misapret guide {index + 1}")
+            guides.append((provider, PROVIDERS[provider].label, token))
+
+        op = None
+        if oidc_walks:
+            from tests.peers.oidc_op import run_oidc_op
+
+            # The IdP's client: our redirect and post-logout redirect URIs of every OIDC walk's connection.
+            op = stack.enter_context(run_oidc_op(clients=[{
+                "client_id": OIDC_CLIENT_ID, "client_secret": OIDC_CLIENT_SECRET,
+                "redirect_uris": [f"{gateway}/sso/oidc/callback/{c.id}" for _p, _l, c, _t in oidc_walks],
+                "post_logout_redirect_uris": [f"{gateway}/sso/oidc/logout/callback/{c.id}"
+                                              for _p, _l, c, _t in oidc_walks],
+            }]))
+            # The peer's certificate is self-signed, on 127.0.0.1: the gateway trusts it for this run only.
+            env.update({"SAML_METADATA_CA_BUNDLE": op.ca_file, "OIDC_DISCOVERY_ALLOW_PRIVATE_URLS": "true"})
 
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
@@ -229,12 +341,23 @@ def main() -> None:
             with sync_playwright() as playwright:
                 chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
                 try:
-                    first = walks[0]
-                    invitation_emails(chromium, out, first[3], first[4])
+                    if walks:
+                        first = walks[0]
+                        invitation_emails(chromium, out, first[3], first[4])
                     for provider, label, _connection, _invitation, token in walks:
                         print(f"{label}:")
                         walk(chromium, gateway, provider, label, token, out)
-                    extras(chromium, gateway, first[4], out)
+                    if walks:
+                        extras(chromium, gateway, walks[0][4], out)
+                    for provider, label, _connection, token in oidc_walks:
+                        print(f"{label}:")
+                        oidc_walk(chromium, gateway, provider, label, token, out, op)
+                    if guides:
+                        print("OpenID Connect guides:")
+                        oidc_guides(chromium, gateway, guides, out)
+                    if oidc_walks:
+                        print("Sign-out:")
+                        logout_refused(chromium, gateway, oidc_walks[0][2].id, out)
                 finally:
                     chromium.close()
         finally:
