@@ -25,6 +25,17 @@ META_ORGANIZATION_ID = "cryptr.organization_id"
 META_ORGANIZATION_DOMAIN = "cryptr.organization_domain"
 # Set by the authorize view: the end user signed in to this organization, for oauthlib's prompt=none.
 META_END_USER_ID = "cryptr.end_user_id"
+# Applications the validator loaded during this HTTP request (one LoadedClients, shared by the oauthlib
+# requests DOT builds from copies of META): see GatewayOAuth2Validator._load_application.
+META_LOADED_CLIENTS = "cryptr.loaded_clients"
+
+
+class LoadedClients:
+    """Applications by client_id, for one HTTP request. Not a dict: oauthlib copies the dicts among
+    the headers it is given (oauthlib.common.to_unicode), and this one must be shared."""
+
+    def __init__(self):
+        self.by_client_id = {}
 
 _TENANT_PATH = re.compile(r"^/t/(?P<domain>[^/]+)(?P<rest>/.*)?$")
 # Browser-based clients (SPAs) call these across origins; the application's allowed origins decide.
@@ -69,7 +80,7 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        for key in (META_ORGANIZATION_ID, META_ORGANIZATION_DOMAIN, META_END_USER_ID):
+        for key in (META_ORGANIZATION_ID, META_ORGANIZATION_DOMAIN, META_END_USER_ID, META_LOADED_CLIENTS):
             request.META.pop(key, None)
         match = _TENANT_PATH.match(request.path_info)
         if not match:

@@ -6,7 +6,10 @@
   confidential ones, which authenticate at the token endpoint;
 - the SSO sign-in (connection, provider type, auth time) goes from the session to the grant, from
   the grant to the tokens and through every refresh, and into the `sci`, `ips`, `auth_time` claims;
-- ID tokens are always RS256 with the active key, whatever the application's `algorithm` field says.
+- ID tokens are always RS256 with the active key, whatever the application's `algorithm` field says;
+- one read of a row per request: django-oauth-toolkit's hooks each read the Grant again (six times per
+  code exchange) and each oauthlib request of the authorize view loads the Application again, so the
+  Grant (with its user) is kept on the oauthlib request and the Application for the HTTP request.
 """
 
 import hashlib
@@ -21,10 +24,13 @@ from jwcrypto.common import JWException
 from oauth2_provider.models import AbstractApplication
 from oauth2_provider.oauth2_validators import AccessToken, Grant, OAuth2Validator, RefreshToken
 from oauth2_provider.settings import oauth2_settings
-from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc6749 import errors, utils
 
+from applications.models import grant_sign_in
 from applications.oauth.keys import verification_jwks
 from applications.oauth.tenancy import (
+    META_LOADED_CLIENTS,
+    LoadedClients,
     request_end_user_id,
     request_issuer,
     request_organization_domain,
@@ -45,11 +51,19 @@ class GatewayOAuth2Validator(OAuth2Validator):
     # --- tenancy -------------------------------------------------------------------------------
 
     def _load_application(self, client_id, request):
+        # The authorize view validates with two oauthlib requests, which share these
+        # (TenantOAuthLibCore.extract_headers): the Application is read once per HTTP request.
+        shared = (getattr(request, "headers", None) or {}).get(META_LOADED_CLIENTS)
+        loaded = shared.by_client_id if isinstance(shared, LoadedClients) else {}
+        if not request.client and client_id in loaded:
+            request.client = loaded[client_id]  # DOT checks it again (client_id, is_usable) and reuses it
         client = super()._load_application(client_id, request)
         if client is not None and str(client.organization_id) != request_organization_id(request):
             # Another organization's client looks exactly like an unknown one.
             request.client = None
             return None
+        if client is not None:
+            loaded[client_id] = client
         return client
 
     def validate_bearer_token(self, token, scopes, request):
@@ -95,6 +109,43 @@ class GatewayOAuth2Validator(OAuth2Validator):
             return False
         return hint.get("iss") == request_issuer(request) and hint.get("sub") == request_end_user_id(request)
 
+    # --- the Grant, read once per token request ------------------------------------------------------
+
+    @staticmethod
+    def _grant(code, request, client=None, *, any_client=False):
+        """The Grant of `code`, with its user, read at most once per oauthlib request. Only the
+        client's own (django-oauth-toolkit filters by `application=client`), unless `any_client`
+        (DOT's scope and nonce lookups, made before the client is authenticated, do not filter)."""
+        grants = getattr(request, "cryptr_grants", None)
+        if grants is None:
+            grants = request.cryptr_grants = {}
+        if code not in grants:
+            grants[code] = Grant.objects.select_related("user").filter(code=code).first() if code else None
+        grant = grants[code]
+        if grant is None or any_client:
+            return grant
+        return grant if client is not None and grant.application_id == client.pk else None
+
+    def get_authorization_code_scopes(self, client_id, code, redirect_uri, request):
+        grant = self._grant(code, request, any_client=True)
+        return utils.scope_to_list(grant.scope) if grant is not None and grant.scope else []
+
+    def get_authorization_code_nonce(self, client_id, code, redirect_uri, request):
+        grant = self._grant(code, request, any_client=True)
+        return (grant.nonce or None) if grant is not None else None
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        grant = self._grant(code, request, client)
+        return grant is not None and grant.redirect_uri_allowed(redirect_uri)
+
+    def get_code_challenge(self, code, request):
+        grant = self._grant(code, request, request.client)
+        return (grant.code_challenge or None) if grant is not None else None
+
+    def get_code_challenge_method(self, code, request):
+        grant = self._grant(code, request, request.client)
+        return (grant.code_challenge_method or None) if grant is not None else None
+
     # --- PKCE ----------------------------------------------------------------------------------
 
     def is_pkce_required(self, client_id, request):
@@ -112,16 +163,20 @@ class GatewayOAuth2Validator(OAuth2Validator):
         sso = getattr(request, "cryptr_sso", None)
         if sso is None:
             raise errors.ServerError(description="The authorization request carries no SSO sign-in.")
-        grant = super()._create_authorization_code(request, code, expires)
-        for name, value in sso.fields().items():
-            setattr(grant, name, value)
-        grant.save(update_fields=list(sso.fields()))
-        return grant
+        with grant_sign_in(sso.fields()):  # into DOT's INSERT of the Grant, not a second UPDATE
+            return super()._create_authorization_code(request, code, expires)
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
-        if not super().validate_code(client_id, code, client, request, *args, **kwargs):
+        # django-oauth-toolkit's checks, on the Grant read once for the whole request.
+        grant = self._grant(code, request, client)
+        if grant is None or grant.is_expired():
             return False
-        grant = Grant.objects.only("idp_id", "provider_type", "auth_time").get(code=code, application=client)
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
         request.cryptr_sso = SsoSignIn.of(grant)
         return self._user_in_tenant(request)
 
@@ -132,9 +187,9 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return self._user_in_tenant(request)
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None):
-        id_token = token.get("id_token", None)
-        if id_token:
-            id_token = self._load_id_token(id_token)
+        # The IDToken row finalize_id_token saved for this very response: DOT would verify the ID
+        # token it just signed and read the row back by its jti.
+        id_token = getattr(request, "cryptr_id_token_row", None) if token.get("id_token") else None
         access_token = AccessToken(
             user=request.user,
             scope=token["scope"],
@@ -251,7 +306,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         with transaction.atomic(using=router.db_for_write(AccessToken)):
             id_token_row = self._save_id_token(id_token["jti"], request, expiration_time)
         request.access_token = id_token_row
-        request.id_token = id_token_row
+        request.id_token = request.cryptr_id_token_row = id_token_row
         return signed
 
     def _get_key_for_token(self, token):

@@ -1,0 +1,79 @@
+"""SQL per request at the authorize and token endpoints, pinned so that a change that reads a row again
+fails here (benchmarks/saml_logins.py --breakdown measures the same requests).
+
+The budgets count statements; the SAVEPOINT/RELEASE lines are the transactions (inside the test's own
+transaction, each BEGIN/COMMIT of the code is a savepoint)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from applications.models import Grant
+
+# authorize with a session: the organization, the end user, the Application twice (oauthlib's
+# validation, shared by both oauthlib requests, and django-oauth-toolkit's AuthorizationView.get),
+# the Grant INSERT.
+AUTHORIZE_BUDGET = 5
+# token exchange: the organization, the Grant (with its user, once), the Application, the Grant again
+# for RFC 8707 resources (inside DOT's _save_bearer_token), INSERTs of the IDToken, AccessToken,
+# RefreshToken and audit event, the Grant DELETE, DOT's AccessToken read for app_authorized.
+TOKEN_BUDGET = 10
+
+
+def statements(queries) -> list[str]:
+    return [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
+
+
+def on_table(sql_list: list[str], table: str, verb: str = "") -> list[str]:
+    """The statements starting with `verb` whose own table (not a joined one) is `table`."""
+    target = {"SELECT": f'FROM "{table}"', "INSERT": f'INSERT INTO "{table}"', "UPDATE": f'UPDATE "{table}"',
+              "DELETE": f'DELETE FROM "{table}"'}.get(verb, f'"{table}"')
+    return [sql for sql in sql_list if sql.startswith(verb) and target in sql]
+
+
+@pytest.fixture
+def signed_in(client, tenant_a):
+    tenant_a.sign_in(client)
+    tenant_a.tokens(client)  # the signing key view and the session are warm, as in production
+    return client
+
+
+def test_authorize_loads_the_application_once_per_oauthlib_pass_and_writes_the_grant_once(signed_in, tenant_a):
+    with CaptureQueriesContext(connection) as queries:
+        code, _ = tenant_a.code_for(signed_in)
+    sql = statements(queries)
+    assert len(sql) <= AUTHORIZE_BUDGET, "\n".join(sql)
+    assert len(on_table(sql, "applications_application", "SELECT")) == 2
+    assert len(on_table(sql, "applications_grant", "INSERT")) == 1
+    assert not on_table(sql, "applications_grant", "UPDATE"), "the SSO sign-in goes into the INSERT"
+    grant = Grant.objects.get(code=code)
+    assert (grant.idp_id, grant.provider_type) == (tenant_a.idp_id, "okta") and grant.auth_time is not None
+
+
+@pytest.mark.parametrize("confidential", [False, True], ids=["public+pkce", "confidential"])
+def test_a_token_exchange_reads_the_grant_once_and_the_key_table_never(signed_in, tenant_a, confidential):
+    app = tenant_a.confidential_app if confidential else tenant_a.public_app
+    code, verifier = tenant_a.code_for(signed_in, app, verifier=None if confidential else "")
+    with CaptureQueriesContext(connection) as queries:
+        response = tenant_a.exchange(signed_in, code, verifier, app)
+    assert response.status_code == 200, response.content
+    sql = statements(queries)
+    assert len(sql) <= TOKEN_BUDGET, "\n".join(sql)
+    # Once by the gateway's validator for every DOT hook, once by DOT's resource check.
+    assert len(on_table(sql, "applications_grant", "SELECT")) == 2
+    assert len(on_table(sql, "applications_application", "SELECT")) == 1
+    assert not on_table(sql, "organizations_user", "SELECT"), "the user comes with the Grant"
+    assert not on_table(sql, "cryptr_sso_signingkey")
+    assert not on_table(sql, "applications_idtoken", "SELECT"), "the ID token row is not read back"
+    claims = tenant_a.decode(signed_in, response.json()["id_token"], audience=app.client_id)
+    assert claims["sci"] == tenant_a.idp_id and claims["nonce"] == "n0nce"
+
+
+def test_the_grant_read_once_is_still_only_its_own_clients(signed_in, tenant_a):
+    """A code issued to the public client, presented by the confidential client of the same
+    organization (with its valid secret): refused, as django-oauth-toolkit's per-client lookups do."""
+    code, verifier = tenant_a.code_for(signed_in, tenant_a.public_app)
+    response = tenant_a.exchange(signed_in, code, verifier, tenant_a.confidential_app)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert Grant.objects.filter(code=code).exists(), "the code stays usable by its own client"
+    assert tenant_a.exchange(signed_in, code, verifier).status_code == 200
