@@ -83,3 +83,25 @@ def test_a_4xx_answer_is_not_retried_by_the_worker(org, receiver, make_endpoint,
     time.sleep(4)  # longer than the test schedule's retry backoff
     assert len(receiver.received) == 1
     assert WebhookDelivery.objects.get().attempts == 1
+
+
+def test_a_redelivery_through_the_api_is_sent_by_the_worker_signed_with_both_secrets(
+    api, org, receiver, make_endpoint, worker
+):
+    """A failed delivery, then the secret rotated and the receiver fixed but still on the old secret: the
+    redelivery goes through the broker and the worker, and verifies with the old secret during the overlap."""
+    endpoint, old = make_endpoint(org, receiver.url)
+    receiver.secret, receiver.statuses, receiver.refuse_invalid = old, [404], True
+    _record(org)
+    failed = wait_for(
+        lambda: WebhookDelivery.objects.filter(status="failed").first(), timeout=30, what="the 404", log=worker.log
+    )
+    base = f"/api/v2/org/{org.domain}/webhooks/{endpoint.pk}"
+    new = api.post(f"{base}/rotate-secret", {"expire_previous_in": 600}, format="json").json()["secret"]
+
+    assert api.post(f"{base}/deliveries/{failed.pk}/redeliver").status_code == 202
+    delivered = wait_for(_delivered, timeout=30, what="the redelivery", log=worker.log)
+    assert (delivered.pk, delivered.attempts, delivered.last_response_code) == (failed.pk, 2, 200)
+    first, second = receiver.received
+    assert second.signature_valid and second.valid_for(new) and second.body == first.body
+    assert second.headers["X-Cryptr-Delivery"] == str(failed.pk)
