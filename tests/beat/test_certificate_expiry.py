@@ -218,8 +218,20 @@ def test_operators_read_the_warnings_in_the_admin(operators, expiring, run, clie
     assert "it@misapret.fr" in detail and notice.fingerprint in detail
 
 
-FRENCH_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-                 "novembre", "décembre")
+FRENCH_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
 
 
 def test_the_it_admin_reads_the_warning_in_the_language_of_the_latest_invitation(operators, expiring, run):
@@ -233,8 +245,10 @@ def test_the_it_admin_reads_the_warning_in_the_language_of_the_latest_invitation
     admin, operator = by_address["it@misapret.fr"], by_address["alice@gateway.example"]
 
     assert admin.extra_headers["Content-Language"] == "fr"
-    assert admin.subject == ("Authentification unique vers Misapret Portal : le certificat de votre fournisseur "
-                             "d\u2019identité expire dans 7 jours")
+    assert admin.subject == (
+        "Authentification unique vers Misapret Portal : le certificat de votre fournisseur "
+        "d\u2019identité expire dans 7 jours"
+    )
     text = admin.body
     assert text.startswith("Bonjour,")
     assert f"expire le {NOT_AFTER.day} {FRENCH_MONTHS[NOT_AFTER.month - 1]} {NOT_AFTER.year}, dans 7 jours" in text

@@ -19,8 +19,12 @@ from tests.connections.saml.idp import TestIdp, post
 
 MODULES = (exceptions, sign_in, saml_views)
 ERRORS = sorted(
-    (klass for module in MODULES for _name, klass in inspect.getmembers(module, inspect.isclass)
-     if issubclass(klass, exceptions.SsoConnectionError) and klass.__module__ == module.__name__),
+    (
+        klass
+        for module in MODULES
+        for _name, klass in inspect.getmembers(module, inspect.isclass)
+        if issubclass(klass, exceptions.SsoConnectionError) and klass.__module__ == module.__name__
+    ),
     key=lambda klass: f"{klass.__module__}.{klass.__name__}",
 )
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
@@ -28,8 +32,12 @@ PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 def test_the_module_has_the_errors_this_test_walks():
     assert len(ERRORS) > 45
-    for klass in (exceptions.WrongAudience, exceptions.EmailNotVerified, sign_in.MissingEmail,
-                  saml_views.InvalidNextUrl):
+    for klass in (
+        exceptions.WrongAudience,
+        exceptions.EmailNotVerified,
+        sign_in.MissingEmail,
+        saml_views.InvalidNextUrl,
+    ):
         assert klass in ERRORS
 
 
@@ -58,10 +66,14 @@ def test_the_code_and_the_exception_text_do_not_change_with_the_language(klass):
 def test_the_idps_own_status_message_is_kept_inside_the_french_sentence():
     error = exceptions.IdpStatusError(status_code="RequestDenied", status_message="User is not assigned")
     with translation.override("fr"):
-        assert str(error.hint) == ("L\u2019IdP a refusé la connexion (RequestDenied) : « User is not assigned ». "
-                                   "Vérifiez que la personne est affectée à cette application dans l\u2019IdP.")
-    assert error.english_hint == ("The IdP refused the sign-in (RequestDenied): “User is not assigned”. Check that "
-                                  "the user is assigned to this application in the IdP.")
+        assert str(error.hint) == (
+            "L\u2019IdP a refusé la connexion (RequestDenied) : « User is not assigned ». "
+            "Vérifiez que la personne est affectée à cette application dans l\u2019IdP."
+        )
+    assert error.english_hint == (
+        "The IdP refused the sign-in (RequestDenied): “User is not assigned”. Check that "
+        "the user is assigned to this application in the IdP."
+    )
     with translation.override("fr"):
         assert "aucun code de statut" in str(exceptions.IdpStatusError().hint)
         # A value that looks like a format string is shown as it came, never interpreted.
@@ -73,8 +85,9 @@ def test_the_oidc_providers_error_is_kept_inside_the_french_sentence():
     error = exceptions.OidcIdpRefused(error="access_denied", description="The user canceled")
     with translation.override("fr"):
         hint = str(error.hint)
-    assert hint.startswith("Le fournisseur d\u2019identité a refusé la connexion (access_denied) : "
-                           "« The user canceled ».")
+    assert hint.startswith(
+        "Le fournisseur d\u2019identité a refusé la connexion (access_denied) : « The user canceled »."
+    )
     assert error.english_hint.startswith("The identity provider refused the sign-in (access_denied): “The user")
     with translation.override("fr"):
         assert "(aucun code d\u2019erreur)" in str(exceptions.OidcIdpRefused().hint)
@@ -88,12 +101,21 @@ def active_connection(org, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.BASE_URL = "http://testserver"
     application, _secret = application_create(
-        organization=org, name="Misapret Portal", application_type="regular_web",
-        allowed_redirect_uris_after_login=["https://app.misapret.example/callback"])
+        organization=org,
+        name="Misapret Portal",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=["https://app.misapret.example/callback"],
+    )
     connection = connection_create(organization=org, application=application, provider_type="okta")
-    return connection_update(connection=connection, data={
-        "saml_config": {"idp_metadata_xml": TestIdp("a").metadata()}, "bypass_it_admin_test": True, "active": True,
-        "allow_idp_initiated": True})
+    return connection_update(
+        connection=connection,
+        data={
+            "saml_config": {"idp_metadata_xml": TestIdp("a").metadata()},
+            "bypass_it_admin_test": True,
+            "active": True,
+            "allow_idp_initiated": True,
+        },
+    )
 
 
 def _refused_by_the_idp(client, connection, **headers):

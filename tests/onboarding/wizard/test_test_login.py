@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 
 from connections.login_session import SESSION_KEY
+from cryptr_sso.models import AuditEvent
 from onboarding.models import AdminOnboarding
 from organizations.models import Identity, User
 from tests.connections.saml.idp import post
@@ -220,3 +221,45 @@ def test_a_person_the_organization_refuses_fails_the_test_with_what_arrived(clie
     assert "jane.doe@acme.test" in html  # what the IdP sent, to see why
     assert "Run the test login again" in html
     assert not User.objects.exists()
+
+
+# --- in the wizard's language: French on a French wizard (?locale=fr) even when the browser that came back
+# through the ACS asked for nothing, English again when the admin switches; the audit trail stays English.
+
+
+def test_a_refused_test_login_shows_the_french_hint_on_a_french_wizard(client, wizard_url, configured, test_idp):
+    connection, _token = configured
+    client.get(wizard_url("test-login"), {"locale": "fr"})  # the admin picks French; the browser says nothing
+    request_id = start_test(client, wizard_url)
+    answer = idp_answer(test_idp, connection, request_id, audience="https://wrong.example/sp")
+    response = client.post(f"/sso/sp/consume/{connection.id}", {"SAMLResponse": answer})
+    assert response["Location"] == wizard_url("test-result")
+
+    html = client.get(wizard_url("test-result")).content.decode()
+    assert '<html lang="fr">' in html
+    assert "La connexion de test a été refusée" in html
+    assert ("L\u2019Audience de l\u2019assertion n\u2019est pas l\u2019entity ID SP de cette connexion SSO. Dans "
+            "l\u2019IdP, réglez l\u2019Audience URI (SP Entity ID / Identifier)") in html
+    assert "saml_wrong_audience" in html
+    assert "The assertion's Audience" not in html and "The assertion&#x27;s Audience" not in html
+
+    # The admin switches the wizard to English: the same result, in English.
+    html = client.get(wizard_url("test-result"), {"locale": "en"}).content.decode()
+    assert "The assertion&#x27;s Audience is not this connection&#x27;s SP entity ID" in html
+    assert "L\u2019Audience" not in html
+
+    event = AuditEvent.objects.get(type="connection.tested")
+    assert event.data["error"] == "saml_wrong_audience"
+    assert event.data["reason"].startswith("The assertion's Audience is not this connection's SP entity ID.")
+
+
+def test_the_idps_refusal_is_explained_in_french_around_its_own_words(client, wizard_url, configured, test_idp):
+    connection, _token = configured
+    client.get(wizard_url("test-login"), {"locale": "fr"})
+    request_id = start_test(client, wizard_url)
+    answer = test_idp.error_response(message="User is not assigned to this application", in_response_to=request_id)
+    client.post(f"/sso/sp/consume/{connection.id}", {"SAMLResponse": post(answer)})
+    html = client.get(wizard_url("test-result")).content.decode()
+    assert ("L\u2019IdP a refusé la connexion (RequestDenied) : « User is not assigned to this application ». "
+            "Vérifiez que la personne est affectée à cette application dans l\u2019IdP.") in html
+    assert "saml_idp_status" in html
