@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/saml_logins.py --logins 200 --confidential-logins 30   # a quick run
     .venv/bin/python benchmarks/saml_logins.py --profile var/bench-saml-profile        # + py-spy
     .venv/bin/python benchmarks/saml_logins.py --breakdown   # SQL, Redis and CPU per request, in-process
+    .venv/bin/python benchmarks/saml_logins.py --breakdown --show-sql   # + each request's SQL and Redis commands
     make bench-saml BENCH_ARGS="--logins 200"
 
 What it does, in order:
@@ -592,9 +593,10 @@ def setup_tenant(args) -> dict:
 
 # --- --breakdown: SQL queries, Redis commands and CPU per request, in-process ---------------------------
 
-def breakdown(tenant: dict, rounds: int = 4) -> None:
+def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False) -> None:
     """One login + exchange at a time through Django's test client (no gunicorn): the SQL queries, the
-    Redis commands and the CPU time of each request (the first round warms the caches and is not shown)."""
+    Redis commands and the CPU time of each request (the first round warms the caches and is not shown).
+    With `show_sql`, the statements and Redis commands of each request of the last round follow."""
     import hashlib
     from collections import Counter
 
@@ -608,6 +610,7 @@ def breakdown(tenant: dict, rounds: int = 4) -> None:
     host = urlsplit(os.environ["BASE_URL"]).netloc
     idp = Idp(spec, Client(HTTP_HOST=host).get(f"/sso/sp/metadata/{tenant['idp_id']}").content.decode())
     redis_commands = Counter()
+    last_round: dict[str, tuple[list[str], list[str]]] = {}
     redis_client = cache._cache.get_client(write=True)
     original = type(redis_client).execute_command
 
@@ -626,6 +629,8 @@ def breakdown(tenant: dict, rounds: int = 4) -> None:
             cpu_ms = (time.process_time() - t0) * 1000
         assert response.status_code == expect, (label, response.status_code, response.content[:300])
         totals.setdefault(label, []).append((len(queries.captured_queries), sum(redis_commands.values()), cpu_ms))
+        last_round[label] = ([q["sql"] for q in queries.captured_queries],
+                             [f"{command} x{count}" for command, count in redis_commands.items()])
         return response
 
     try:
@@ -678,6 +683,11 @@ def breakdown(tenant: dict, rounds: int = 4) -> None:
 
         print(f"| {label:<40} | {median([q for q, _r, _c in samples]):>4} | {median([r for _q, r, _c in samples]):>5} "
               f"| {median([c for _q, _r, c in samples]):>7.1f} |")
+    if show_sql:
+        for label, (statements, commands) in last_round.items():
+            print(f"\n{label}: {len(statements)} SQL, Redis {', '.join(commands) or '-'}")
+            for statement in statements:
+                print(f"  {statement[:220]}{' ...' if len(statement) > 220 else ''}")
 
 
 # --- gunicorn ----------------------------------------------------------------------------------------
@@ -817,6 +827,8 @@ def main() -> None:
                              "iterations), as applications created before the fast secret hash have it")
     parser.add_argument("--breakdown", action="store_true",
                         help="instead: SQL queries, Redis commands and CPU per request, in-process (no gunicorn)")
+    parser.add_argument("--show-sql", action="store_true",
+                        help="with --breakdown: each request's SQL and Redis commands")
     parser.add_argument("--profile", help="py-spy the worker during the client run, into PATH.txt and PATH.svg")
     parser.add_argument("--port", type=int, default=8101)
     parser.add_argument("--database-url", default=DEFAULT_DB)
@@ -841,7 +853,7 @@ def main() -> None:
     log(f"organization {tenant['domain']}: public + confidential applications, SAML connection {tenant['idp_id']} "
         f"(active), {args.users} returning users, through the services")
     if args.breakdown:
-        breakdown(tenant)
+        breakdown(tenant, show_sql=args.show_sql)
         return
     result = measure(args, tenant)
     load_at_end = ", ".join(f"{value:.2f}" for value in os.getloadavg())
