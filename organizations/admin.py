@@ -4,6 +4,7 @@ from django.db import transaction
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from rest_framework import serializers
 
@@ -152,7 +153,7 @@ class UserAdmin(admin.ModelAdmin):
     search_fields = ("email", "organization__domain")
     list_select_related = ("organization",)
     autocomplete_fields = ("organization",)
-    readonly_fields = ("id", "inserted_at", "updated_at")
+    readonly_fields = ("id", "sessions_revoked_at", "inserted_at", "updated_at")
     inlines = [IdentityInline]
     show_full_result_count = False
     actions = ["revoke_sessions"]
@@ -160,6 +161,9 @@ class UserAdmin(admin.ModelAdmin):
     # Operators edit users directly (no service takes a whole form); the change is recorded here.
     def save_model(self, request, obj, form, change):
         before = audit.snapshot(User.objects.get(pk=obj.pk)) if change else {}
+        if before.get("active") and not obj.active:
+            # Deactivated: the sign-ins end for good, so reactivating the user later signs nobody back in.
+            obj.sessions_revoked_at = timezone.now()
         with transaction.atomic():
             super().save_model(request, obj, form, change)
             audit.record("user.updated" if change else "user.created", by=Actor.operator(request),
@@ -181,8 +185,12 @@ class UserAdmin(admin.ModelAdmin):
         for user in queryset.select_related("organization"):
             revoked = end_user_revoke_all_sessions(user=user, by=Actor.operator(request))
             tokens, ended = tokens + revoked["tokens"], ended + revoked["sign_ins"]
-        self.message_user(request, f"Revoked {tokens} token(s) and ended {ended} gateway sign-in(s).",
-                          messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Revoked {tokens} token(s); every gateway sign-in of the selected user(s) made until now is ended "
+            f"(SAML and OIDC connections; {ended} found in the SAML logout index and deleted at once).",
+            messages.SUCCESS,
+        )
 
 
 class ApiKeyForm(forms.ModelForm):

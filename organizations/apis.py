@@ -21,6 +21,7 @@ from .serializers import (
     OrganizationCreateInput,
     OrganizationOutput,
     OrganizationUpdateInput,
+    SessionsRevokedOutput,
     TokenInput,
     TokenOutput,
     UserCreateInput,
@@ -209,3 +210,20 @@ class UserDetailApi(ApiView):
         resource = UserOutput(user, context={"domain": organization.domain}).data
         services.user_delete(user=user, by=self.actor)
         return Response({"deleted": True, "resource": resource})
+
+
+class UserRevokeSessionsApi(ApiView):
+    required_scope_resource = "users"
+
+    @extend_schema(request=None, responses={200: SessionsRevokedOutput, **ERRORS},
+                   summary="Revoke all sessions of a user: their tokens and every gateway sign-in")
+    def post(self, request, domain, user_id):
+        """Revoke the user's access and refresh tokens and end every sign-in at the gateway (SAML and OIDC
+        connections, in every browser): each application must send the person to their IdP again. No body.
+        Sign-ins made after this call work as usual; to keep the person out, deactivate the user as well."""
+        from applications.oauth.sign_out import end_user_revoke_all_sessions
+
+        organization = selectors.organization_get(api_key=self.api_key, domain=domain)
+        user = selectors.user_get(organization=organization, user_id=user_id)
+        revoked = end_user_revoke_all_sessions(user=user, by=self.actor)
+        return Response(SessionsRevokedOutput({"user": user, **revoked}, context={"domain": organization.domain}).data)

@@ -32,6 +32,12 @@ class User(BaseModel):
     active = models.BooleanField(default=True)
     profile = models.JSONField(default=dict, blank=True)
     meta_data = models.JSONField(default=dict, blank=True)
+    # Every gateway sign-in of the user made before this moment is ended, whatever the protocol: the
+    # authorize endpoint compares it with the sign-in's time in the session (connections/login_session.py).
+    sessions_revoked_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Gateway sign-ins made before this moment are ended (revoke all sessions, deactivation).",
+    )
 
     class Meta:
         ordering = ("-inserted_at", "-id")

@@ -136,6 +136,27 @@ class UserOutput(serializers.Serializer):
         return self.context["domain"]
 
 
+class SessionsRevokedOutput(serializers.Serializer):
+    __type__ = serializers.SerializerMethodField()
+    __domain__ = serializers.SerializerMethodField()
+    user_id = serializers.UUIDField(source="user.id")
+    sessions_revoked_at = serializers.DateTimeField(
+        source="user.sessions_revoked_at",
+        help_text="Every gateway sign-in of the user made before this moment is ended, SAML or OIDC connection: "
+                  "the next authorization request sends the person to their IdP again.")
+    tokens_revoked = serializers.IntegerField(
+        source="tokens", help_text="Access and refresh tokens revoked (ID tokens go with their access token).")
+    sign_ins_ended = serializers.IntegerField(
+        source="sign_ins", help_text="Of those sign-ins, the ones found by the SAML logout index and deleted at once "
+                                     "(the others end when they are next used).")
+
+    def get___type__(self, obj) -> str:
+        return "SessionsRevocation"
+
+    def get___domain__(self, obj) -> str:
+        return self.context["domain"]
+
+
 class TokenInput(StrictSerializer):
     grant_type = serializers.CharField()
     # Blank credentials are a failed client authentication (401 invalid_client), not a malformed request.

@@ -149,6 +149,9 @@ def user_update(*, user: User, data: dict[str, Any], by: Actor | None = None) ->
             email_changes = "email" in data and data["email"].lower() != user.email.lower()
             if email_changes and _email_taken(organization=organization, email=data["email"], exclude=user):
                 raise _email_conflict(data["email"], organization)
+            if user.active and data.get("active") is False:
+                # A deactivated user's sign-ins end for good: reactivating them later signs nobody back in.
+                user.sessions_revoked_at = timezone.now()
             for field in ("email", "email_verified", "active"):
                 if field in data:
                     setattr(user, field, data[field])
