@@ -565,12 +565,16 @@ def end_sso_sessions(request, *, connection, request_in: LogoutRequestIn) -> int
     organization are revoked. Returns how many sign-ins were ended."""
     from applications.oauth.sign_out import revoke_end_user_tokens
     from connections.login_session import SESSION_KEY, end_user_logout
+    from cryptr_sso.audit import Actor
     from organizations.models import User
 
     def revoke(data):
         user = User.objects.filter(pk=data["user_id"], organization=connection.organization).first()
         if user is not None:
-            revoke_end_user_tokens(user=user, organization=connection.organization)
+            # The person signed out at their IdP, which tells us through their browser (front channel):
+            # the end user is the actor, the reason says the IdP's single logout brought it.
+            revoke_end_user_tokens(user=user, organization=connection.organization, reason="saml_slo",
+                                   connection_id=connection.id, by=Actor.end_user(user, request))
 
     ended, handled = 0, []
     current = request.session.get(SESSION_KEY)

@@ -2,9 +2,21 @@
 through the onboarding link for every write of the wizard (not "system"), the end user when their IdP's
 SAML single logout revokes their tokens, the operator or API key that revokes all sessions of a user."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model
 
 from onboarding.wizard import wizard_connection_updated
+from tests.connections.test_saml_logout import (  # noqa: F401 (fixtures)
+    crafting_idp,
+    logout_request,
+    open_session,
+    send_redirect,
+    slo_path,
+    sp,
+)
 from tests.onboarding.conftest import connection, make_connection  # noqa: F401 (fixtures)
 from tests.onboarding.wizard.conftest import (  # noqa: F401 (fixtures)
     _gateway_on_testserver,
@@ -75,3 +87,21 @@ def test_a_wizard_write_without_a_request_still_names_the_it_admin(invited):  # 
                               data={"saml_config": {"attribute_mapping": {"email": "mail"}}}, entered={})
     updated = one_event("connection.updated", connection_id=connection_.id)
     assert (updated.actor, updated.ip) == (IT_ADMIN, "")
+
+
+def test_saml_single_logout_revokes_the_tokens_as_the_end_user(client, sp):  # noqa: F811
+    user = sp["user"]
+    get_access_token_model().objects.create(user=user, application=sp["app"], token="at-slo", scope="openid",
+                                            expires=timezone.now() + timedelta(hours=1))
+    open_session(client, sp)
+    client.defaults.update(REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT="Mozilla/5.0 (SLO)")
+    server = crafting_idp(entity_id=sp["idp_a"].entity_id, key="a")
+    path = slo_path(sp["a"])
+    response = send_redirect(client, server, logout_request(server, destination=f"http://testserver{path}"),
+                             path=path)
+    assert response.status_code == 302, response.content[:500]
+    revoked = one_event("token.revoked", user_id=str(user.pk))
+    assert revoked.actor == f"end_user:{user.pk}"
+    assert revoked.data["reason"] == "saml_slo" and revoked.connection_id == sp["a"].id
+    assert (revoked.ip, revoked.user_agent) == ("198.51.100.23", "Mozilla/5.0 (SLO)")
+    assert not get_access_token_model().objects.filter(user=user).exists()
