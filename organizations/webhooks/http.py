@@ -1,6 +1,7 @@
 """One POST to a webhook endpoint: to an address checked against SSRF, within WEBHOOKS_TIMEOUT seconds,
 never following a redirect (a receiver that moved must be updated, not trusted to send us elsewhere)."""
 
+import ipaddress
 import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -58,7 +59,25 @@ def check_url(url: str) -> tuple[str, str, int]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise UrlRefused("The webhook URL has an invalid port.") from None
+    _check_literal_address(parts.hostname)
     return parts.scheme, parts.hostname, port
+
+
+def _check_literal_address(host: str) -> None:
+    """An address written in the URL is refused when the endpoint is saved, not only at the first send (a
+    name is resolved and checked at each send: its answer may change)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if address.is_global or allow_private() or (settings.DEBUG and address.is_loopback):
+        return
+    raise UrlRefused(
+        f"The webhook URL points to a private, loopback or link-local address ({address}); the gateway only "
+        f"calls public addresses."
+    )
 
 
 def resolve(url: str) -> tuple[str, str, int, list[str]]:

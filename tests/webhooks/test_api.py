@@ -54,6 +54,12 @@ def test_the_secret_is_in_the_creation_answer_only_and_stored_encrypted(api, org
         ({"url": "ftp://hooks.misapret.example/cryptr"}, "url"),
         ({"url": "https://user:pass@hooks.misapret.example/"}, "url"),
         ({"url": "/relative"}, "url"),
+        # Addresses written in the URL are checked when it is saved (names are resolved and checked at each send).
+        ({"url": "https://10.0.0.7/cryptr"}, "url"),
+        ({"url": "https://169.254.169.254/latest/meta-data/"}, "url"),
+        ({"url": "https://127.0.0.1/cryptr"}, "url"),
+        ({"url": "https://[::ffff:127.0.0.1]/cryptr"}, "url"),
+        ({"url": "https://[fd00::1]:8443/cryptr"}, "url"),
         ({"url": URL, "events": ["user.deleted"]}, "events"),
         ({"url": URL, "events": []}, "events"),
         ({"url": URL, "secret": "mine"}, "secret"),

@@ -85,6 +85,12 @@ def test_the_new_subscription_and_the_active_flag_decide_the_next_deliveries(api
     [
         ({"url": "http://hooks.misapret.example/cryptr"}, "url"),
         ({"url": "http://127.0.0.1:8080/cryptr"}, "url"),  # loopback over http: development only
+        # Addresses written in the URL are checked when it is saved (names are resolved and checked at each send).
+        ({"url": "https://10.0.0.7/cryptr"}, "url"),
+        ({"url": "https://169.254.169.254/latest/meta-data/"}, "url"),
+        ({"url": "https://127.0.0.1/cryptr"}, "url"),
+        ({"url": "https://[::ffff:127.0.0.1]/cryptr"}, "url"),
+        ({"url": "https://[fd00::1]:8443/cryptr"}, "url"),
         ({"url": "ftp://hooks.misapret.example/cryptr"}, "url"),
         ({"url": "https://user:pass@hooks.misapret.example/"}, "url"),
         ({"url": f"{URL}#fragment"}, "url"),
