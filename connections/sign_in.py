@@ -89,7 +89,8 @@ def _check_email(connection: SSOConnection, email: str) -> None:
         raise EmailDomainNotAllowed(detail=f"domain {email.rsplit('@', 1)[-1]!r}")
 
 
-def _profile_update(user: User, claims: dict[str, str]) -> bool:
+def _updated_profile(user: User, claims: dict[str, str]) -> dict:
+    """The user's profile with the IdP's names in it (a new dict; the user is not changed)."""
     profile = dict(user.profile)
     for claim in ("given_name", "family_name"):
         if claims.get(claim):
@@ -97,6 +98,11 @@ def _profile_update(user: User, claims: dict[str, str]) -> bool:
     full_name = " ".join(part for part in (profile.get("given_name"), profile.get("family_name")) if part)
     if full_name:
         profile["name"] = full_name
+    return profile
+
+
+def _profile_update(user: User, claims: dict[str, str]) -> bool:
+    profile = _updated_profile(user, claims)
     changed = profile != user.profile
     user.profile = profile
     return changed
@@ -131,10 +137,42 @@ def _find_or_create_user(connection: SSOConnection, identity: AssertedIdentity,
     ), provisioned
 
 
+def _identity_data(identity: AssertedIdentity) -> dict:
+    return {"attributes": identity.attributes, "name_id_format": identity.name_id_format}
+
+
+def _returning_user_unchanged(connection: SSOConnection, identity: AssertedIdentity,
+                              claims: dict[str, str]) -> User | None:
+    """The common login: a known subject whose directory entry the IdP's attributes leave as it is. One
+    SELECT and one UPDATE of the identity's login stamp, no transaction. None when anything else is to be
+    done (new subject, profile or email verification to write, identity gone meanwhile): the caller then
+    takes the locked path, which decides again from scratch."""
+    linked = (
+        Identity.objects.select_related("user")
+        .filter(idp_id=connection.id, subject=identity.subject, user__organization=connection.organization)
+        .first()
+    )
+    if linked is None:
+        return None
+    user = linked.user
+    if not user.active:
+        raise UserDeactivated()
+    if not user.email_verified or _updated_profile(user, claims) != user.profile:
+        return None
+    updated = Identity.objects.filter(pk=linked.pk, user=user).update(
+        authenticated_at=identity.authenticated_at or timezone.now(), data=_identity_data(identity),
+        updated_at=timezone.now(),
+    )
+    return user if updated else None
+
+
 def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity) -> User:
     """The directory user this verified identity signs in as: created at the first login when the
     connection provisions new users, its profile and identity refreshed at every login."""
     claims = mapped_claims(connection, identity)
+    user = _returning_user_unchanged(connection, identity, claims)
+    if user is not None:
+        return user
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -155,7 +193,7 @@ def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity) -> Use
                     audit.record("user.updated", organization=connection.organization, user=user,
                                  connection_id=connection.id, data={"changes": audit.changes(before, user)})
                 linked.authenticated_at = identity.authenticated_at or timezone.now()
-                linked.data = {"attributes": identity.attributes, "name_id_format": identity.name_id_format}
+                linked.data = _identity_data(identity)
                 linked.save(update_fields=["authenticated_at", "data", "updated_at"])
                 return user
         except IntegrityError:
