@@ -7,6 +7,7 @@
     .venv/bin/python benchmarks/saml_logins.py --profile var/bench-saml-profile        # + py-spy
     .venv/bin/python benchmarks/saml_logins.py --breakdown   # SQL, Redis and CPU per request, in-process
     .venv/bin/python benchmarks/saml_logins.py --breakdown --show-sql   # + each request's SQL and Redis commands
+    .venv/bin/python benchmarks/saml_logins.py --breakdown --cprofile ACS   # + cProfile of the requests named ACS...
     make bench-saml BENCH_ARGS="--logins 200"
 
 What it does, in order:
@@ -593,11 +594,14 @@ def setup_tenant(args) -> dict:
 
 # --- --breakdown: SQL queries, Redis commands and CPU per request, in-process ---------------------------
 
-def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False) -> None:
+def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: str = "") -> None:
     """One login + exchange at a time through Django's test client (no gunicorn): the SQL queries, the
     Redis commands and the CPU time of each request (the first round warms the caches and is not shown).
-    With `show_sql`, the statements and Redis commands of each request of the last round follow."""
+    With `show_sql`, the statements and Redis commands of each request of the last round follow; with
+    `cprofile`, a cProfile of the requests whose label starts with it (all rounds but the first)."""
+    import cProfile
     import hashlib
+    import pstats
     from collections import Counter
 
     from django.core.cache import cache
@@ -620,12 +624,19 @@ def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False) -> None:
 
     type(redis_client).execute_command = counting
     totals: dict[str, list] = {}
+    profiler = cProfile.Profile(time.process_time)  # CPU time: what a loaded machine distorts least
+    state = {"warm": False}
 
     def run(label, call, expect):
         redis_commands.clear()
+        profiled = bool(cprofile) and label.startswith(cprofile) and state["warm"]
         with CaptureQueriesContext(connection) as queries:
             t0 = time.process_time()
+            if profiled:
+                profiler.enable()
             response = call()
+            if profiled:
+                profiler.disable()
             cpu_ms = (time.process_time() - t0) * 1000
         assert response.status_code == expect, (label, response.status_code, response.content[:300])
         totals.setdefault(label, []).append((len(queries.captured_queries), sum(redis_commands.values()), cpu_ms))
@@ -671,6 +682,7 @@ def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False) -> None:
                     f"/t/{tenant['domain']}/oauth2/token", d, **e), 200)
             if i == 0:
                 totals.clear()  # warm-up round
+                state["warm"] = True
     finally:
         type(redis_client).execute_command = original
         idp.close()
@@ -688,6 +700,10 @@ def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False) -> None:
             print(f"\n{label}: {len(statements)} SQL, Redis {', '.join(commands) or '-'}")
             for statement in statements:
                 print(f"  {statement[:220]}{' ...' if len(statement) > 220 else ''}")
+    if cprofile:
+        for order in ("cumulative", "tottime"):
+            print(f"\ncProfile of '{cprofile}...' requests, by {order} (CPU time; cProfile adds its own overhead):")
+            pstats.Stats(profiler).strip_dirs().sort_stats(order).print_stats(45)
 
 
 # --- gunicorn ----------------------------------------------------------------------------------------
@@ -829,6 +845,9 @@ def main() -> None:
                         help="instead: SQL queries, Redis commands and CPU per request, in-process (no gunicorn)")
     parser.add_argument("--show-sql", action="store_true",
                         help="with --breakdown: each request's SQL and Redis commands")
+    parser.add_argument("--cprofile", default="", metavar="LABEL",
+                        help="with --breakdown: cProfile the requests whose label starts with LABEL (e.g. ACS)")
+    parser.add_argument("--rounds", type=int, default=4, help="with --breakdown: rounds, the first one not counted")
     parser.add_argument("--profile", help="py-spy the worker during the client run, into PATH.txt and PATH.svg")
     parser.add_argument("--port", type=int, default=8101)
     parser.add_argument("--database-url", default=DEFAULT_DB)
@@ -853,7 +872,7 @@ def main() -> None:
     log(f"organization {tenant['domain']}: public + confidential applications, SAML connection {tenant['idp_id']} "
         f"(active), {args.users} returning users, through the services")
     if args.breakdown:
-        breakdown(tenant, show_sql=args.show_sql)
+        breakdown(tenant, rounds=args.rounds, show_sql=args.show_sql, cprofile=args.cprofile)
         return
     result = measure(args, tenant)
     load_at_end = ", ".join(f"{value:.2f}" for value in os.getloadavg())
