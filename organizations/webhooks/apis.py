@@ -131,8 +131,12 @@ class WebhookDeliveryDetailOutput(WebhookDeliveryOutput):
     payload = serializers.JSONField(help_text="The JSON body as sent (signed over its compact encoding).")
 
 
+DELIVERY_EVENT_TYPES = (*WEBHOOK_EVENT_TYPES, services.TEST_EVENT_TYPE)
+
+
 class DeliveryFilter(serializers.Serializer):
     status = serializers.ChoiceField(choices=DeliveryStatus.values, required=False)
+    event_type = serializers.ChoiceField(choices=DELIVERY_EVENT_TYPES, required=False)
 
 
 def _delivery_response(delivery, domain: str, code: int = 200, headers: dict | None = None) -> Response:
@@ -275,6 +279,9 @@ class WebhookDeliveryListApi(ApiView):
             OpenApiParameter(
                 "status", str, enum=DeliveryStatus.values, description="Only the deliveries in this status."
             ),
+            OpenApiParameter(
+                "event_type", str, enum=DELIVERY_EVENT_TYPES, description="Only the deliveries of this event type."
+            ),
         ],
         responses={200: list_schema(WebhookDeliveryOutput, "WebhookDeliveryList"), **ERRORS},
         summary="List the deliveries of a webhook endpoint, newest first",
@@ -282,15 +289,17 @@ class WebhookDeliveryListApi(ApiView):
     def get(self, request, domain, endpoint_id):
         domain, endpoint = _endpoint(self, domain, endpoint_id)
         number, per_page = read_page_params(request.query_params)
-        wanted = request.query_params.get("status")
-        query = DeliveryFilter(data={"status": wanted} if wanted else {})
+        # An empty value (?status=) filters nothing, as the page parameters do.
+        wanted = {key: request.query_params.get(key) for key in ("status", "event_type")}
+        query = DeliveryFilter(data={key: value for key, value in wanted.items() if value})
         if not query.is_valid():
             raise ApiError(
-                f"'status' must be one of: {', '.join(DeliveryStatus.values)}.",
+                f"'status' must be one of: {', '.join(DeliveryStatus.values)}; 'event_type' one of: "
+                f"{', '.join(DELIVERY_EVENT_TYPES)}.",
                 fields={key: [str(error) for error in errors] for key, errors in query.errors.items()},
             )
         page = paginate(
-            selectors.webhook_delivery_list(endpoint=endpoint, status=query.validated_data.get("status")),
+            selectors.webhook_delivery_list(endpoint=endpoint, **query.validated_data),
             ordering=NEWEST_FIRST,
             number=number,
             per_page=per_page,

@@ -27,9 +27,15 @@ def webhook_endpoint_get(*, organization: Organization, endpoint_id: str) -> Web
     return endpoint
 
 
-def webhook_delivery_list(*, endpoint: WebhookEndpoint, status: str | None = None) -> QuerySet[WebhookDelivery]:
+def webhook_delivery_list(
+    *, endpoint: WebhookEndpoint, status: str | None = None, event_type: str | None = None
+) -> QuerySet[WebhookDelivery]:
     deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)
-    return deliveries.filter(status=status) if status else deliveries
+    if status:
+        deliveries = deliveries.filter(status=status)
+    if event_type:
+        deliveries = deliveries.filter(event_type=event_type)
+    return deliveries
 
 
 def webhook_delivery_get(*, endpoint: WebhookEndpoint, delivery_id: str) -> WebhookDelivery:

@@ -70,9 +70,15 @@ def test_the_log_filters_by_status(api, org, make_endpoint):
     assert ids("status=pending") == [str(pending.pk)]
     assert ids("status=retrying") == []
     assert ids("status=") == [str(pending.pk), str(failed.pk), str(delivered.pk)]
+    [login_failed] = _deliveries(org, 1, "sso.login.failed")
+    assert ids("event_type=sso.login.failed") == [str(login_failed.pk)]
+    assert ids("event_type=user.provisioned&status=failed") == [str(failed.pk)]
+    assert ids("event_type=webhook.test") == []
 
 
-@pytest.mark.parametrize("query", ["status=bogus", "status=FAILED", "page=0", "per_page=-1", "page=two"])
+@pytest.mark.parametrize(
+    "query", ["status=bogus", "status=FAILED", "event_type=user.deleted", "page=0", "per_page=-1", "page=two"]
+)
 def test_bad_list_queries_are_refused(api, org, make_endpoint, query):
     endpoint, _secret = make_endpoint(org, URL)
     body = assert_error(api.get(f"{_base(endpoint)}/deliveries?{query}"), 400, "invalid_request")
