@@ -163,3 +163,25 @@ def retry_due_webhook_deliveries() -> int:
     for delivery_id, attempts in due:
         deliver_webhook.delay(delivery_id=str(delivery_id), attempt=attempts + 1)
     return len(due)
+
+
+PURGE_BATCH = 5000
+
+
+@shared_task(acks_late=True)
+def purge_old_webhook_deliveries() -> int:
+    """Beat: the delivery log keeps WEBHOOKS_DELIVERY_RETENTION_DAYS days (default 30; 0 keeps everything) of
+    finished deliveries (delivered or failed), so that it does not grow for as long as the gateway runs.
+    Deleted in batches, each a short statement that checks the conditions again (a delivery redelivered
+    meanwhile is pending, and kept)."""
+    days = int(getattr(settings, "WEBHOOKS_DELIVERY_RETENTION_DAYS", 30))
+    if days <= 0:
+        return 0
+    finished = {
+        "status__in": (DeliveryStatus.DELIVERED, DeliveryStatus.FAILED),
+        "inserted_at__lt": timezone.now() - timedelta(days=days),
+    }
+    deleted = 0
+    while batch := list(WebhookDelivery.objects.filter(**finished).values_list("pk", flat=True)[:PURGE_BATCH]):
+        deleted += WebhookDelivery.objects.filter(pk__in=batch, **finished).delete()[0]
+    return deleted
