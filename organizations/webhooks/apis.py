@@ -323,7 +323,9 @@ class WebhookDeliveryDetailApi(ApiView):
 
 class WebhookDeliveryRedeliverApi(ApiView):
     """Queues a fresh attempt of the same event (same delivery id and payload, a new signature), also for a
-    delivery that succeeded. 409 `delivery_in_flight` while an attempt is queued or being sent."""
+    delivery that succeeded. A delivery waiting for a retry continues its retry schedule from this attempt;
+    one that had used up all its attempts gets this one only. 409 `delivery_in_flight` while an attempt is
+    queued or being sent; 422 `endpoint_inactive` when the endpoint is inactive."""
 
     required_scope_resource = "webhooks"
 

@@ -11,6 +11,10 @@ after exponential backoff with jitter (WEBHOOKS_RETRY_BASE_SECONDS x 2^n, capped
 visibility timeout); other answers (a 4xx, a 3xx redirect, which is not followed) fail at once.
 As with every at-least-once delivery, the receiver may get an event twice if we die between its 2xx
 and our COMMIT: it deduplicates on X-Cryptr-Delivery.
+
+A redelivery (API or admin, services.webhook_delivery_redeliver) queues attempt `attempts + 1` at once: a
+delivery waiting for a retry continues its schedule from there (the scheduled message then finds its attempt
+made), one that had used up its WEBHOOKS_MAX_ATTEMPTS gets this single attempt, as a manual resend.
 """
 
 import json
