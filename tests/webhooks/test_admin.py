@@ -89,3 +89,29 @@ def test_the_delivery_log_filters_by_status_and_event_and_retries(
     assert failed.status == "pending"
     assert queued == [{"delivery_id": str(failed.pk), "attempt": 9}]
     assert operator_client.get(f"/admin/organizations/webhookdelivery/{provisioned.pk}/change/").status_code == 200
+
+
+def test_the_admin_does_not_queue_a_delivery_already_in_flight(operator_client, org, make_endpoint, queued):
+    make_endpoint(org, "https://hooks.misapret.example/cryptr")
+    [pending] = webhook_deliveries_create(event=audit.record_event(type="user.provisioned", organization=org))
+    response = operator_client.post(
+        "/admin/organizations/webhookdelivery/",
+        {"action": "redeliver", "_selected_action": [str(pending.pk)]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Not queued" in page and "queued or being sent right now" in page and "Queued 1" not in page
+    assert queued == []
+
+
+def test_deleting_an_endpoint_in_the_admin_is_audited_as_the_operator(operator_client, org, make_endpoint):
+    from cryptr_sso.models import AuditEvent
+
+    endpoint, _secret = make_endpoint(org, "https://hooks.misapret.example/cryptr")
+    response = operator_client.post(
+        f"/admin/organizations/webhookendpoint/{endpoint.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    assert response.status_code == 200
+    assert not WebhookEndpoint.objects.exists()
+    event = AuditEvent.objects.get(type="webhook.deleted")
+    assert event.actor == "operator:operator" and event.data["endpoint_id"] == str(endpoint.pk)
