@@ -1,5 +1,8 @@
-"""django-oauth-toolkit's bridge to oauthlib, with the tenant's issuer in authorization responses."""
+"""django-oauth-toolkit's bridge to oauthlib, with the tenant's issuer in authorization responses and
+one database transaction per token request."""
 
+from django.db import router, transaction
+from oauth2_provider.models import get_access_token_model
 from oauth2_provider.oauth2_backends import OAuthLibCore, _add_iss_to_redirect
 from oauth2_provider.settings import oauth2_settings
 
@@ -20,4 +23,16 @@ class TenantOAuthLibCore(OAuthLibCore):
         if uri is not None and oauth2_settings.COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS:
             uri = _add_iss_to_redirect(uri, request_issuer(request))
             headers["Location"] = uri
+        return uri, headers, body, status
+
+    def create_token_response(self, request):
+        """One transaction for everything a token request writes: the IDToken, the access and refresh
+        tokens and the audit event (the validator's hooks join it, see GatewayOAuth2Validator), and
+        the Grant delete. A code exchange that ends in an error keeps none of it: a concurrent
+        exchange of the same code that loses the Grant delete leaves no tokens behind. A refused
+        refresh keeps what it wrote: the revocation of a replayed token's family must stay."""
+        with transaction.atomic(using=router.db_for_write(get_access_token_model())):
+            uri, headers, body, status = super().create_token_response(request)
+            if status != 200 and request.POST.get("grant_type") == "authorization_code":
+                transaction.set_rollback(True)
         return uri, headers, body, status

@@ -228,6 +228,12 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return {"ip": headers.get("REMOTE_ADDR") or "", "user_agent": headers.get("HTTP_USER_AGENT") or "",
                 "organization": organization}
 
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        # DOT opens a transaction here; the token request's own (TenantOAuthLibCore) is enough, and
+        # joining it saves a savepoint round trip pair. Without an outer one this is DOT's transaction.
+        with transaction.atomic(using=router.db_for_write(AccessToken), savepoint=False):
+            return self._save_bearer_token(token, request, *args, **kwargs)
+
     def _save_bearer_token(self, token, request, *args, **kwargs):
         super()._save_bearer_token(token, request, *args, **kwargs)
         user, client = request.user, request.client
@@ -303,8 +309,8 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce
         signed = sign_jwt(id_token)
-        with transaction.atomic(using=router.db_for_write(AccessToken)):
-            id_token_row = self._save_id_token(id_token["jti"], request, expiration_time)
+        # One INSERT, in the token request's transaction (TenantOAuthLibCore.create_token_response).
+        id_token_row = self._save_id_token(id_token["jti"], request, expiration_time)
         request.access_token = id_token_row
         request.id_token = request.cryptr_id_token_row = id_token_row
         return signed

@@ -4,11 +4,15 @@ fails here (benchmarks/saml_logins.py --breakdown measures the same requests).
 The budgets count statements; the SAVEPOINT/RELEASE lines are the transactions (inside the test's own
 transaction, each BEGIN/COMMIT of the code is a savepoint)."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from applications.models import Grant
+from applications.models import AccessToken, Grant, IDToken, RefreshToken
+from applications.oauth.validators import GatewayOAuth2Validator
+from cryptr_sso.models import AuditEvent
 
 # authorize with a session: the organization, the end user, the Application twice (oauthlib's
 # validation, shared by both oauthlib requests, and django-oauth-toolkit's AuthorizationView.get),
@@ -57,7 +61,8 @@ def test_a_token_exchange_reads_the_grant_once_and_the_key_table_never(signed_in
     with CaptureQueriesContext(connection) as queries:
         response = tenant_a.exchange(signed_in, code, verifier, app)
     assert response.status_code == 200, response.content
-    sql = statements(queries)
+    sql = statements(queries)  # now: the next request of the test client empties the query log
+    transactions = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("SAVEPOINT")]
     assert len(sql) <= TOKEN_BUDGET, "\n".join(sql)
     # Once by the gateway's validator for every DOT hook, once by DOT's resource check.
     assert len(on_table(sql, "applications_grant", "SELECT")) == 2
@@ -67,6 +72,24 @@ def test_a_token_exchange_reads_the_grant_once_and_the_key_table_never(signed_in
     assert not on_table(sql, "applications_idtoken", "SELECT"), "the ID token row is not read back"
     claims = tenant_a.decode(signed_in, response.json()["id_token"], audience=app.client_id)
     assert claims["sci"] == tenant_a.idp_id and claims["nonce"] == "n0nce"
+    # One transaction (a savepoint inside the test's) for the five writes.
+    assert len(transactions) == 1, transactions
+
+
+def test_a_code_exchange_that_loses_the_grant_to_a_concurrent_one_keeps_no_tokens(signed_in, tenant_a, monkeypatch):
+    code, verifier = tenant_a.code_for(signed_in)
+    invalidate = GatewayOAuth2Validator.invalidate_authorization_code
+
+    def concurrent_exchange_wins(self, client_id, code, request, *args, **kwargs):
+        Grant.objects.filter(code=code).delete()  # what the other exchange's DELETE leaves
+        return invalidate(self, client_id, code, request, *args, **kwargs)
+
+    monkeypatch.setattr(GatewayOAuth2Validator, "invalidate_authorization_code", concurrent_exchange_wins)
+    before = {model: model.objects.count() for model in (AccessToken, RefreshToken, IDToken, AuditEvent)}
+    response = tenant_a.exchange(signed_in, code, verifier)
+    # (oauthlib gives this error no Content-Type header.)
+    assert response.status_code == 400 and json.loads(response.content)["error"] == "invalid_grant"
+    assert {model: model.objects.count() for model in before} == before, "tokens nobody received are not kept"
 
 
 def test_the_grant_read_once_is_still_only_its_own_clients(signed_in, tenant_a):
