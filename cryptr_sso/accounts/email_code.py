@@ -29,6 +29,7 @@ from allauth.account.internal.flows.login import record_authentication
 from allauth.account.models import EmailAddress
 from allauth.account.stages import LoginStage
 from allauth.core import ratelimit
+from allauth.core.internal import ratelimit as ratelimit_internal
 from allauth.core.internal.cryptokit import generate_user_code, normalize_user_code
 from django import forms
 from django.conf import settings
@@ -63,6 +64,12 @@ def is_required(user) -> bool:
 
 def operator_email(user) -> str:
     return (EmailAddress.objects.get_primary_email(user) or "").strip()
+
+
+def masked(email: str) -> str:
+    """a***@ops.example: the page shows where the code went without telling a password holder the address."""
+    local, _at, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else ""
 
 
 def code_hash(user, code: str) -> str:
@@ -134,8 +141,12 @@ class EmailCodeForm(forms.Form):
     def clean_code(self) -> str:
         code = self.cleaned_data["code"]
         adapter = get_adapter(self.request)
-        # Every try counts against the account and the IP, as wrong passwords and MFA codes do.
-        if not ratelimit.consume(self.request, action="login_failed", key=_attempt_key(self.user)):
+        # Every try counts against the account and the IP, as passwords and MFA codes do; a right one is
+        # given back (as allauth does for a right password), a wrong one stays counted.
+        usage = ratelimit_internal.consume(
+            self.request, app="allauth.account", action="login_failed", key=_attempt_key(self.user)
+        )
+        if not usage:
             raise adapter.validation_error("too_many_login_attempts")
         if time.time() - self.state.get("sent_at", 0) > settings.OPERATOR_EMAIL_CODE_TIMEOUT:
             raise forms.ValidationError(
@@ -144,6 +155,7 @@ class EmailCodeForm(forms.Form):
         expected = self.state.get("code_hash") or ""
         if not (expected and hmac.compare_digest(code_hash(self.user, code), expected)):
             raise adapter.validation_error("incorrect_code")
+        usage.rollback()
         return code
 
 
@@ -202,7 +214,7 @@ class EmailCodeView(FormView):
         state = self.stage.state
         return {
             **super().get_context_data(**kwargs),
-            "email": state.get("email", ""),
+            "email": masked(state.get("email", "")),
             "minutes": max(1, settings.OPERATOR_EMAIL_CODE_TIMEOUT // 60),
             "can_resend": state.get("resends", 0) < settings.OPERATOR_EMAIL_CODE_MAX_RESENDS,
         }
