@@ -8,7 +8,7 @@ a person who signed out at their company's IdP.
 
 from django.db import transaction
 from django.utils import timezone
-from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.models import get_access_token_model, get_grant_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from connections.login_session import SESSION_KEY, end_user_logout
@@ -18,8 +18,10 @@ from cryptr_sso.audit import Actor
 
 def revoke_end_user_tokens(*, user, organization, by: Actor | None = None, reason: str = "sign_out",
                            connection_id: str = "") -> int:
-    """Revoke every access, refresh and ID token of `user` issued by the organization's applications;
-    returns how many access and refresh tokens were revoked (one audit event says so when there were any).
+    """Revoke every access, refresh and ID token of `user` issued by the organization's applications, and
+    delete the authorization codes not exchanged yet (a code issued a moment before would otherwise still
+    buy fresh tokens); returns how many access and refresh tokens were revoked (one audit event says so,
+    with the codes, when there were any).
     `reason` says what asked for it: "sign_out" (the application's RP-initiated logout), "saml_slo" (the
     IdP's SAML LogoutRequest, on `connection_id`), "operator" (revoke all sessions)."""
     # Both lists are read before anything is deleted: revoking one kind deletes rows of the other.
@@ -39,10 +41,13 @@ def revoke_end_user_tokens(*, user, organization, by: Actor | None = None, reaso
         access_token.revoke()
     for refresh_token in refresh_tokens:
         refresh_token.revoke()
+    # Keyed "grants" in the trail: keys that say "code" are masked as secrets.
+    codes, _ = get_grant_model().objects.filter(user=user, application__organization=organization).delete()
     revoked = len(access_tokens) + len(refresh_tokens)
-    if revoked:
+    if revoked or codes:
         audit.record("token.revoked", by=by, organization=organization, user=user, connection_id=connection_id,
-                     data={"reason": reason, "access": len(access_tokens), "refresh": len(refresh_tokens)})
+                     data={"reason": reason, "access": len(access_tokens), "refresh": len(refresh_tokens),
+                           "grants": codes})
     return revoked
 
 

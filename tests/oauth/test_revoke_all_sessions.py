@@ -84,6 +84,16 @@ def test_a_sign_in_after_the_revocation_works(client, tenant_a):
     assert tenant_a.exchange(client, code, verifier).status_code == 200
 
 
+def test_a_code_issued_before_the_revocation_buys_no_tokens_after_it(client, tenant_a):
+    oidc_sign_in(client, tenant_a)
+    code, verifier = tenant_a.code_for(client)
+    end_user_revoke_all_sessions(user=tenant_a.user, by=OPERATOR)
+    response = tenant_a.exchange(client, code, verifier)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.exists()
+    assert AuditEvent.objects.get(type="token.revoked").data["grants"] == 1  # "code" keys are masked
+
+
 def test_the_revocation_of_one_user_leaves_the_others_signed_in(client, tenant_a):
     other = directory.user_create(organization=tenant_a.org, email="john@misapret.example")
     oidc_sign_in(client, tenant_a, other)
