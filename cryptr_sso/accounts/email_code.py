@@ -119,7 +119,7 @@ def send_code(request: HttpRequest, user, email: str, state: dict) -> bool:
         code_hash=code_hash(user, code),
         email=email,
         sent_at=time.time(),
-        failed_attempts=0,
+        failed_attempts=state.get("failed_attempts", 0),  # a new code does not give new tries
         resends=state.get("resends", -1) + 1,
     )
     minutes = max(1, settings.OPERATOR_EMAIL_CODE_TIMEOUT // 60)

@@ -221,6 +221,18 @@ def test_wrong_codes_are_limited_per_ip(client, operator, delivered, settings):
     assert not is_signed_in(bobs_client)
 
 
+def test_a_new_code_does_not_give_new_tries(client, operator, delivered):
+    code = password_step(client, delivered)
+    for _ in range(settings.OPERATOR_EMAIL_CODE_MAX_ATTEMPTS - 1):
+        submit_email_code(client, other_code(code))
+    delivered(client.post, reverse("operator_email_code"), {"action": "resend"})
+    new_code = email_code_from(mail.outbox[-1])
+    response = submit_email_code(client, other_code(new_code))
+    assert response.status_code == 302 and response["Location"] == reverse("account_login")
+    assert submit_email_code(client, new_code)["Location"] == reverse("account_login")
+    assert not is_signed_in(client)
+
+
 def test_resends_are_limited(client, operator, delivered):
     first = password_step(client, delivered)
     codes = [first]
