@@ -15,8 +15,10 @@
 import hashlib
 import json
 import uuid
+from contextvars import ContextVar
 from datetime import timedelta
 
+from django.contrib.auth.hashers import check_password, identify_hasher, make_password
 from django.db import router, transaction
 from django.utils import timezone
 from jwcrypto import jws, jwt
@@ -26,7 +28,7 @@ from oauth2_provider.oauth2_validators import AccessToken, Grant, OAuth2Validato
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors, utils
 
-from applications.models import grant_sign_in
+from applications.models import GENERATED_SECRET_MIN_LENGTH, GeneratedSecretHasher, grant_sign_in
 from applications.oauth.keys import verification_jwks
 from applications.oauth.tenancy import (
     META_LOADED_CLIENTS,
@@ -39,6 +41,9 @@ from applications.oauth.tenancy import (
 from applications.oauth.tokens import SsoSignIn, sign_jwt, sso_sign_in
 from cryptr_sso.audit import record_event
 from organizations.models import Organization
+
+# The oauthlib request whose client is being authenticated (see GatewayOAuth2Validator._check_secret).
+_authenticating: ContextVar = ContextVar("authenticating_client_request", default=None)
 
 # The gateway's own claims are released with the `openid` scope, like `sub`.
 GATEWAY_CLAIMS = ("tnt", "sci", "ips")
@@ -65,6 +70,39 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if client is not None:
             loaded[client_id] = client
         return client
+
+    # --- client secrets stored with the password hasher get the generated secrets' hash ----------
+
+    def authenticate_client(self, request, *args, **kwargs):
+        marker = _authenticating.set(request)
+        try:
+            return super().authenticate_client(request, *args, **kwargs)
+        finally:
+            _authenticating.reset(marker)
+
+    def _check_secret(self, provided_secret, stored_secret):
+        """DOT's check; a generated secret still stored with the password hasher (applications
+        created before GeneratedSecretHasher) is stored again with it on its first successful use,
+        so only that exchange pays the ~250 ms of the password hash."""
+        request = _authenticating.get()
+        client = getattr(request, "client", None) if request is not None else None
+        if (client is None or client.client_secret != stored_secret
+                or len(provided_secret or "") < GENERATED_SECRET_MIN_LENGTH or not GeneratedSecretHasher.verifiable()):
+            return super()._check_secret(provided_secret, stored_secret)
+        try:
+            identify_hasher(stored_secret)
+        except ValueError:  # stored in clear (hash_client_secret off): not ours to change
+            return super()._check_secret(provided_secret, stored_secret)
+
+        def rehash(secret):
+            hashed = make_password(secret, hasher=GeneratedSecretHasher())
+            # Only if nobody changed the secret meanwhile (a rotation wins over this).
+            type(client).objects.filter(pk=client.pk, client_secret=stored_secret).update(client_secret=hashed)
+            client.client_secret = hashed
+
+        # Django calls `rehash` only for the right secret, and only when the stored hash is not
+        # already GeneratedSecretHasher's (another algorithm or another iteration count).
+        return check_password(provided_secret, stored_secret, setter=rehash, preferred=GeneratedSecretHasher())
 
     def validate_bearer_token(self, token, scopes, request):
         if not super().validate_bearer_token(token, scopes, request):
