@@ -157,11 +157,11 @@ class OperatorAdmin(DjangoUserAdmin):
     @admin.action(description="Reset second factors (the operator proves their email address, then enrols again)",
                   permissions=["change"])
     def reset_second_factors(self, request, queryset):
-        from cryptr_sso.accounts.operators import CannotResetOwnFactors, reset_second_factors
+        from cryptr_sso.accounts.services import CannotResetOwnFactors, operator_mfa_reset
 
         for operator in queryset.order_by("pk"):
             try:
-                removed = reset_second_factors(operator=operator, by_user=request.user, by=Actor.operator(request))
+                removed = operator_mfa_reset(operator=operator, by_user=request.user, by=Actor.operator(request))
             except CannotResetOwnFactors:
                 self.message_user(request, "You cannot reset your own second factors: remove or replace them from "
                                   "your two-factor authentication page, or ask another operator.", messages.ERROR)

@@ -91,6 +91,7 @@ def test_the_code_is_emailed_sealed_through_celery_and_opens_the_setup(
     message = mail.outbox[-1]
     assert message.to == ["alice@ops.example"]
     assert message.subject == "[SSO gateway] Your code to set up a second factor"
+    assert code in dict((mimetype, content) for content, mimetype in message.alternatives)["text/html"]
     assert len(sealed) == 1 and code not in sealed[0] and open_message(sealed[0]).body == message.body
     # The session holds a keyed hash of the code, never the code.
     session_text = str(dict(client.session))

@@ -1,4 +1,4 @@
-"""What one operator does to another's account: reset their second factors."""
+"""What one operator does to another's operator account (writes, HackSoft style): reset their second factors."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ class CannotResetOwnFactors(Exception):
 
 
 @transaction.atomic
-def reset_second_factors(*, operator, by_user, by: audit.Actor) -> list[str]:
+def operator_mfa_reset(*, operator, by_user, by: audit.Actor) -> list[str]:
     """Removes every authenticator of `operator` (TOTP, passkeys, recovery codes) and ends their sessions:
     their next sign-in proves their email address again before they enrol a new factor (email_code.py).
     Returns the types removed. Nobody resets their own: they remove a factor from their MFA page, where
