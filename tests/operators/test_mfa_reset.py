@@ -49,8 +49,8 @@ def test_an_operator_resets_anothers_second_factors(
 
     response = run_action(client, bob, capture=django_capture_on_commit_callbacks)
     assert response.status_code == 200
-    assert any(text.startswith("bob: second factors reset (totp), sessions ended.") for text in shown(response)), (
-        shown(response)
+    assert any(text.startswith("bob: second factors reset (totp), sessions ended.") for text in shown(response)), shown(
+        response
     )
     assert second_factors(bob) == set()
     # His sessions are over.
