@@ -147,8 +147,37 @@ class AccessToken(SsoLoginFields, AbstractAccessToken):  # noqa: DJ008 (django-o
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
 
+# The refresh token families revoked for reuse while noting_revoked_families() is open.
+_revoked_families: ContextVar[list | None] = ContextVar("revoked_refresh_families", default=None)
+
+
+@contextmanager
+def noting_revoked_families():
+    """Collect, as dicts (family, user_id, idp_id, client_id, organization_id, organization_domain,
+    live), the families RefreshToken.revoke_family revokes inside the block: django-oauth-toolkit
+    revokes a family when a spent refresh token is replayed, and says nothing to its caller."""
+    families: list[dict] = []
+    token = _revoked_families.set(families)
+    try:
+        yield families
+    finally:
+        _revoked_families.reset(token)
+
+
 class RefreshToken(SsoLoginFields, AbstractRefreshToken):  # noqa: DJ008 (django-oauth-toolkit's abstract model defines __str__)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
+
+    @classmethod
+    def revoke_family(cls, token_family) -> None:
+        noted = _revoked_families.get()
+        if noted is not None and token_family:
+            family = cls.objects.filter(token_family=token_family)
+            row = family.values("user_id", "idp_id", client_id=models.F("application__client_id"),
+                                organization_id=models.F("application__organization_id"),
+                                organization_domain=models.F("application__organization__domain")).first()
+            if row is not None:
+                noted.append({**row, "family": token_family, "live": family.filter(revoked__isnull=True).count()})
+        super().revoke_family(token_family)

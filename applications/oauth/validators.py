@@ -28,7 +28,12 @@ from oauth2_provider.oauth2_validators import AccessToken, Grant, OAuth2Validato
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors, utils
 
-from applications.models import GENERATED_SECRET_MIN_LENGTH, GeneratedSecretHasher, grant_sign_in
+from applications.models import (
+    GENERATED_SECRET_MIN_LENGTH,
+    GeneratedSecretHasher,
+    grant_sign_in,
+    noting_revoked_families,
+)
 from applications.oauth.keys import verification_jwks
 from applications.oauth.tenancy import (
     META_LOADED_CLIENTS,
@@ -219,7 +224,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
         return self._user_in_tenant(request)
 
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+        with noting_revoked_families() as revoked:
+            valid = super().validate_refresh_token(refresh_token, client, request, *args, **kwargs)
+        for family in revoked:  # a spent refresh token was replayed: DOT revoked its whole family
+            self._audit_refresh_reuse(family, client, request)
+        if not valid:
             return False
         request.cryptr_sso = SsoSignIn.of(request.refresh_token_instance)
         return self._user_in_tenant(request)
@@ -280,6 +289,20 @@ class GatewayOAuth2Validator(OAuth2Validator):
             connection_id=sso_sign_in(request).idp_id or "", **self._audit_context(request),
             data={"grant_type": request.grant_type, "client_id": client.client_id, "scope": token.get("scope", ""),
                   "refresh": "refresh_token" in token, "openid": "id_token" in token},
+        )
+
+    def _audit_refresh_reuse(self, family: dict, client, request) -> None:
+        """The trail of a family revocation for reuse, in the family's organization (a token can be
+        replayed by anyone holding it, even at another issuer): who presented it, how many tokens
+        were still live. No webhook-specific signal: listeners see this event like any other."""
+        presented_by = getattr(client, "client_id", None) or request.client_id or ""
+        record_event(
+            type="token.revoked", actor=f"application:{presented_by}" if presented_by else "",
+            user=family["user_id"], connection_id=family["idp_id"] or "",
+            organization=Organization(pk=family["organization_id"], domain=family["organization_domain"]),
+            **{key: value for key, value in self._audit_context(request).items() if key != "organization"},
+            data={"kind": "refresh_family", "reason": "refresh_reuse", "client_id": family["client_id"],
+                  "presented_by": presented_by, "refresh": family["live"]},
         )
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
