@@ -1,12 +1,12 @@
 """The v2 API of webhook endpoints (scopes read:webhooks / write:webhooks):
 
-    GET, POST            /api/v2/org/{domain}/webhooks
-    GET, PATCH, DELETE   /api/v2/org/{domain}/webhooks/{endpoint_id}
-    POST                 /api/v2/org/{domain}/webhooks/{endpoint_id}/rotate-secret
-    POST                 /api/v2/org/{domain}/webhooks/{endpoint_id}/test
-    GET                  /api/v2/org/{domain}/webhooks/{endpoint_id}/deliveries
-    GET                  /api/v2/org/{domain}/webhooks/{endpoint_id}/deliveries/{delivery_id}
-    POST                 /api/v2/org/{domain}/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver
+GET, POST            /api/v2/org/{domain}/webhooks
+GET, PATCH, DELETE   /api/v2/org/{domain}/webhooks/{endpoint_id}
+POST                 /api/v2/org/{domain}/webhooks/{endpoint_id}/rotate-secret
+POST                 /api/v2/org/{domain}/webhooks/{endpoint_id}/test
+GET                  /api/v2/org/{domain}/webhooks/{endpoint_id}/deliveries
+GET                  /api/v2/org/{domain}/webhooks/{endpoint_id}/deliveries/{delivery_id}
+POST                 /api/v2/org/{domain}/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver
 """
 
 from django.urls import reverse

@@ -18,8 +18,12 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 def Worker(log: Path) -> CeleryWorker:
-    return CeleryWorker(settings_module="tests.webhooks.worker_settings", name="hooks", log=log,
-                        env={"FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY})
+    return CeleryWorker(
+        settings_module="tests.webhooks.worker_settings",
+        name="hooks",
+        log=log,
+        env={"FIELD_ENCRYPTION_KEY": settings.FIELD_ENCRYPTION_KEY},
+    )
 
 
 @pytest.fixture
