@@ -8,8 +8,16 @@
   so every token it signed verifies until it expires; a retired SP key leaves the metadata at once.
 
 When a purpose has no active key in the table, the environment / var/ key signs (deployments that
-never rotate keep working untouched); that key stays published until the operator removes it from
-the environment, so tokens it signed before the first switch keep verifying.
+never rotate keep working untouched). The environment's token keys (OIDC_RSA_PRIVATE_KEY and
+OIDC_RSA_PRIVATE_KEYS_INACTIVE) are retired like a table key once the table takes over: they stay in
+the JWKS until token_key_retention() after the first switch (the earliest `activated_at` of a token
+key; `environment_token_keys_superseded`), so every token they signed verifies until it expires, then
+they leave it. The table cannot mark them retired (they are not rows), and nothing needs to: once a
+table key is active one always is (a switch retires the previous key in the same transaction, and
+the active key cannot be retired), so the environment key never signs again. Operators should still
+remove the variables at their next deployment (a key that signs nothing should not sit in the
+environment); if they are left, nothing is published or signed with them. Should the table lose
+its active key (rows deleted by hand), the environment key signs and is published again at once.
 
 Each process keeps what it read of the table (`_KeyCache`) for at most KEY_CACHE_SECONDS, so a token
 exchange or a SAML login reads no key row (it read the table up to three times per request). Why a
@@ -134,6 +142,18 @@ def published_token_keys(*, now: datetime | None = None) -> list[SigningKey]:
             and not (key.state == SigningKey.State.RETIRED and key.retired_at < oldest_retirement)]
     order = {SigningKey.State.ACTIVE: 0, SigningKey.State.PUBLISHED: 1, SigningKey.State.RETIRED: 2}
     return sorted(keys, key=lambda key: order[key.state])
+
+
+def environment_token_keys_superseded(*, now: datetime | None = None) -> bool:
+    """Whether the environment's token keys have left the JWKS: a table key is active, and the first
+    switch (the earliest activation still known) is older than the retention."""
+    keys = [key for key in key_cache.current() if key.purpose == SigningKey.Purpose.TOKEN]
+    if not any(key.state == SigningKey.State.ACTIVE for key in keys):
+        return False
+    # Keys retired beyond the retention have left the view; the earliest activation left in it is
+    # then the switch that retired them, itself older than the retention: the answer is the same.
+    first_switch = min(key.activated_at for key in keys if key.activated_at is not None)
+    return first_switch <= (now or timezone.now()) - token_key_retention()
 
 
 def published_sp_keys() -> list[SigningKey]:

@@ -7,9 +7,11 @@ then make it the active one (the previous one inactive), then retire the old one
 it signed has expired. The `kid` of every key is its RFC 7638 thumbprint.
 
 Operators rotate from the admin instead (cryptr_sso.signing_keys): an active key of that table wins
-over the settings' key. `signing_jwk()` and the JWKS view read the table through the process's view of
-it, kept at most KEY_CACHE_SECONDS (a few seconds; why that is safe is in cryptr_sso.signing_keys), so
-signing a token reads no key row.
+over the settings' keys, which then leave the JWKS once the retention after that first switch has
+passed (every token they signed has expired; see cryptr_sso.signing_keys for why that is safe and
+what the operator does with the variables). `signing_jwk()` and the JWKS view read the table
+through the process's view of it, kept at most KEY_CACHE_SECONDS (a few seconds; why that is safe is
+in cryptr_sso.signing_keys), so signing a token reads no key row.
 """
 
 import contextlib
@@ -102,17 +104,19 @@ def signing_jwk():
 
 def published_jwks() -> list:
     """Every key of the JWKS as jwcrypto JWKs, the signing one first: the rotation table's active,
-    published and recently retired keys, then the configured ones (still verifying tokens they
-    signed before the first switch)."""
+    published and recently retired keys, then the configured ones while they may still have tokens
+    to verify (until the retention after the first switch: environment_token_keys_superseded)."""
     from oauth2_provider.settings import oauth2_settings
     from oauth2_provider.utils import jwk_from_pem
 
     from cryptr_sso.models import SigningKey
-    from cryptr_sso.signing_keys import published_token_keys
+    from cryptr_sso.signing_keys import environment_token_keys_superseded, published_token_keys
 
     rotated = published_token_keys()  # active first
     configured = [oauth2_settings.OIDC_RSA_PRIVATE_KEY, *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE]
     if rotated and rotated[0].state == SigningKey.State.ACTIVE:
+        if environment_token_keys_superseded():
+            configured = []
         pems = [key.private_key_pem for key in rotated] + configured
     else:
         pems = configured[:1] + [key.private_key_pem for key in rotated] + configured[1:]
