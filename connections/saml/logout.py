@@ -35,6 +35,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, saml
 from saml2 import xmldsig as ds
 from saml2.s_utils import success_status_factory
@@ -75,65 +76,65 @@ MAX_OUTSTANDING = 5
 
 class SamlLogoutError(SsoConnectionError):
     code = "saml_logout_invalid"
-    hint = "The identity provider's SAML logout message was refused."
+    hint = _("The identity provider's SAML logout message was refused.")
 
 
 class LogoutMalformed(SamlLogoutError):
     code = "saml_logout_malformed"
-    hint = ("The SAML logout message is not a well-formed SAML 2.0 LogoutRequest or LogoutResponse. Check that "
-            "the IdP sends its single logout messages to this connection's SLO URL.")
+    hint = _("The SAML logout message is not a well-formed SAML 2.0 LogoutRequest or LogoutResponse. Check that "
+             "the IdP sends its single logout messages to this connection's SLO URL.")
 
 
 class LogoutSignatureMissing(SamlLogoutError):
     code = "saml_logout_signature_missing"
-    hint = ("The SAML logout message is not signed. Configure the IdP to sign its LogoutRequest and "
-            "LogoutResponse messages (RSA-SHA256).")
+    hint = _("The SAML logout message is not signed. Configure the IdP to sign its LogoutRequest and "
+             "LogoutResponse messages (RSA-SHA256).")
 
 
 class LogoutSignatureInvalid(SamlLogoutError):
     code = "saml_logout_signature_invalid"
-    hint = ("The signature of the SAML logout message does not verify with the IdP certificate configured for "
-            "this connection. If the IdP rotated its signing certificate, upload the new certificate or metadata.")
+    hint = _("The signature of the SAML logout message does not verify with the IdP certificate configured for "
+             "this connection. If the IdP rotated its signing certificate, upload the new certificate or metadata.")
 
 
 class LogoutWrongIssuer(SamlLogoutError):
     code = "saml_logout_unknown_issuer"
-    hint = ("The SAML logout message comes from an IdP entity ID that is not the one configured for this "
-            "connection. Check the connection's IdP entity ID, or re-import the IdP metadata.")
+    hint = _("The SAML logout message comes from an IdP entity ID that is not the one configured for this "
+             "connection. Check the connection's IdP entity ID, or re-import the IdP metadata.")
 
 
 class LogoutWrongDestination(SamlLogoutError):
     code = "saml_logout_wrong_destination"
-    hint = ("The SAML logout message is addressed to another URL. In the IdP, set the single logout URL to "
-            "this connection's SLO URL.")
+    hint = _("The SAML logout message is addressed to another URL. In the IdP, set the single logout URL to "
+             "this connection's SLO URL.")
 
 
 class LogoutExpired(SamlLogoutError):
     code = "saml_logout_expired"
-    hint = ("The SAML logout message has expired (or is not valid yet). Check the IdP's and the gateway's clocks, "
-            "then sign out again.")
+    hint = _("The SAML logout message has expired (or is not valid yet). Check the IdP's and the gateway's clocks, "
+             "then sign out again.")
 
 
 class LogoutUnknownInResponseTo(SamlLogoutError):
     code = "saml_logout_unknown_in_response_to"
-    hint = ("This logout answer does not match a sign-out started in this browser (or it expired). You are "
-            "signed out of the application; sign out at your company's identity provider if needed.")
+    hint = _("This logout answer does not match a sign-out started in this browser (or it expired). You are "
+             "signed out of the application; sign out at your company's identity provider if needed.")
 
 
 class LogoutRefusedByIdp(SamlLogoutError):
     code = "saml_logout_idp_status"
-    hint = ("You are signed out of the application, but your company's identity provider did not confirm "
-            "that it signed you out too. Sign out at the identity provider, or close the browser.")
+    hint = _("You are signed out of the application, but your company's identity provider did not confirm "
+             "that it signed you out too. Sign out at the identity provider, or close the browser.")
 
 
 class LogoutReplayed(SamlLogoutError):
     code = "saml_logout_replayed"
-    hint = "This SAML LogoutRequest was already used. Nothing changed; sign out again at the identity provider."
+    hint = _("This SAML LogoutRequest was already used. Nothing changed; sign out again at the identity provider.")
 
 
 class LogoutNotSupported(SamlLogoutError):
     code = "saml_logout_not_supported"
-    hint = "The identity provider of this connection has no single logout endpoint."
+    hint = _("The identity provider of this connection has no single logout endpoint.")
 
 
 # --- messages ----------------------------------------------------------------------------------------------
