@@ -181,6 +181,16 @@ class GatewayOAuth2Validator(OAuth2Validator):
         grant = self._grant(code, request, client)
         return grant is not None and grant.redirect_uri_allowed(redirect_uri)
 
+    def _check_and_set_request_resource(self, request):
+        # RFC 8707 resources: DOT reads the Grant again for its `resource`. Neither the token request
+        # nor the Grant (read once above) names one, the usual case: DOT's outcome is an empty list.
+        if request.grant_type == "authorization_code" and not getattr(request, "resource", None):
+            grant = self._grant(request.code, request, request.client)
+            if grant is not None and not grant.resource:
+                request.resource = []
+                return
+        super()._check_and_set_request_resource(request)
+
     def get_code_challenge(self, code, request):
         grant = self._grant(code, request, request.client)
         return (grant.code_challenge or None) if grant is not None else None
