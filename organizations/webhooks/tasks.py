@@ -25,6 +25,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connections.crypto import DecryptionError, decrypt_text
@@ -159,10 +160,11 @@ def retry_due_webhook_deliveries() -> int:
             "pk", "attempts"
         )[:500]
     )
+    # A pending delivery was queued when created, or at its redelivery (next_retry_at, set then).
     due += list(
-        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, inserted_at__lte=now - grace).values_list(
-            "pk", "attempts"
-        )[:500]
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, inserted_at__lte=now - grace)
+        .filter(Q(next_retry_at__isnull=True) | Q(next_retry_at__lte=now - grace))
+        .values_list("pk", "attempts")[:500]
     )
     for delivery_id, attempts in due:
         deliver_webhook.delay(delivery_id=str(delivery_id), attempt=attempts + 1)

@@ -316,3 +316,23 @@ def test_one_test_event_at_a_time_and_none_to_an_inactive_endpoint(api, org, mak
     endpoint.save()
     assert_error(api.post(f"{_base(endpoint)}/test"), 422, "endpoint_inactive")
     assert WebhookDelivery.objects.filter(event_type="webhook.test").count() == 2
+
+
+def test_the_sweeper_counts_a_redelivery_from_when_it_was_queued(
+    api, org, make_endpoint, monkeypatch, django_capture_on_commit_callbacks
+):
+    from organizations.webhooks.tasks import retry_due_webhook_deliveries
+
+    queued = []
+    monkeypatch.setattr(deliver_webhook, "delay", lambda **kwargs: queued.append(kwargs))
+    endpoint, _secret = make_endpoint(org, URL)
+    [delivery] = _deliveries(org, 1)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status="failed", attempts=8, inserted_at=timezone.now() - timedelta(days=3)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(f"{_base(endpoint)}/deliveries/{delivery.pk}/redeliver").status_code == 202
+    assert retry_due_webhook_deliveries.apply().get() == 0  # just queued, however old the delivery
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_retry_at=timezone.now() - timedelta(minutes=11))
+    assert retry_due_webhook_deliveries.apply().get() == 1  # that message was lost: queued again
+    assert queued == [{"delivery_id": str(delivery.pk), "attempt": 9}] * 2
