@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views import View
 from oauth2_provider.http import OAuth2ResponseRedirect
 
@@ -39,7 +39,7 @@ LOGOUT_LIFETIME_SECONDS = 15 * 60
 
 class OidcLogoutStateInvalid(OidcError):
     code = "oidc_logout_state_invalid"
-    hint = _lazy(
+    hint = gettext_lazy(
         "The identity provider sent the browser back from a sign-out this browser did not start here (its state "
         "is missing, unknown, already used or for another connection), or the sign-out took too long. You are "
         "signed out of the gateway; to be sure you are signed out of your company's identity provider too, close "
