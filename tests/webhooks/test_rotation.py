@@ -175,3 +175,15 @@ def test_the_admin_rotates_and_shows_the_new_secret_once(client, org, make_endpo
     assert AuditEvent.objects.get(type="webhook.secret_rotated").actor == "operator:operator"
     change = client.get(f"/admin/organizations/webhookendpoint/{endpoint.pk}/change/").content.decode()
     assert new not in change and old not in change
+
+
+def test_the_reference_verify_accepts_either_secret_of_a_two_signature_header():
+    from organizations.webhooks import signing
+
+    body = b'{"id":"1","type":"user.provisioned"}'
+    header = signing.sign(["whsec_new", "whsec_old"], body)
+    assert header.count("v1=") == 2 and header.startswith("t=")
+    assert signing.verify("whsec_new", body, header) and signing.verify("whsec_old", body, header)
+    assert not signing.verify("whsec_other", body, header)
+    assert not signing.verify("whsec_old", body + b" ", header)
+    assert signing.sign("whsec_new", body, timestamp=1) == signing.sign(["whsec_new"], body, timestamp=1)
