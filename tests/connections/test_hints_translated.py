@@ -1,47 +1,56 @@
-"""The refusal hints of connections/exceptions.py (and of the sign-in rules and the SAML views) speak the
-reader's language: every one has a French translation (a new hint without one fails here), a hint made
-with the IdP's own words is translated around them, and the end-user error page follows the browser's
-Accept-Language. The code, str(error) and the audit trail stay in English."""
+"""The refusal hints of connections/exceptions.py (and of every other SsoConnectionError: sign-in rules,
+SAML views, single logout) speak the reader's language: every one has a French translation (a new hint
+without one fails here), a hint made with the IdP's own words is translated around them, and the
+end-user error page follows the browser's Accept-Language. The code, str(error) and the audit trail stay
+in English."""
 
-import inspect
 import re
 
 import pytest
+from django.urls import get_resolver
 from django.utils import translation
 from django.utils.functional import Promise
 
 from applications.services import application_create
 from connections import exceptions, sign_in
+from connections.saml import logout as saml_logout
 from connections.saml import views as saml_views
 from connections.services import connection_create, connection_update
 from cryptr_sso.models import AuditEvent
 from tests.connections.saml.idp import TestIdp, post
 
-MODULES = (exceptions, sign_in, saml_views)
-ERRORS = sorted(
-    (
-        klass
-        for module in MODULES
-        for _name, klass in inspect.getmembers(module, inspect.isclass)
-        if issubclass(klass, exceptions.SsoConnectionError) and klass.__module__ == module.__name__
-    ),
-    key=lambda klass: f"{klass.__module__}.{klass.__name__}",
-)
+
+def _every_error() -> list[type[exceptions.SsoConnectionError]]:
+    """SsoConnectionError and every subclass the gateway defines, wherever: loading the URLconf imports
+    each view module, and with them each module that defines an error."""
+    get_resolver().url_patterns  # noqa: B018 (imports the views)
+    found, todo = {exceptions.SsoConnectionError}, [exceptions.SsoConnectionError]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if not sub.__module__.startswith("tests.") and sub not in found:
+                found.add(sub)
+                todo.append(sub)
+    return sorted(found, key=lambda klass: f"{klass.__module__}.{klass.__name__}")
+
+
+ERRORS = _every_error()
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 
-def test_the_module_has_the_errors_this_test_walks():
-    assert len(ERRORS) > 45
+def test_the_errors_this_test_walks_include_every_module_that_defines_one():
+    assert len(ERRORS) > 55
     for klass in (
+        exceptions.SsoConnectionError,
         exceptions.WrongAudience,
         exceptions.EmailNotVerified,
         sign_in.MissingEmail,
         saml_views.InvalidNextUrl,
+        saml_logout.LogoutExpired,
     ):
         assert klass in ERRORS
 
 
-@pytest.mark.parametrize("klass", ERRORS, ids=lambda klass: klass.__name__)
+@pytest.mark.parametrize("klass", ERRORS, ids=lambda klass: f"{klass.__module__}.{klass.__name__}")
 def test_every_hint_is_translated_into_french(klass):
     assert isinstance(klass.hint, Promise), f"{klass.__name__}.hint must be gettext_lazy(...), not a plain string"
     with translation.override("en"):
@@ -52,7 +61,7 @@ def test_every_hint_is_translated_into_french(klass):
     assert PLACEHOLDER.findall(french) == PLACEHOLDER.findall(english)
 
 
-@pytest.mark.parametrize("klass", ERRORS, ids=lambda klass: klass.__name__)
+@pytest.mark.parametrize("klass", ERRORS, ids=lambda klass: f"{klass.__module__}.{klass.__name__}")
 def test_the_code_and_the_exception_text_do_not_change_with_the_language(klass):
     with translation.override("fr"):
         error = klass(detail="technical reason")
