@@ -236,3 +236,19 @@ def test_an_unreachable_metadata_url_is_explained(client, wizard_url, invited, m
     assert response.status_code == 400
     assert "could not be found" in response.content.decode()
     assert_nothing_saved(invited[0])
+
+
+@pytest.mark.parametrize(("certificates", "slo", "words"), [
+    ([certificate_pem(days=-3)], True, "a expiré le"),
+    ([certificate_pem(days=10)], True, "expire dans 9 jours"),
+    ([(SAMPLES / "okta" / "okta_signing_cert_passport-saml_2014.pem").read_text()], True, "signé en SHA-1"),
+    ([certificate_pem(), certificate_pem(common_name="next.idp.example")], True, "indique 2 certificats de signature"),
+    ([certificate_pem()], False, "aucun point de déconnexion unique"),
+], ids=["expired", "expiring", "sha1", "several", "no-slo"])
+def test_the_warnings_are_in_french_on_a_french_wizard(client, wizard_url, invited, certificates, slo, words):
+    client.get(wizard_url("idp-metadata"), {"locale": "fr"})
+    client.post(wizard_url("idp-metadata"), {"method": "upload", "metadata_xml": metadata(*certificates, slo=slo)})
+    html = client.get(wizard_url("idp-metadata")).content.decode()
+    assert '<html lang="fr">' in html and "À vérifier" in html
+    assert words in html or words.replace("9 jours", "10 jours") in html
+    assert "Please check" not in html and "expired on" not in html and "signing certificates" not in html
