@@ -284,6 +284,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "organizations.webhooks.tasks.retry_due_webhook_deliveries",
         "schedule": timedelta(minutes=5),
     },
+    # Finished webhook deliveries older than WEBHOOKS_DELIVERY_RETENTION_DAYS, deleted.
+    "purge-old-webhook-deliveries": {
+        "task": "organizations.webhooks.tasks.purge_old_webhook_deliveries",
+        "schedule": crontab(minute=37, hour=4),
+    },
 }
 
 # Webhooks (organizations/webhooks/): endpoint URLs on private addresses are refused unless this is set
@@ -296,6 +301,8 @@ WEBHOOKS_TIMEOUT = float(os.environ.get("WEBHOOKS_TIMEOUT", "5"))
 WEBHOOKS_MAX_ATTEMPTS = int(os.environ.get("WEBHOOKS_MAX_ATTEMPTS", "8"))
 WEBHOOKS_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_BASE_SECONDS", "60"))
 WEBHOOKS_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOKS_RETRY_MAX_SECONDS", "3000"))
+# Delivered or failed deliveries are kept this many days in the log (0 keeps them all).
+WEBHOOKS_DELIVERY_RETENTION_DAYS = int(os.environ.get("WEBHOOKS_DELIVERY_RETENTION_DAYS", "30"))
 
 # SAML service provider (djangosaml2 + pysaml2, one configuration per connection).
 SAML_SESSION_COOKIE_NAME = "saml_session"
