@@ -139,3 +139,16 @@ def test_the_view_is_dropped_again_when_the_rotation_commits(db, clock, django_c
         signing_key_activate(key=signing_key_publish(purpose=TOKEN, by=OPERATOR), by=OPERATOR)
         stale = key_cache.current()  # another thread of this process reads before the commit
     assert key_cache.current() is not stale
+
+
+def test_the_saml_sp_keys_come_from_the_same_view(db, clock):
+    from connections.saml.keys import sp_key_pair, sp_next_key_pairs
+
+    active = signing_key_activate(key=signing_key_publish(purpose=SigningKey.Purpose.SAML_SP, by=OPERATOR),
+                                  by=OPERATOR)
+    signing_key_publish(purpose=SigningKey.Purpose.SAML_SP, by=OPERATOR)
+    sp_key_pair()  # loads the view
+    with CaptureQueriesContext(connection) as queries:
+        pair, next_pairs = sp_key_pair(), sp_next_key_pairs()
+    assert key_table_reads(queries) == 0, "an AuthnRequest or an ACS reads no key row"
+    assert pair.private_key_pem == active.private_key_pem and len(next_pairs) == 1
