@@ -16,7 +16,8 @@ assertions without Conditions or bearer confirmation, and replays. The order:
    a signature present; Issuer and Destination;
 4. the assertion (plaintext now, or after pysaml2 decrypted it): Conditions, Audience, validity window,
    bearer SubjectConfirmation with our Recipient, InResponseTo, no comments in signed values;
-5. pysaml2's verification, then a check that the element it verified is the one used;
+5. pysaml2's verification (its XML Schema check of each signed element runs on libxml2, see schema.py),
+   then a check that the element it verified is the one used;
 6. replay: the assertion ID is claimed once in the shared cache.
 """
 
