@@ -52,11 +52,14 @@ def api(make_api):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_signing_key_view():
-    """cryptr_sso.signing_keys keeps each process's view of the key table for a few seconds: every test
-    starts from its own database, so from no view."""
+def _fresh_signing_key_view(monkeypatch):
+    """cryptr_sso.signing_keys keeps each process's view of the key table for KEY_CACHE_SECONDS. Every test
+    starts from no view (its database is its own), and the view does not expire by itself during a test (on
+    a slow machine the number of queries would change), only when a rotation drops it;
+    tests/keys/test_key_cache.py drives the expiry with its own clock."""
     from cryptr_sso.signing_keys import key_cache
 
+    monkeypatch.setattr(key_cache, "clock", lambda: 0.0)
     key_cache.clear()
     yield
     key_cache.clear()
