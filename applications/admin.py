@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from oauth2_provider import admin as dot_admin
 
+from cryptr_sso.admin_audit import AuditedAdminMixin
 from cryptr_sso.audit import Actor
 
 from . import services, validators
@@ -137,7 +138,7 @@ class ApplicationAdmin(admin.ModelAdmin):
 def _reregister(model, base):
     if admin.site.is_registered(model):
         admin.site.unregister(model)
-    admin.site.register(model, type(f"{model.__name__}Admin", (base,), {
+    admin.site.register(model, type(f"{model.__name__}Admin", (AuditedAdminMixin, base), {
         "search_fields": ("application__client_id", "application__name", "user__email"),
     }))
 

@@ -12,6 +12,7 @@ from django.urls import path
 from django.utils.html import format_html
 
 from . import signing_keys
+from .admin_audit import AuditedAdminMixin
 from .audit import Actor
 from .models import AuditEvent, SigningKey
 
@@ -151,7 +152,9 @@ admin.site.register(SigningKey, SigningKeyAdmin)
 
 # --- operators (Django's auth users): the user admin with "Reset second factors" ----------------------
 
-class OperatorAdmin(DjangoUserAdmin):
+class OperatorAdmin(AuditedAdminMixin, DjangoUserAdmin):
+    """Django's user admin for the operators' accounts; every change is in the audit trail (operator.*)."""
+
     actions = [*(DjangoUserAdmin.actions or []), "reset_second_factors"]
 
     @admin.action(description="Reset second factors (the operator proves their email address, then enrols again)",
