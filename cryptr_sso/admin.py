@@ -24,7 +24,7 @@ class EventFamilyFilter(admin.SimpleListFilter):
     parameter_name = "type_prefix"
     FAMILIES = ("sso.login.succeeded", "sso.login.failed", "sso.login.", "token.", "connection.", "user.",
                 "organization.", "application.", "invitation.", "api_key.", "certificate.", "signing_key.",
-                "operator.")
+                "operator.", "admin.", "webhook.")
 
     def lookups(self, request, model_admin):
         return [(family, family + "*" if family.endswith(".") else family) for family in self.FAMILIES]
