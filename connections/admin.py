@@ -390,7 +390,7 @@ class SSOConnectionAdmin(admin.ModelAdmin):
                 )
                 if created.sso_admin_email:
                     # As through the API: a connection created with its IT admin's email invites the admin.
-                    onboarding_services.onboarding_invite(connection=created)
+                    onboarding_services.onboarding_invite(connection=created, by=Actor.operator(request))
             obj.pk, obj._state.adding = created.pk, False
             return
         application = form.cleaned_data["application"] if "application" in form.changed_data else None

@@ -80,7 +80,7 @@ class ConnectionListCreateApi(ApiView):
             if connection.sso_admin_email:
                 # Created with its IT admin's email: the admin is invited at once (the email leaves after
                 # the commit).
-                onboarding_invite(connection=connection)
+                onboarding_invite(connection=connection, by=self.actor)
         return Response(ConnectionOutput(connection).data, status=status.HTTP_201_CREATED,
                         headers={"Location": reverse("sso-connection-detail", args=[connection.id])})
 

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 
 from connections.models import SSOConnection
 from cryptr_sso.api.errors import ApiError
+from cryptr_sso.audit import Actor
 
 from . import services, steps
 from .models import AdminOnboarding, OnboardingInvitation
@@ -26,7 +27,7 @@ def resend_to(modeladmin, request: HttpRequest, connections: list[SSOConnection]
     sent, refused = 0, []
     for connection in connections:
         try:
-            services.onboarding_resend(connection=connection)
+            services.onboarding_resend(connection=connection, by=Actor.operator(request))
             sent += 1
         except ApiError as error:
             refused.append(f"{connection.id}: {error.detail}")
@@ -37,7 +38,8 @@ def resend_to(modeladmin, request: HttpRequest, connections: list[SSOConnection]
 
 
 def revoke_for(modeladmin, request: HttpRequest, connections: list[SSOConnection]) -> None:
-    revoked = sum(services.onboarding_revoke_invitations(connection=connection) for connection in connections)
+    revoked = sum(services.onboarding_revoke_invitations(connection=connection, by=Actor.operator(request))
+                  for connection in connections)
     modeladmin.message_user(request, f"{revoked} onboarding link(s) revoked.")
 
 

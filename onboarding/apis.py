@@ -35,6 +35,7 @@ class InviteAdminApi(ApiView):
             connection=connection,
             email=data.validated_data.get("sso_admin_email"),
             locale=data.validated_data.get("locale"),
+            by=self.actor,
         )
         return Response(_fresh_output(connection))
 
@@ -56,5 +57,5 @@ class AdminOnboardingApi(ApiView):
         connection = connection_get(api_key=self.api_key, idp_id=idp_id)
         data = ResendInput(data=self.body())
         data.is_valid(raise_exception=True)
-        services.onboarding_resend(connection=connection, locale=data.validated_data.get("locale"))
+        services.onboarding_resend(connection=connection, locale=data.validated_data.get("locale"), by=self.actor)
         return Response(_fresh_output(connection))

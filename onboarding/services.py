@@ -11,7 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from connections.models import SSOConnection
+from cryptr_sso import audit
 from cryptr_sso.api.errors import StateError
+from cryptr_sso.audit import Actor
 from cryptr_sso.hashing import hash_secret
 
 from .crypto import encrypt_token
@@ -46,9 +48,12 @@ def onboarding_get_or_create(*, connection: SSOConnection) -> AdminOnboarding:
     return onboarding
 
 
-def _issue(*, connection: SSOConnection, email: str | None, locale: str | None) -> tuple[OnboardingInvitation, str]:
-    """Inside the caller's transaction: lock the connection, revoke the older links, create a new one
-    and queue its email after the commit."""
+def _issue(
+    *, connection: SSOConnection, email: str | None, locale: str | None, by: Actor | None, resend: bool
+) -> tuple[OnboardingInvitation, str]:
+    """Inside the caller's transaction: lock the connection, revoke the older links, create a new one,
+    record invitation.created (who asked for it; the email's own sending is invitation.sent) and queue its
+    email after the commit."""
     from .tasks import send_invitation
 
     locked = SSOConnection.objects.select_for_update(of=("self",)).get(pk=connection.pk)
@@ -68,7 +73,7 @@ def _issue(*, connection: SSOConnection, email: str | None, locale: str | None) 
     previous = onboarding.invitations.order_by("-id").first()
     if locale is None and previous is not None:
         locale = previous.locale
-    onboarding.invitations.filter(revoked_at__isnull=True).update(revoked_at=now, token_encrypted="")
+    replaced = onboarding.invitations.filter(revoked_at__isnull=True).update(revoked_at=now, token_encrypted="")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     invitation = OnboardingInvitation.objects.create(
         onboarding=onboarding,
@@ -81,6 +86,10 @@ def _issue(*, connection: SSOConnection, email: str | None, locale: str | None) 
     onboarding.it_admin_email = locked.sso_admin_email
     _raise_state(onboarding, OnboardingState.INVITED)
     onboarding.save(update_fields=["it_admin_email", "state", "updated_at"])
+    audit.record("invitation.created", by=by, organization=locked.organization, connection_id=locked.pk,
+                 data={"invitation_id": invitation.pk, "email": invitation.email, "locale": invitation.locale,
+                       "expires_at": invitation.expires_at.isoformat(), "resend": resend,
+                       "links_revoked": replaced})
     invitation_id = invitation.id
     # robust: the invitation is committed by then; a broker that is down (or, in the embedded eager
     # mode, an SMTP failure) is logged, the row stays unsent (the admin shows it) and can be re-sent,
@@ -90,17 +99,19 @@ def _issue(*, connection: SSOConnection, email: str | None, locale: str | None) 
 
 
 def onboarding_invite(
-    *, connection: SSOConnection, email: str | None = None, locale: str | None = None
+    *, connection: SSOConnection, email: str | None = None, locale: str | None = None, by: Actor | None = None
 ) -> tuple[OnboardingInvitation, str]:
     """Set or replace the IT admin's email (when given), revoke every older link and email a fresh one.
 
     Returns the invitation and its token (the only moment the token exists in clear: the database
     keeps its SHA-256). 422 when neither `email` nor the connection has an admin email."""
     with transaction.atomic():
-        return _issue(connection=connection, email=email, locale=locale)
+        return _issue(connection=connection, email=email, locale=locale, by=by, resend=False)
 
 
-def onboarding_resend(*, connection: SSOConnection, locale: str | None = None) -> tuple[OnboardingInvitation, str]:
+def onboarding_resend(
+    *, connection: SSOConnection, locale: str | None = None, by: Actor | None = None
+) -> tuple[OnboardingInvitation, str]:
     """Send the onboarding email again to the admin already set. Links are stored hashed, so a
     re-send carries a fresh link (the older ones stop working), exactly like an invitation."""
     if not connection.sso_admin_email:
@@ -110,12 +121,17 @@ def onboarding_resend(*, connection: SSOConnection, locale: str | None = None) -
             fields={"sso_admin_email": ["Set the IT admin's email address first (POST .../invite-admin)."]},
         )
     with transaction.atomic():
-        return _issue(connection=connection, email=None, locale=locale)
+        return _issue(connection=connection, email=None, locale=locale, by=by, resend=True)
 
 
-def onboarding_revoke_invitations(*, connection: SSOConnection) -> int:
-    """Make every link of the connection stop working; returns how many were still valid."""
+def onboarding_revoke_invitations(*, connection: SSOConnection, by: Actor | None = None) -> int:
+    """Make every link of the connection stop working; returns how many were still valid (recorded as
+    invitation.revoked when there were any)."""
     with transaction.atomic():
-        return OnboardingInvitation.objects.filter(onboarding__connection=connection, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), token_encrypted=""
-        )
+        revoked = OnboardingInvitation.objects.filter(
+            onboarding__connection=connection, revoked_at__isnull=True
+        ).update(revoked_at=timezone.now(), token_encrypted="")
+        if revoked:
+            audit.record("invitation.revoked", by=by, organization=connection.organization,
+                         connection_id=connection.pk, data={"links_revoked": revoked})
+        return revoked

@@ -144,3 +144,27 @@ def test_invitation_through_the_api_is_sent_and_recorded(api, connection, django
     assert response.status_code in (200, 201), response.json()
     assert one_event("invitation.sent", connection_id=connection.id).data["email"] == "it@misapret.fr"
 
+
+
+def test_who_asked_for_an_invitation_is_recorded_and_revoking_links_too(api, connection,  # noqa: F811
+                                                                         django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post(f"/api/v2/sso-connections/{connection.id}/invite-admin",
+                            {"sso_admin_email": "it@misapret.fr", "locale": "fr"}, format="json")
+        assert response.status_code in (200, 201), response.json()
+        response = api.post(f"/api/v2/sso-connections/{connection.id}/admin-onboarding", {}, format="json")
+        assert response.status_code == 200, response.json()
+    first, again = events("invitation.created", connection_id=connection.id)
+    assert first.actor.startswith("api_key:") and first.ip == "127.0.0.1"
+    assert first.data["email"] == "it@misapret.fr" and first.data["locale"] == "fr"
+    assert first.data["resend"] is False and again.data["resend"] is True
+    assert again.data["links_revoked"] == 1  # the first link stopped working when the second was issued
+    assert first.organization_domain == connection.organization.domain
+
+    from onboarding.services import onboarding_revoke_invitations
+
+    assert onboarding_revoke_invitations(connection=connection) == 1
+    revoked = one_event("invitation.revoked", connection_id=connection.id)
+    assert revoked.actor == "system" and revoked.data == {"links_revoked": 1}
+    assert onboarding_revoke_invitations(connection=connection) == 0
+    assert len(events("invitation.revoked")) == 1  # nothing left to revoke: nothing recorded
