@@ -150,7 +150,7 @@ class ConnectionChangeForm(forms.ModelForm):
         model = SSOConnection
         fields = ("active", "provider_type", "users_provisioning", "application", "sso_admin_email",
                   "bypass_it_admin_test", *IDP_FIELDS, "attribute_mapping", "allow_idp_initiated",
-                  "want_response_signed", *OIDC_FORM_FIELDS)
+                  "want_response_signed", *OIDC_FORM_FIELDS, "oidc_logout_at_idp")
         widgets = {"idp_metadata_xml": forms.Textarea(attrs={"rows": 6, "style": "font-family: monospace"})}
 
     def __init__(self, *args, **kwargs):
@@ -188,6 +188,8 @@ class ConnectionChangeForm(forms.ModelForm):
                        for field in OIDC_FORM_FIELDS if field in changed}
         if self.cleaned_data.get("oidc_client_secret"):
             oidc_config["client_secret"] = self.cleaned_data["oidc_client_secret"]
+        if "oidc_logout_at_idp" in changed:
+            oidc_config["logout_at_idp"] = self.cleaned_data["oidc_logout_at_idp"]
         if "oidc_hosted_domains" in changed:
             oidc_config["hosted_domains"] = [d.strip() for d in self.cleaned_data["oidc_hosted_domains"].split(",")
                                              if d.strip()]
@@ -251,7 +253,7 @@ class SSOConnectionAdmin(admin.ModelAdmin):
         fieldsets_change[0], fieldsets_change[1], fieldsets_change[2],
         ("OpenID Connect identity provider (the issuer's discovery document is read when saved)",
          {"fields": ("oidc_rp_settings", *OIDC_FORM_FIELDS, "oidc_client_secret", "oidc_hosted_domains",
-                     "oidc_discovered")}),
+                     "oidc_logout_at_idp", "oidc_discovered")}),
         ("Sign-in", {"fields": ("attribute_mapping",)}),
         (None, {"fields": ("inserted_at", "updated_at")}),
     )
@@ -330,10 +332,10 @@ class SSOConnectionAdmin(admin.ModelAdmin):
             return "Not discovered yet: save the issuer."
         return format_html(
             "Issuer: <code>{}</code><br>Authorization: <code>{}</code><br>Token: <code>{}</code> ({})<br>"
-            "Userinfo: <code>{}</code><br>JWKS: <code>{}</code><br>Read at {}",
+            "Userinfo: <code>{}</code><br>JWKS: <code>{}</code><br>End session: <code>{}</code><br>Read at {}",
             obj.oidc_discovered_issuer, obj.oidc_authorization_endpoint, obj.oidc_token_endpoint,
             obj.oidc_token_endpoint_auth_method, obj.oidc_userinfo_endpoint or "-", obj.oidc_jwks_uri,
-            obj.oidc_discovery_fetched_at,
+            obj.oidc_end_session_endpoint or "- (the IdP offers no RP-initiated logout)", obj.oidc_discovery_fetched_at,
         )
 
     def get_readonly_fields(self, request, obj=None):

@@ -82,6 +82,9 @@ class OidcConfigInput(StrictSerializer):
                                            help_text="Google Workspace: the domains accepted in the hd claim "
                                                      "(the organization's allowed_email_domains when empty).")
     attribute_mapping = AttributeMappingField()
+    logout_at_idp = serializers.BooleanField(
+        help_text="When the app signs the user out, also sign them out at the IdP (RP-initiated logout, where its "
+                  "discovery document has an end_session_endpoint). Default true.")
 
     def get_fields(self):
         fields = super().get_fields()
@@ -165,6 +168,8 @@ def oidc_config_output(connection: SSOConnection) -> dict:
         "token_endpoint": connection.oidc_token_endpoint or None,
         "userinfo_endpoint": connection.oidc_userinfo_endpoint or None,
         "jwks_uri": connection.oidc_jwks_uri or None,
+        "end_session_endpoint": connection.oidc_end_session_endpoint or None,
+        "logout_at_idp": connection.oidc_logout_at_idp,
         "token_endpoint_auth_method": connection.oidc_token_endpoint_auth_method,
         "discovery_fetched_at": connection.oidc_discovery_fetched_at,
         "attribute_mapping": dict(connection.attribute_mapping),

@@ -157,6 +157,8 @@ def _read_oidc_source(connection: SSOConnection, data: dict[str, Any]) -> dict[s
             fields[f"oidc_{name}"] = oidc_config[name].strip()
     if "hosted_domains" in oidc_config:
         fields["oidc_hosted_domains"] = list(dict.fromkeys(d.strip().lower() for d in oidc_config["hosted_domains"]))
+    if "logout_at_idp" in oidc_config:
+        fields["oidc_logout_at_idp"] = bool(oidc_config["logout_at_idp"])
     if "client_secret" in oidc_config:
         fields["oidc_client_secret_encrypted"] = encrypt_text(oidc_config["client_secret"])
     entra = provider_get(provider_type).oidc_profile == OIDC_PROFILE_ENTRA

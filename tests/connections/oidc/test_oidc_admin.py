@@ -26,7 +26,7 @@ def _form(connection, **overrides):
         "application": connection.application_id, "sso_admin_email": "", "bypass_it_admin_test": "",
         "oidc_issuer": connection.oidc_issuer, "oidc_client_id": connection.oidc_client_id,
         "oidc_scopes": connection.oidc_scopes, "oidc_tenant_id": "", "oidc_client_secret": "",
-        "oidc_hosted_domains": "",
+        "oidc_hosted_domains": "", "oidc_logout_at_idp": "on" if connection.oidc_logout_at_idp else "",
         "attribute_mapping": '{"email": "email", "given_name": "given_name", "family_name": "family_name"}',
     }
     data.update(overrides)
@@ -62,3 +62,18 @@ def test_admin_shows_the_discovery_error_on_the_issuer(operator_client, oidc_con
     assert response.status_code == 200
     assert "https://someone-else.example" in response.content.decode()
     assert SSOConnection.objects.get(pk=oidc_connection.pk).oidc_issuer == ""
+
+
+def test_admin_shows_the_end_session_endpoint_and_turns_idp_logout_off(operator_client, oidc_connection, idp):
+    idp.discovery_overrides = {"end_session_endpoint": f"{idp.issuer}/session/end"}
+    url = f"/admin/connections/ssoconnection/{oidc_connection.pk}/change/"
+    response = operator_client.post(url, _form(oidc_connection, oidc_issuer=idp.issuer, oidc_client_id="cid"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert f"{idp.issuer}/session/end" in operator_client.get(url).content.decode()
+
+    oidc_connection.refresh_from_db()
+    response = operator_client.post(url, _form(oidc_connection, oidc_logout_at_idp=""))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    oidc_connection.refresh_from_db()
+    assert oidc_connection.oidc_logout_at_idp is False
+    assert oidc_connection.oidc_end_session_endpoint == f"{idp.issuer}/session/end"

@@ -165,3 +165,21 @@ def test_entra_tenant_id_gives_the_tenant_issuer(api, api_conn, monkeypatch):
     assert response.status_code == 200, response.json()
     assert asked == ["https://login.microsoftonline.com/0000-tenant/v2.0/.well-known/openid-configuration"]
     assert response.json()["oidc_config"]["issuer"] == "https://login.microsoftonline.com/0000-tenant/v2.0"
+
+
+def test_the_idp_logout_endpoint_is_shown_and_idp_logout_can_be_turned_off(api, api_conn, idp):
+    idp.discovery_overrides = {"end_session_endpoint": f"{idp.issuer}/session/end"}
+    idp_id = api_conn(protocol="oidc")["id"]
+    response = put(api, idp_id, {"oidc_config": {"issuer": idp.issuer, "client_id": "cid"}})
+    assert response.status_code == 200, response.json()
+    oidc = response.json()["oidc_config"]
+    assert oidc["end_session_endpoint"] == f"{idp.issuer}/session/end" and oidc["logout_at_idp"] is True
+
+    response = put(api, idp_id, {"oidc_config": {"logout_at_idp": False}})
+    assert response.status_code == 200, response.json()
+    assert response.json()["oidc_config"]["logout_at_idp"] is False
+    assert SSOConnection.objects.get(pk=idp_id).oidc_logout_at_idp is False
+
+    response = put(api, idp_id, {"oidc_config": {"logout_at_idp": "sometimes"}})
+    assert response.status_code == 400
+    assert response.json()["error"] and "logout_at_idp" in str(response.json()["fields"])
