@@ -114,12 +114,21 @@ def validate(doc, validator=None) -> None:
         tree = root.getroottree()
         if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
             raise XMLSchemaError({"error": "DTD in a signed element"})
-        with _lock:  # one validation at a time: the schema's error log is shared (libxml2 runs without the GIL)
-            schema = _get_schema()
-            valid = schema.validate(tree)
-            error = str(schema.error_log.last_error) if not valid else ""
     except XMLSchemaError:
         raise
+    except Exception as exc:
+        raise XMLSchemaError({"error": f"{type(exc).__name__}: {exc}"}) from exc
+    validate_element(root)
+
+
+def validate_element(element: etree._Element) -> None:
+    """Raises `XMLSchemaError` unless `element` (an lxml element, the root of its document or not) and its
+    subtree are valid against the SAML 2.0 schemas."""
+    try:
+        with _lock:  # one validation at a time: the schema's error log is shared (libxml2 runs without the GIL)
+            schema = _get_schema()
+            valid = schema.validate(element)
+            error = str(schema.error_log.last_error) if not valid else ""
     except Exception as exc:
         raise XMLSchemaError({"error": f"{type(exc).__name__}: {exc}"}) from exc
     if not valid:

@@ -70,15 +70,27 @@ def test_a_signed_but_schema_invalid_response_is_refused(idp_a, edit, sign):
     with pytest.raises(errors.MalformedXml) as refused:
         parse(post(signed_after(idp_a, edit, **sign)))
 
-    assert refused.value.detail == "pysaml2 schema validation failed"
+    assert refused.value.detail == "schema validation failed"
     assert "SAML 2.0 schema" in str(refused.value)
 
 
 @pytest.mark.parametrize(("edit", "sign"), INVALID, ids=INVALID_IDS)
 def test_only_the_schema_validation_refuses_them(idp_a, edit, sign, monkeypatch):
-    monkeypatch.setattr(saml2.sigver, "validate_doc_with_schema", lambda doc, validator=None: None)
+    # Both paths validate through validate_element: the processor's own (nothing encrypted) and pysaml2's.
+    monkeypatch.setattr(schema, "validate_element", lambda element: None)
 
     assert parse(post(signed_after(idp_a, edit, **sign))).name_id
+
+
+@pytest.mark.parametrize(("edit", "sign"), INVALID, ids=INVALID_IDS)
+def test_pysaml2s_path_refuses_them_too(idp_a, edit, sign):
+    """Through pysaml2's `_check_signature` (the path of encrypted assertions), called directly."""
+    from connections.saml.config import build_sp_config
+    from connections.saml.response import sp_client
+
+    client = sp_client(build_sp_config(sp_settings()))
+    with pytest.raises(saml2.sigver.SignatureError, match="Invalid document format"):
+        client.parse_authn_request_response(signed_after(idp_a, edit, **sign), None, outstanding=dict(OUTSTANDING))
 
 
 @pytest.mark.parametrize(("edit", "sign"), INVALID, ids=INVALID_IDS)
