@@ -6,6 +6,9 @@
   signing certificate, keeps the same entity id, has a certificate still valid and is not past its
   validUntil. A change is recorded as "connection.metadata_refreshed" (old and new certificate
   fingerprints); a refusal as "connection.metadata_refresh_failed", and the old configuration stays.
+  OIDC connections read their issuer's discovery document again under the rules of a save
+  (connections/oidc/discovery.py): endpoints that moved (a new jwks_uri, an end_session_endpoint the IdP now
+  offers) are taken when the document is valid and names the same issuer; same events.
 - `warn_expiring_certificates` (daily): 60, 30 and 7 days before an IdP signing certificate or the SP
   certificate expires, one warning per certificate, threshold and audience (CertificateExpiryNotice):
   an email to the operators (staff users with an email, in settings.LANGUAGE_CODE) and to the customer's IT
@@ -36,7 +39,7 @@ from django.utils.translation import pgettext
 from cryptr_sso.audit import record_event
 
 from .models import CertificateExpiryNotice, SSOConnection
-from .providers import SAML
+from .providers import OIDC, SAML
 from .saml.keys import sp_certificate_pem
 from .saml.metadata import IdpMetadata, MetadataError, certificate_from_text, fetch_idp_metadata
 from .services import _from_metadata
@@ -52,11 +55,69 @@ RETRY_ON = (smtplib.SMTPException, OSError)
 
 @shared_task(acks_late=True)
 def refresh_idp_metadata() -> int:
-    """Beat: queue one refresh per SAML connection configured by a metadata URL."""
+    """Beat: queue one refresh per SAML connection configured by a metadata URL, and one per OIDC connection
+    with an issuer."""
     ids = list(SSOConnection.objects.filter(protocol=SAML).exclude(idp_metadata_url="").values_list("pk", flat=True))
     for connection_id in ids:
         refresh_connection_metadata.delay(connection_id=connection_id)
-    return len(ids)
+    oidc_ids = list(SSOConnection.objects.filter(protocol=OIDC).exclude(oidc_issuer="").values_list("pk", flat=True))
+    for connection_id in oidc_ids:
+        refresh_connection_discovery.delay(connection_id=connection_id)
+    return len(ids) + len(oidc_ids)
+
+
+# What a discovery refresh may change; the issuer itself is never changed by a refresh.
+DISCOVERED_ENDPOINTS = {
+    "oidc_authorization_endpoint": "authorization_endpoint",
+    "oidc_token_endpoint": "token_endpoint",
+    "oidc_userinfo_endpoint": "userinfo_endpoint",
+    "oidc_jwks_uri": "jwks_uri",
+    "oidc_token_endpoint_auth_method": "token_endpoint_auth_method",
+    "oidc_end_session_endpoint": "end_session_endpoint",
+}
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def refresh_connection_discovery(*, connection_id: str) -> str:
+    """Read one OIDC connection's discovery document again. Returns "changed", "unchanged", "failed" or
+    "skipped". A document that fails the checks of a save, or now names another issuer, changes nothing."""
+    from .exceptions import OidcDiscoveryError, OidcError
+    from .oidc.discovery import discover
+
+    connection = SSOConnection.objects.select_related("organization").filter(pk=connection_id).first()
+    if connection is None or connection.protocol != OIDC or not connection.oidc_issuer:
+        return "skipped"
+    issuer = connection.oidc_issuer
+    try:
+        found = discover(issuer, provider_type=connection.provider_type)
+        if connection.oidc_discovered_issuer and found.issuer != connection.oidc_discovered_issuer:
+            raise OidcDiscoveryError(f"The discovery document now names the issuer '{found.issuer}' instead of "
+                            f"'{connection.oidc_discovered_issuer}': a different issuer is not taken automatically.")
+    except OidcError as error:
+        record_event(type="connection.metadata_refresh_failed", organization=connection.organization, actor="system",
+                     connection_id=connection.id,
+                     data={"issuer": issuer, "error": error.code, "reason": error.english_hint})
+        logger.warning("Discovery refresh of %s failed (%s); the configuration is kept", connection.id, error.code)
+        return "failed"
+
+    with transaction.atomic():
+        locked = (SSOConnection.objects.select_for_update(of=("self",)).select_related("organization")
+                  .filter(pk=connection_id).first())
+        if locked is None or locked.oidc_issuer != issuer:
+            return "skipped"  # deleted or reconfigured while we were fetching
+        changes = {name: {"old": getattr(locked, name), "new": getattr(found, attribute)}
+                   for name, attribute in DISCOVERED_ENDPOINTS.items()
+                   if getattr(locked, name) != getattr(found, attribute)}
+        for name, change in changes.items():
+            setattr(locked, name, change["new"])
+        locked.oidc_discovery_fetched_at = timezone.now()
+        locked.save()
+        if changes:
+            record_event(type="connection.metadata_refreshed", organization=locked.organization, actor="system",
+                         connection_id=locked.id,
+                         data={"issuer": issuer, "changed": sorted(changes), "changes": changes})
+    logger.info("Discovery refresh of %s: %s", connection_id, ", ".join(sorted(changes)) or "unchanged")
+    return "changed" if changes else "unchanged"
 
 
 def _fingerprints(pems: list[str]) -> list[str]:
