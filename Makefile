@@ -57,8 +57,9 @@ bench-saml: install
 demo: migrate
 	$(PY) scripts/demo.py
 
-# A PNG of every onboarding wizard page (Okta and Entra ID) and of the invitation email, in ./screenshots/:
-# a throwaway gateway (temporary SQLite), the samlify test IdP, Debian's chromium.
+# A PNG of every onboarding wizard page (SAML: Okta and Entra ID; OIDC: Okta, Entra ID, Google) and of the
+# invitation email, in ./screenshots/:
+# a throwaway gateway (temporary SQLite), the samlify and oidc-provider test IdPs, Debian's chromium.
 screenshots: SYSTEM_FLAGS = --with-browser
 screenshots: install
 	$(PY) scripts/screenshots.py $(SCREENSHOTS_ARGS)
