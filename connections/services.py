@@ -239,10 +239,29 @@ def _check_active_state(connection: SSOConnection, *, was_active: bool) -> None:
         raise StateError(description, fields={"active": [description]})
 
 
+def _tested_identity(connection: SSOConnection) -> tuple:
+    """What a successful test login vouches for: which IdP, how its messages are verified, and which claims
+    make the user. Another value of any of these is another, untested, sign-in."""
+    from .crypto import DecryptionError
+
+    try:
+        secret = connection.oidc_client_secret
+    except DecryptionError:  # unreadable (its key rotated away): compared as such
+        secret = None
+    return (connection.protocol, connection.idp_entity_id, connection.idp_sso_url,
+            tuple(sorted(connection.idp_certificates or [])), connection.oidc_issuer, connection.oidc_client_id,
+            secret, tuple(sorted((connection.attribute_mapping or {}).items())))
+
+
 def _apply(connection: SSOConnection, *, data: dict[str, Any], idp_fields: dict[str, Any] | None,
            application: Application | None) -> None:
-    """Apply an update to an unsaved copy (the admin's check) or the locked row (the update)."""
+    """Apply an update to an unsaved copy (the admin's check) or the locked row (the update).
+
+    A connection that is not active and whose IdP, keys or attribute mapping change goes back from "tested"
+    to "draft": activating it asks for a new test login (an active connection keeps serving: its operator
+    or the daily metadata refresh may rotate a certificate without a test)."""
     was_active = connection.active
+    tested_identity = _tested_identity(connection) if connection.last_successful_test_at else None
     old_provider = connection.provider_type
     saml_config = data.get("saml_config") or {}
     oidc_config = data.get("oidc_config") or {}
@@ -270,6 +289,8 @@ def _apply(connection: SSOConnection, *, data: dict[str, Any], idp_fields: dict[
     for field in SAML_FLAGS:
         if field in saml_config:
             setattr(connection, field, saml_config[field])
+    if not was_active and tested_identity is not None and _tested_identity(connection) != tested_identity:
+        connection.last_successful_test_at = None
     if "active" in data:
         connection.active = data["active"]
     _check_active_state(connection, was_active=was_active)

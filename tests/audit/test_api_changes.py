@@ -107,3 +107,42 @@ def test_api_key_created_and_revoked(org):
     assert created.data["client_id"] == api_key.client_id and secret not in str(created.data)
     services.api_key_revoke(api_key=api_key)
     assert one_event("api_key.revoked", organization=org).data["client_id"] == api_key.client_id
+
+
+def test_a_tested_connection_given_another_idp_goes_back_to_draft_and_needs_a_new_test(api, org, make_connection):
+    from .conftest import SAMPLES
+
+    idp_id = make_connection(org)["id"]
+    url = f"/api/v2/sso-connections/{idp_id}"
+    assert api.put(url, {"saml_config": {"idp_metadata_xml": OKTA_METADATA}}, format="json").status_code == 200
+    SSOConnection.objects.filter(pk=idp_id).update(last_successful_test_at=timezone.now())
+    assert api.get(url).json()["lifecycle"] == "tested"
+
+    # The same metadata again, or a change the test does not vouch for: still tested.
+    same = api.put(url, {"saml_config": {"idp_metadata_xml": OKTA_METADATA}}, format="json").json()
+    assert same["lifecycle"] == "tested"
+    assert api.put(url, {"users_provisioning": "existing_users_only"}, format="json").json()["lifecycle"] == "tested"
+
+    other = (SAMPLES / "okta/okta_metadata_ssoready_2024.xml").read_text(encoding="utf-8")
+    body = api.put(url, {"saml_config": {"idp_metadata_xml": other}}, format="json").json()
+    assert body["lifecycle"] == "draft"
+    response = api.put(url, {"active": True}, format="json")
+    assert response.status_code == 422 and "test" in response.json()["error_description"]
+
+    changes = events("connection.updated", connection_id=idp_id)[-1].data["changes"]
+    assert changes["last_successful_test_at"]["new"] is None  # the trail says the test no longer holds
+
+
+def test_a_changed_attribute_mapping_needs_a_new_test_but_an_active_connection_keeps_serving(api, org,
+                                                                                              make_connection):
+    idp_id = make_connection(org)["id"]
+    url = f"/api/v2/sso-connections/{idp_id}"
+    api.put(url, {"saml_config": {"idp_metadata_xml": OKTA_METADATA}}, format="json")
+    SSOConnection.objects.filter(pk=idp_id).update(last_successful_test_at=timezone.now())
+    body = api.put(url, {"saml_config": {"attribute_mapping": {"email": "mail"}}}, format="json").json()
+    assert body["lifecycle"] == "draft"
+
+    SSOConnection.objects.filter(pk=idp_id).update(last_successful_test_at=timezone.now())
+    assert api.put(url, {"active": True}, format="json").json()["lifecycle"] == "active"
+    body = api.put(url, {"saml_config": {"attribute_mapping": {"email": "email"}}}, format="json").json()
+    assert body["lifecycle"] == "active" and body["active"] is True
