@@ -7,6 +7,7 @@ and the sign-in in connections.sign_in. These views only wire them together and 
 
 import base64
 import logging
+import secrets
 
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -32,6 +33,8 @@ from .response import SamlResponseProcessor, sp_client
 from .sp import sp_config_for, sp_metadata_xml
 
 logger = logging.getLogger(__name__)
+
+RELAY_STATE_BYTES = 16  # 22 characters of base64url: far under the 80 bytes the bindings allow
 
 
 class SpMetadataView(View):
@@ -81,6 +84,12 @@ class SamlLoginView(View):
         # Checked (or set) by dispatch; empty for a public client's login started at the gateway, which the
         # ACS then lands like an IdP-initiated one.
         next_path = request.GET.get("next") or request.GET.get("RelayState") or ""
+        # The ACS finds where to go back to from the request it answers (djangosaml2's outstanding-request
+        # cache, keyed by the AuthnRequest id), never from the RelayState the IdP echoes. So the IdP gets an
+        # opaque value: the SAML bindings cap RelayState at 80 bytes (SAMLBind 3.4.3, 3.5.3), which an
+        # authorize URL exceeds, and the wizard's test path holds the onboarding link's secret token, which
+        # has no business in the IdP's logs.
+        relay_state = secrets.token_urlsafe(RELAY_STATE_BYTES)
         client = sp_client(self.sp_config)
         idp = self.sp_config.cryptr_idp_entity_id
         # HTTP-Redirect where the IdP takes it, else HTTP-POST (the connection's metadata lists its bindings).
@@ -89,7 +98,7 @@ class SamlLoginView(View):
         options = {"sigalg": SIG_RSA_SHA256, "digest_alg": DIGEST_SHA256, "nsprefix": get_namespace_prefixes()}
         if binding == BINDING_HTTP_REDIRECT:
             request_id, http_info = client.prepare_for_authenticate(
-                entityid=idp, relay_state=next_path, binding=binding, sign=True, **options)
+                entityid=idp, relay_state=relay_state, binding=binding, sign=True, **options)
             response = HttpResponseRedirect(get_location(http_info))
         else:
             location = client.sso_location(idp, binding)
@@ -97,7 +106,7 @@ class SamlLoginView(View):
             response = render(request, self.post_binding_form_template, {
                 "target_url": location,
                 "params": {"SAMLRequest": base64.b64encode(str(request_xml).encode()).decode(),
-                           "RelayState": next_path},
+                           "RelayState": relay_state},
             })
         OutstandingQueriesCache(request.saml_session).set(request_id, next_path)
         return response

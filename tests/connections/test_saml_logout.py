@@ -322,7 +322,7 @@ def test_post_only_idp_gets_a_signed_authn_request_in_a_form_that_works_without_
     request_xml = base64.b64decode(fields["SAMLRequest"]).decode()
     assert "AuthnRequest" in request_xml and "SignatureValue" in request_xml
     assert ds.SIG_RSA_SHA256 in request_xml and ds.SIG_RSA_SHA1 not in request_xml
-    assert fields["RelayState"].startswith(f"/t/{org.domain}/oauth2/authorize?")
+    assert len(fields["RelayState"]) <= 80 and "authorize" not in fields["RelayState"]  # opaque (SAMLBind 3.5.3)
     assert "<noscript>" in response.text and "Continue</button>" in response.text
     # The person presses Continue (no script ran): the IdP verifies the signature and signs them in.
     response = session.post(action, data=fields, allow_redirects=False)
