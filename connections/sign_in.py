@@ -166,9 +166,10 @@ def _returning_user_unchanged(connection: SSOConnection, identity: AssertedIdent
     return user if updated else None
 
 
-def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity) -> User:
+def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity, request=None) -> User:
     """The directory user this verified identity signs in as: created at the first login when the
-    connection provisions new users, its profile and identity refreshed at every login."""
+    connection provisions new users, its profile and identity refreshed at every login. Its provisioning
+    or profile change is recorded with the end user as the actor (and the request's IP and user agent)."""
     claims = mapped_claims(connection, identity)
     user = _returning_user_unchanged(connection, identity, claims)
     if user is not None:
@@ -186,11 +187,12 @@ def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity) -> Use
                     user.email_verified, changed = True, True
                 if changed:
                     user.save(update_fields=["profile", "email_verified", "updated_at"])
+                by = audit.Actor.end_user(user, request)
                 if provisioned:  # just in time, at the first login through this connection
-                    audit.record("user.provisioned", organization=connection.organization, user=user,
+                    audit.record("user.provisioned", by=by, organization=connection.organization, user=user,
                                  connection_id=connection.id, data={"changes": audit.changes({}, user)})
                 elif changed:  # the IdP's attributes changed the profile
-                    audit.record("user.updated", organization=connection.organization, user=user,
+                    audit.record("user.updated", by=by, organization=connection.organization, user=user,
                                  connection_id=connection.id, data={"changes": audit.changes(before, user)})
                 linked.authenticated_at = identity.authenticated_at or timezone.now()
                 linked.data = _identity_data(identity)

@@ -144,7 +144,7 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
         (connection, sub))."""
         claims = self.verified_claims(request, connection=connection, code=code, nonce=nonce,
                                       code_verifier=code_verifier)
-        return sso_sign_in(connection=connection, identity=asserted_identity(claims))
+        return sso_sign_in(connection=connection, identity=asserted_identity(claims), request=request)
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
                 return inactive_connection_page(request, connection)
             identity = asserted_identity(claims)
             try:
-                user = sso_sign_in(connection=connection, identity=identity)
+                user = sso_sign_in(connection=connection, identity=identity, request=request)
             except MissingEmail:
                 raise MissingEmail(OIDC_MISSING_EMAIL) from None
         except SsoConnectionError as exc:

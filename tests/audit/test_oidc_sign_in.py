@@ -25,7 +25,9 @@ def test_oidc_sign_in_succeeded_and_provisioned(client, connection, idp):  # noq
     assert callback(client, connection, code="code-1", state=request["state"]).status_code == 302
     succeeded = one_event("sso.login.succeeded", connection_id=connection.id)
     assert succeeded.data["protocol"] == "oidc" and succeeded.user_id
-    assert one_event("user.provisioned").user_id == succeeded.user_id
+    provisioned = one_event("user.provisioned")
+    assert provisioned.user_id == succeeded.user_id
+    assert provisioned.actor == f"end_user:{succeeded.user_id}" and provisioned.ip == succeeded.ip
     assert "at-1" not in str([e.data for e in events()])
 
 
