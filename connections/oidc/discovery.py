@@ -10,7 +10,9 @@ for the person who typed the issuer.
 import logging
 from dataclasses import dataclass
 
-from connections.exceptions import OidcDiscoveryError, OidcFetchError
+from django.utils.translation import gettext_lazy as _
+
+from connections.exceptions import OidcDiscoveryError, OidcFetchError, _filled
 from connections.providers import ENTRA_ISSUER_TEMPLATE, OIDC_PROFILE_ENTRA, provider_get
 
 from .http import check_https_url, get_json
@@ -69,10 +71,10 @@ def _endpoint(document: dict, name: str, *, required: bool) -> str:
     if value in (None, "") and not required:
         return ""
     if not isinstance(value, str) or not value:
-        raise OidcDiscoveryError(f"The discovery document has no {name}; this is not a usable OpenID provider.",
-                                 detail=name)
+        raise OidcDiscoveryError(_filled(_("The discovery document has no %(name)s; this is not a usable OpenID "
+                                           "provider."), name=name), detail=name)
     try:
-        check_https_url(value, f"{name} of the discovery document")
+        check_https_url(value, _filled(_("%(name)s of the discovery document"), name=name))
     except OidcFetchError as error:
         raise OidcDiscoveryError(error.hint, detail=name) from None
     return value
@@ -97,21 +99,23 @@ def discover(issuer: str, *, provider_type: str) -> Discovery:
     document = get_json(discovery_url(issuer), what="discovery document")
     discovered = document.get("issuer")
     if not isinstance(discovered, str) or not discovered:
-        raise OidcDiscoveryError("The discovery document has no issuer.", detail="issuer")
+        raise OidcDiscoveryError(_("The discovery document has no issuer."), detail="issuer")
     if not _issuer_matches(issuer, discovered, provider_type=provider_type):
         raise OidcDiscoveryError(
-            f"The discovery document at {discovery_url(issuer)} says its issuer is '{discovered[:200]}', not "
-            f"'{issuer}'. Give exactly the issuer the IdP shows (the ID tokens will carry it).",
+            _filled(_("The discovery document at %(url)s says its issuer is '%(discovered)s', not '%(issuer)s'. "
+                      "Give exactly the issuer the IdP shows (the ID tokens will carry it)."),
+                    url=discovery_url(issuer), discovered=discovered[:200], issuer=issuer),
             detail="issuer mismatch")
     response_types = document.get("response_types_supported")
     if isinstance(response_types, list) and "code" not in response_types:
-        raise OidcDiscoveryError("The identity provider does not offer the authorization code flow "
-                                 "(response_types_supported has no 'code').", detail="response_types")
+        raise OidcDiscoveryError(_("The identity provider does not offer the authorization code flow "
+                                   "(response_types_supported has no 'code')."), detail="response_types")
     methods = document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
     method = next((candidate for candidate in AUTH_METHODS if candidate in methods), "")
     if not method:
-        raise OidcDiscoveryError("The identity provider accepts neither client_secret_basic nor client_secret_post "
-                                 "at its token endpoint, which the gateway needs.", detail="auth methods")
+        raise OidcDiscoveryError(_("The identity provider accepts neither client_secret_basic nor "
+                                   "client_secret_post at its token endpoint, which the gateway needs."),
+                                 detail="auth methods")
     return Discovery(
         issuer=discovered,
         authorization_endpoint=_endpoint(document, "authorization_endpoint", required=True),

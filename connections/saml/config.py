@@ -20,6 +20,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 
+from django.utils.translation import gettext_lazy as _
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md, samlp
 from saml2 import xmldsig as ds
 from saml2.config import SPConfig
@@ -150,7 +151,7 @@ def _xmlsec_binary() -> str:
     binary = shutil.which("xmlsec1")
     if not binary:
         raise SamlConfigurationError(
-            "The xmlsec1 program is not installed on the gateway's server (run `make install`).",
+            _("The xmlsec1 program is not installed on the gateway's server (run `make install`)."),
             detail="xmlsec1 not found in PATH",
         )
     return binary
@@ -209,26 +210,26 @@ def _load(settings: SamlSettings) -> SPConfig:
         raise
     except Exception as exc:
         raise SamlConfigurationError(
-            "The IdP metadata or the SP key of this connection could not be loaded. Re-import the IdP metadata "
-            "(an XML EntityDescriptor) and check the certificates.",
+            _("The IdP metadata or the SP key of this connection could not be loaded. Re-import the IdP metadata "
+              "(an XML EntityDescriptor) and check the certificates."),
             detail=f"{type(exc).__name__}: {exc}",
         ) from exc
     config.cryptr_key_files = keys  # keeps the key files alive as long as the config
     idps = list(config.metadata.identity_providers())
     if len(idps) != 1:
         raise SamlConfigurationError(
-            "The IdP metadata must describe exactly one identity provider (an EntityDescriptor with an "
-            "IDPSSODescriptor). If it has expired (validUntil), download it again from the IdP.",
+            _("The IdP metadata must describe exactly one identity provider (an EntityDescriptor with an "
+              "IDPSSODescriptor). If it has expired (validUntil), download it again from the IdP."),
             detail=f"{len(idps)} identity providers in the metadata",
         )
     if settings.idp_entity_id and idps[0] != settings.idp_entity_id:
         raise SamlConfigurationError(
-            "The IdP entity ID of the connection does not match the entity ID in its metadata.",
+            _("The IdP entity ID of the connection does not match the entity ID in its metadata."),
             detail=f"metadata entityID {idps[0]!r}",
         )
     if not config.metadata.certs(idps[0], "idpsso", "signing"):
         raise SamlConfigurationError(
-            "The IdP metadata has no signing certificate. Download the metadata again from the IdP.",
+            _("The IdP metadata has no signing certificate. Download the metadata again from the IdP."),
         )
     config.cryptr_idp_entity_id = idps[0]
     return config

@@ -27,8 +27,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.utils import CryptographyDeprecationWarning
 from defusedxml.ElementTree import fromstring
 from django.conf import settings
+from django.utils import translation
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
+from connections.exceptions import _filled
 from cryptr_sso.netcheck import HostNotFound, PrivateAddress, checked_addresses
 
 MAX_METADATA_BYTES = 1024 * 1024
@@ -48,11 +51,17 @@ def _md(tag: str) -> str:
 
 
 class MetadataError(ValueError):
-    """Metadata we cannot use. `message` is a sentence for the person who gave it to us."""
+    """Metadata we cannot use, with a sentence for the person who gave it to us.
+
+    `hint` is that sentence as a lazy translation: a page (the wizard) shows it in its reader's language.
+    `message` and `str(error)` are the same sentence in English, whatever the request's language: the API,
+    the logs and the audit trail use them. `code` never changes with the language."""
 
     def __init__(self, message: str, *, code: str = "invalid_metadata"):
-        super().__init__(message)
-        self.message = message
+        self.hint = message
+        with translation.override("en"):
+            self.message = str(message)
+        super().__init__(self.message)
         self.code = code
 
 
@@ -117,12 +126,12 @@ def certificate_from_text(text: str) -> IdpCertificate:
                 warnings.simplefilter("ignore", CryptographyDeprecationWarning)
                 certificate = x509.load_pem_x509_certificate(body.encode("ascii"))
         except (ValueError, UnicodeEncodeError):
-            raise MetadataError("The certificate is not a readable PEM certificate.",
+            raise MetadataError(_("The certificate is not a readable PEM certificate."),
                                 code="invalid_certificate") from None
     else:
         if "-----BEGIN" in body:
-            raise MetadataError("This is not a certificate (perhaps a private key): paste the IdP's "
-                                "signing certificate, which begins with -----BEGIN CERTIFICATE-----.",
+            raise MetadataError(_("This is not a certificate (perhaps a private key): paste the IdP's "
+                                  "signing certificate, which begins with -----BEGIN CERTIFICATE-----."),
                                 code="invalid_certificate")
         compact = "".join(body.split())
         try:
@@ -133,7 +142,7 @@ def certificate_from_text(text: str) -> IdpCertificate:
                 warnings.simplefilter("ignore", CryptographyDeprecationWarning)
                 certificate = x509.load_der_x509_certificate(der)
         except (binascii.Error, ValueError):
-            raise MetadataError("The certificate is neither PEM nor the base64 of an X.509 certificate.",
+            raise MetadataError(_("The certificate is neither PEM nor the base64 of an X.509 certificate."),
                                 code="invalid_certificate") from None
     return _describe(certificate)
 
@@ -154,42 +163,44 @@ def _describe(certificate: x509.Certificate) -> IdpCertificate:
 def _parse_xml(document: bytes | str) -> Element:
     raw = document.encode("utf-8") if isinstance(document, str) else document
     if len(raw) > MAX_METADATA_BYTES:
-        raise MetadataError(f"The metadata is larger than {MAX_METADATA_BYTES // 1024} kB; IdP metadata is a "
-                            "few kB. Check that you exported the metadata of one identity provider.",
+        raise MetadataError(_filled(_("The metadata is larger than %(size)s kB; IdP metadata is a few kB. Check "
+                                    "that you exported the metadata of one identity provider."),
+                                  size=MAX_METADATA_BYTES // 1024),
                             code="metadata_too_large")
     raw = raw.strip()
     if raw.startswith(b"\xef\xbb\xbf"):  # Entra ID and AD FS save a UTF-8 byte order mark
         raw = raw[3:].lstrip()
     if not raw:
-        raise MetadataError("The metadata is empty.")
+        raise MetadataError(_("The metadata is empty."))
     if not raw.startswith(b"<"):
-        raise MetadataError("This is not XML. Paste the identity provider's metadata XML document (it begins "
-                            "with <?xml or <EntityDescriptor), or give its URL as idp_metadata_url.")
+        raise MetadataError(_("This is not XML. Paste the identity provider's metadata XML document (it begins "
+                              "with <?xml or <EntityDescriptor), or give its URL as idp_metadata_url."))
     try:
         return fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DTDForbidden:
-        raise MetadataError("The metadata contains a DOCTYPE declaration. IdP metadata never needs one and we "
-                            "refuse it, because it is how XXE and entity-expansion attacks are made.",
+        raise MetadataError(_("The metadata contains a DOCTYPE declaration. IdP metadata never needs one and we "
+                              "refuse it, because it is how XXE and entity-expansion attacks are made."),
                             code="unsafe_metadata") from None
     except defusedxml.EntitiesForbidden:
-        raise MetadataError("The metadata declares XML entities, which we refuse (they are how entity-expansion "
-                            "attacks such as 'billion laughs' are made).", code="unsafe_metadata") from None
+        raise MetadataError(_("The metadata declares XML entities, which we refuse (they are how entity-expansion "
+                              "attacks such as 'billion laughs' are made)."), code="unsafe_metadata") from None
     except defusedxml.ExternalReferenceForbidden:
-        raise MetadataError("The metadata refers to external resources, which we refuse (XXE).",
+        raise MetadataError(_("The metadata refers to external resources, which we refuse (XXE)."),
                             code="unsafe_metadata") from None
     except ParseError as error:
-        raise MetadataError(f"The metadata is not well-formed XML ({error}). Download it again from your "
-                            "identity provider rather than copying it by hand.") from None
+        raise MetadataError(_filled(_("The metadata is not well-formed XML (%(error)s). Download it again from "
+                                      "your identity provider rather than copying it by hand."),
+                                    error=str(error))) from None
 
 
 def _describe_root(root: Element) -> str:
     if root.tag == f"{{{NS_SAMLP}}}Response":
-        return "This is a SAML response, not metadata. Paste the metadata XML of your identity provider."
+        return _("This is a SAML response, not metadata. Paste the metadata XML of your identity provider.")
     if root.tag == f"{{{NS_SAML}}}Assertion":
-        return "This is a SAML assertion, not metadata. Paste the metadata XML of your identity provider."
+        return _("This is a SAML assertion, not metadata. Paste the metadata XML of your identity provider.")
     local = root.tag.rsplit("}", 1)[-1]
-    return (f"This is not SAML 2.0 metadata: the document starts with <{local}> where an <EntityDescriptor> "
-            "was expected.")
+    return _filled(_("This is not SAML 2.0 metadata: the document starts with <%(element)s> where an "
+                     "<EntityDescriptor> was expected."), element=local)
 
 
 def _entity_descriptors(root: Element) -> list[Element]:
@@ -216,7 +227,7 @@ def _valid_until(*elements: Element) -> datetime | None:
             continue
         parsed = parse_datetime(value.strip())
         if parsed is None:
-            raise MetadataError(f"The metadata's validUntil '{value}' is not a date.")
+            raise MetadataError(_filled(_("The metadata's validUntil '%(value)s' is not a date."), value=value))
         dates.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
     return min(dates) if dates else None
 
@@ -241,18 +252,18 @@ def _signing_certificates(role: Element) -> list[IdpCertificate]:
             try:
                 certificate = certificate_from_text(element.text or "")
             except MetadataError:
-                raise MetadataError("A signing certificate in the metadata cannot be read (its base64 is damaged). "
-                                    "Download the metadata again from your identity provider.") from None
+                raise MetadataError(_("A signing certificate in the metadata cannot be read (its base64 is damaged). "
+                                      "Download the metadata again from your identity provider.")) from None
             if certificate.sha256_fingerprint not in seen:
                 seen.add(certificate.sha256_fingerprint)
                 certificates.append(certificate)
     return certificates
 
 
-def _check_url(url: str, what: str) -> None:
+def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.netloc:
-        raise MetadataError(f"The metadata's {what} '{url}' is not an http(s) URL.")
+        raise MetadataError(_filled(_("The metadata's endpoint '%(url)s' is not an http(s) URL."), url=url))
 
 
 def parse_idp_metadata(document: bytes | str) -> IdpMetadata:
@@ -262,41 +273,43 @@ def parse_idp_metadata(document: bytes | str) -> IdpMetadata:
     idps = [(entity, role) for entity in entities if (role := _idp_role(entity)) is not None]
     if not idps:
         if any(entity.find(_md("SPSSODescriptor")) is not None for entity in entities):
-            raise MetadataError("The metadata has no IDPSSODescriptor: this looks like service-provider metadata "
-                                "(perhaps ours). Paste the metadata of your identity provider instead.",
+            raise MetadataError(_("The metadata has no IDPSSODescriptor: this looks like service-provider "
+                                  "metadata (perhaps ours). Paste the metadata of your identity provider instead."),
                                 code="not_idp_metadata")
         if any(entity.find(_md("IDPSSODescriptor")) is not None for entity in entities):
-            raise MetadataError("The identity provider in this metadata does not support SAML 2.0 "
-                                "(its IDPSSODescriptor lacks the SAML 2.0 protocol).", code="not_idp_metadata")
+            raise MetadataError(_("The identity provider in this metadata does not support SAML 2.0 "
+                                  "(its IDPSSODescriptor lacks the SAML 2.0 protocol)."), code="not_idp_metadata")
         if any(entity.find(_md("RoleDescriptor")) is not None for entity in entities):
-            raise MetadataError("The metadata has no IDPSSODescriptor: it describes WS-Federation only. Export the "
-                                "SAML 2.0 metadata of your identity provider.", code="not_idp_metadata")
-        raise MetadataError("The metadata has no IDPSSODescriptor, so it does not describe a SAML identity provider.",
+            raise MetadataError(_("The metadata has no IDPSSODescriptor: it describes WS-Federation only. Export "
+                                  "the SAML 2.0 metadata of your identity provider."), code="not_idp_metadata")
+        raise MetadataError(_("The metadata has no IDPSSODescriptor, so it does not describe a SAML identity "
+                              "provider."),
                             code="not_idp_metadata")
     if len(idps) > 1:
         names = ", ".join(entity.get("entityID") or "?" for entity, _role in idps[:5])
-        raise MetadataError(f"The metadata describes {len(idps)} identity providers ({names}). Paste the metadata "
-                            "of the one identity provider for this connection.", code="several_idps")
+        raise MetadataError(_filled(_("The metadata describes %(count)s identity providers (%(names)s). Paste the "
+                                    "metadata of the one identity provider for this connection."),
+                                  count=len(idps), names=names), code="several_idps")
     entity, role = idps[0]
 
     entity_id = (entity.get("entityID") or "").strip()
     if not entity_id:
-        raise MetadataError("The metadata's EntityDescriptor has no entityID.")
+        raise MetadataError(_("The metadata's EntityDescriptor has no entityID."))
     if len(entity_id) > 1024:
-        raise MetadataError("The metadata's entityID is longer than 1024 characters (SAML Metadata 2.3.2).")
+        raise MetadataError(_("The metadata's entityID is longer than 1024 characters (SAML Metadata 2.3.2)."))
 
     sso_urls = _endpoints(role, "SingleSignOnService")
     if not sso_urls:
-        raise MetadataError("The metadata lists no SingleSignOnService with the HTTP-Redirect or HTTP-POST "
-                            "binding, so browsers cannot be sent to this identity provider to sign in.")
+        raise MetadataError(_("The metadata lists no SingleSignOnService with the HTTP-Redirect or HTTP-POST "
+                              "binding, so browsers cannot be sent to this identity provider to sign in."))
     slo_urls = _endpoints(role, "SingleLogoutService")
     for url in [*sso_urls.values(), *slo_urls.values()]:
-        _check_url(url, "endpoint")
+        _check_url(url)
 
     certificates = _signing_certificates(role)
     if not certificates:
-        raise MetadataError("The metadata has no signing certificate in its IDPSSODescriptor, so we could not "
-                            "check the identity provider's signatures.", code="no_signing_certificate")
+        raise MetadataError(_("The metadata has no signing certificate in its IDPSSODescriptor, so we could not "
+                              "check the identity provider's signatures."), code="no_signing_certificate")
 
     parents = {child: parent for parent in root.iter() for child in parent}
     ancestors, node = [], entity
@@ -345,35 +358,38 @@ def _public_addresses(host: str, port: int) -> list[str]:
     try:
         return checked_addresses(host, port, allow_private=_allow_private())
     except HostNotFound:
-        raise MetadataError(f"The host '{host}' of the metadata URL could not be found.",
+        raise MetadataError(_filled(_("The host '%(host)s' of the metadata URL could not be found."), host=host),
                             code="metadata_fetch_failed") from None
     except PrivateAddress as refused:
-        raise MetadataError(f"The metadata URL points to a private, loopback or link-local address "
-                            f"({refused.address}), which we do not fetch. Give a public https URL, or paste the "
-                            "metadata XML.", code="metadata_url_refused") from None
+        raise MetadataError(_filled(_("The metadata URL points to a private, loopback or link-local address "
+                                    "(%(address)s), which we do not fetch. Give a public https URL, or paste the "
+                                    "metadata XML."), address=str(refused.address)),
+                            code="metadata_url_refused") from None
 
 
 def check_metadata_url(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.scheme != "https":
-        raise MetadataError("The metadata URL must start with https://, so that nobody on the way can change it.",
+        raise MetadataError(_("The metadata URL must start with https://, so that nobody on the way can change "
+                              "it."),
                             code="metadata_url_refused")
     if not parts.hostname:
-        raise MetadataError("The metadata URL has no host name.", code="metadata_url_refused")
+        raise MetadataError(_("The metadata URL has no host name."), code="metadata_url_refused")
     if parts.username or parts.password:
-        raise MetadataError("The metadata URL must not contain a user name or password.",
+        raise MetadataError(_("The metadata URL must not contain a user name or password."),
                             code="metadata_url_refused")
     try:
         port = parts.port or 443
     except ValueError:
-        raise MetadataError("The metadata URL has an invalid port.", code="metadata_url_refused") from None
+        raise MetadataError(_("The metadata URL has an invalid port."), code="metadata_url_refused") from None
     return parts.hostname, port
 
 
 def _remaining(deadline: float, host: str, timeout: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise MetadataError(f"{host} did not send the metadata within {timeout:g} seconds.",
+        raise MetadataError(_filled(_("%(host)s did not send the metadata within %(timeout)s seconds."), host=host,
+                                    timeout=f"{timeout:g}"),
                             code="metadata_fetch_failed")
     return left
 
@@ -401,17 +417,20 @@ def _get(url: str, *, deadline: float, timeout: float) -> urllib3.BaseHTTPRespon
         except urllib3.exceptions.NewConnectionError:
             if index + 1 < len(addresses):
                 continue  # e.g. an IPv6 address on a host without an IPv6 route: try the next one
-            raise MetadataError(f"Could not connect to {host}.", code="metadata_fetch_failed") from None
+            raise MetadataError(_filled(_("Could not connect to %(host)s."), host=host),
+                                code="metadata_fetch_failed") from None
         except urllib3.exceptions.SSLError:
-            raise MetadataError(f"The TLS certificate of {host} could not be verified.",
+            raise MetadataError(_filled(_("The TLS certificate of %(host)s could not be verified."), host=host),
                                 code="metadata_fetch_failed") from None
         except (urllib3.exceptions.TimeoutError, TimeoutError):
-            raise MetadataError(f"{host} did not answer within {timeout:g} seconds.",
+            raise MetadataError(_filled(_("%(host)s did not answer within %(timeout)s seconds."), host=host,
+                                        timeout=f"{timeout:g}"),
                                 code="metadata_fetch_failed") from None
         except urllib3.exceptions.HTTPError as error:
-            raise MetadataError(f"The metadata could not be downloaded from {host} ({error.__class__.__name__}).",
+            raise MetadataError(_filled(_("The metadata could not be downloaded from %(host)s (%(error)s)."), host=host,
+                                        error=error.__class__.__name__),
                                 code="metadata_fetch_failed") from None
-    raise MetadataError(f"Could not connect to {host}.", code="metadata_fetch_failed")
+    raise MetadataError(_filled(_("Could not connect to %(host)s."), host=host), code="metadata_fetch_failed")
 
 
 def fetch_idp_metadata_xml(url: str) -> bytes:
@@ -427,7 +446,8 @@ def fetch_idp_metadata_xml(url: str) -> bytes:
                 url = urljoin(url, response.headers["Location"])
                 continue
             if response.status != 200:
-                raise MetadataError(f"Downloading the metadata answered HTTP {response.status}. Check the URL.",
+                raise MetadataError(_filled(_("Downloading the metadata answered HTTP %(status)s. Check the URL."),
+                                            status=response.status),
                                     code="metadata_fetch_failed")
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > MAX_METADATA_BYTES:
@@ -440,17 +460,18 @@ def fetch_idp_metadata_xml(url: str) -> bytes:
                         raise _too_large()
                     _remaining(deadline, host, timeout)  # a server dripping bytes is cut off too
             except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError, TimeoutError):
-                raise MetadataError(f"The download of the metadata from {host} was cut off or took more than "
-                                    f"{timeout:g} seconds.", code="metadata_fetch_failed") from None
+                raise MetadataError(_filled(_("The download of the metadata from %(host)s was cut off or took more "
+                                              "than %(timeout)s seconds."), host=host, timeout=f"{timeout:g}"),
+                                    code="metadata_fetch_failed") from None
             return bytes(body)
         finally:
             response.release_conn()
-    raise MetadataError("The metadata URL redirects too many times.", code="metadata_fetch_failed")
+    raise MetadataError(_("The metadata URL redirects too many times."), code="metadata_fetch_failed")
 
 
 def _too_large() -> MetadataError:
-    return MetadataError(f"The document at the metadata URL is larger than {MAX_METADATA_BYTES // 1024} kB; "
-                         "IdP metadata is a few kB.", code="metadata_too_large")
+    return MetadataError(_filled(_("The document at the metadata URL is larger than %(size)s kB; IdP metadata is "
+                                   "a few kB."), size=MAX_METADATA_BYTES // 1024), code="metadata_too_large")
 
 
 def fetch_idp_metadata(url: str) -> tuple[bytes, IdpMetadata]:
