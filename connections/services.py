@@ -67,7 +67,8 @@ def connection_create(*, organization: Organization, application: Application, s
 
 
 def _metadata_error(error: MetadataError, field: str) -> ApiError:
-    return ApiError(error.message, code=error.code, fields={"saml_config": {field: [error.message]}})
+    # The hint in the request's language: the wizard's page shows it; the API answers in English.
+    return ApiError(error.hint, code=error.code, fields={"saml_config": {field: [error.hint]}})
 
 
 def _from_metadata(metadata: IdpMetadata) -> dict[str, Any]:

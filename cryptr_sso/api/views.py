@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.utils import translation
 from rest_framework.views import APIView
 
 from cryptr_sso.audit import Actor
@@ -16,6 +17,15 @@ class ApiView(APIView):
     required_scope_resource: str | None = None
     parser_classes = PARSER_CLASSES
     schema = ApiAutoSchema()
+
+    def dispatch(self, request, *args, **kwargs):
+        # The API answers in one language: error descriptions (the services' sentences, DRF's own validation
+        # messages) are English whatever Accept-Language says; LocaleMiddleware chose the reader's language
+        # for the pages, not for machine clients.
+        with translation.override("en"):
+            response = super().dispatch(request, *args, **kwargs)
+        response.headers["Content-Language"] = "en"
+        return response
 
     def body(self) -> dict[str, Any]:
         return request_body(self.request)
