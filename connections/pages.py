@@ -40,7 +40,7 @@ def connection_for_sign_in(request, idp_id: str, *, require_active: bool = True,
     """(connection, None) or (None, an error page) for an unknown or inactive connection. An inactive
     connection passes for the IT admin's test login only: `test_return_path` is where this sign-in
     returns, and it must be the one the onboarding wizard armed in this browser (admin_test_login)."""
-    connection = connection_get_for_login(idp_id=idp_id)
+    connection = connection_get_for_login(idp_id=idp_id, request=request)
     if connection is None:
         return None, render(request, "connections/sso_error.html", {
             "title": _("Unknown SSO connection"),

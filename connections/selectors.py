@@ -33,9 +33,24 @@ def connection_get(*, api_key: ApiKey | None, idp_id: str) -> SSOConnection:
     return connection
 
 
-def connection_get_for_login(*, idp_id: str) -> SSOConnection | None:
-    """The connection of a public SSO URL (metadata, ACS, login); None when unknown."""
-    return connection_queryset().filter(id=idp_id).first()
+# The connection /sso/start read to pick the protocol, for the login view it dispatches to.
+_HANDED_OVER = "_cryptr_sso_connection_handed_over"
+
+
+def connection_get_for_login(*, idp_id: str, request=None, hand_over: bool = False) -> SSOConnection | None:
+    """The connection of a public SSO URL (metadata, ACS, login); None when unknown.
+
+    `hand_over=True` keeps the connection read on `request` for the next read of the same idp_id with
+    that request, which takes it (once) instead of running the same SELECT again: /sso/start reads the
+    connection to pick the protocol, then the protocol's login view reads it."""
+    if request is not None:
+        connection = request.__dict__.pop(_HANDED_OVER, None)
+        if connection is not None and connection.id == idp_id:
+            return connection
+    connection = connection_queryset().filter(id=idp_id).first()
+    if hand_over and request is not None and connection is not None:
+        request.__dict__[_HANDED_OVER] = connection
+    return connection
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ class SsoStartView(View):
         from .oidc.views import OidcLoginView
         from .saml.views import SamlLoginView
 
-        connection = connection_get_for_login(idp_id=idp_id)
+        connection = connection_get_for_login(idp_id=idp_id, request=request, hand_over=True)
         # Unknown and inactive connections get their error page from either view (connection_for_sign_in).
         view = OidcLoginView if connection is not None and connection.protocol == OIDC else SamlLoginView
         return view.as_view()(request, idp_id=idp_id)

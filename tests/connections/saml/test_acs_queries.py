@@ -145,3 +145,21 @@ def test_the_first_login_provisions_in_one_transaction(client, idp, sso):
     # The unlocked lookup finds nothing, then the locked path creates the rows inside one savepoint here
     # (a transaction in production).
     assert kinds(statements).count("SAVEPOINT") == 1
+
+
+def test_sso_start_reads_the_connection_once(client, idp, sso):
+    with CaptureQueriesContext(db) as queries:
+        response = client.get(f"/sso/start/{sso.id}")
+    statements = [q["sql"] for q in queries.captured_queries]
+    # The test IdP takes HTTP-POST only: the page posts the signed AuthnRequest to it.
+    assert response.status_code == 200, response.content[:500]
+    assert idp.sso_url.encode() in response.content and b"SAMLRequest" in response.content
+    reads = [sql for sql in statements if sql.startswith("SELECT") and '"connections_ssoconnection"' in sql]
+    assert len(reads) == 1, "\n".join(statements)
+
+
+def test_sso_start_still_refuses_an_inactive_connection(client, sso):
+    connection_update(connection=sso, data={"active": False})
+    response = client.get(f"/sso/start/{sso.id}")
+    assert response.status_code in (403, 409), response.status_code
+    assert b"SAMLRequest" not in response.content
