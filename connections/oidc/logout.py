@@ -12,7 +12,6 @@ post_logout_redirect_uri (already checked against the application's registered U
 
 import logging
 import secrets
-import time
 from urllib.parse import urlencode
 
 from django.http import HttpResponse, HttpResponseRedirect
@@ -28,6 +27,7 @@ from connections.models import SSOConnection
 from connections.providers import OIDC
 
 from .config import post_logout_redirect_uri_for
+from .pending import PendingRequests
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ def take_id_token(request, *, idp_id: str, user_id: str) -> str:
 
 # --- the logout request and its callback ---------------------------------------------------------------
 
-def _pending(request) -> dict:
-    pending = request.session.get(LOGOUTS_SESSION_KEY)
-    return pending if isinstance(pending, dict) else {}
+LOGOUTS = PendingRequests(LOGOUTS_SESSION_KEY, MAX_PENDING, LOGOUT_LIFETIME_SECONDS)
 
 
 def start_oidc_logout(request, *, end_user, next_url: str, schemes: list[str]) -> HttpResponse | None:
@@ -89,12 +87,7 @@ def start_oidc_logout(request, *, end_user, next_url: str, schemes: list[str]) -
             or not connection.oidc_end_session_endpoint or not connection.oidc_client_id):
         return None
     state = secrets.token_urlsafe(32)
-    pending = _pending(request)
-    pending[state] = {"idp_id": connection.id, "next": next_url, "schemes": list(schemes),
-                      "added_on": time.time()}
-    while len(pending) > MAX_PENDING:
-        pending.pop(min(pending, key=lambda key: pending[key]["added_on"]))
-    request.session[LOGOUTS_SESSION_KEY] = pending
+    LOGOUTS.add(request, state, idp_id=connection.id, next=next_url, schemes=list(schemes))
     # RP-Initiated Logout 1.0, section 2: id_token_hint RECOMMENDED; client_id lets the IdP check the
     # post_logout_redirect_uri when it has no hint (an ID token lost to a key change, a sign-in before
     # the gateway kept them).
@@ -112,19 +105,7 @@ def start_oidc_logout(request, *, end_user, next_url: str, schemes: list[str]) -
 
 
 def _take_logout(request, idp_id: str) -> dict:
-    state = request.GET.get("state")
-    if not state:
-        raise OidcLogoutStateInvalid(detail="no state")
-    pending = _pending(request)
-    started = pending.pop(state, None)
-    request.session[LOGOUTS_SESSION_KEY] = pending
-    if not isinstance(started, dict):
-        raise OidcLogoutStateInvalid(detail="unknown state")
-    if started.get("idp_id") != idp_id:
-        raise OidcLogoutStateInvalid(detail="state of another connection")
-    if time.time() - started.get("added_on", 0) > LOGOUT_LIFETIME_SECONDS:
-        raise OidcLogoutStateInvalid(detail="expired")
-    return started
+    return LOGOUTS.take(request, idp_id=idp_id, invalid=OidcLogoutStateInvalid)
 
 
 class OidcLogoutCallbackView(View):

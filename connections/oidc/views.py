@@ -9,7 +9,6 @@ the SAML views.
 
 import logging
 import secrets
-import time
 from urllib.parse import urlencode
 
 from django.http import HttpResponseRedirect
@@ -26,6 +25,7 @@ from connections.sign_in import MissingEmail, record_sign_in, sso_sign_in
 from .backend import ConnectionOidcBackend, asserted_identity, oidc_login
 from .config import oidc_settings_for
 from .logout import remember_id_token
+from .pending import PendingRequests
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ MAX_PENDING = 10  # sign-ins started and not finished in one browser (tabs); the
 REQUEST_LIFETIME_SECONDS = 15 * 60
 
 
-def _pending(request) -> dict:
-    pending = request.session.get(SESSION_KEY)
-    return pending if isinstance(pending, dict) else {}
+SIGN_INS = PendingRequests(SESSION_KEY, MAX_PENDING, REQUEST_LIFETIME_SECONDS)
 
 
 class OidcLoginView(OIDCAuthenticationRequestView):
@@ -73,12 +71,8 @@ class OidcLoginView(OIDCAuthenticationRequestView):
             "code_challenge": generate_code_challenge(code_verifier, "S256"), "code_challenge_method": "S256",
             **self.get_extra_params(request),
         }
-        pending = _pending(request)
-        pending[state] = {"idp_id": connection.id, "nonce": nonce, "code_verifier": code_verifier,
-                          "next": next_path or idp_initiated_landing(connection), "added_on": time.time()}
-        while len(pending) > MAX_PENDING:
-            pending.pop(min(pending, key=lambda key: pending[key]["added_on"]))
-        request.session[SESSION_KEY] = pending
+        SIGN_INS.add(request, state, idp_id=connection.id, nonce=nonce, code_verifier=code_verifier,
+                     next=next_path or idp_initiated_landing(connection))
         separator = "&" if "?" in settings.authorization_endpoint else "?"
         return HttpResponseRedirect(f"{settings.authorization_endpoint}{separator}{urlencode(params)}")
 
@@ -147,16 +141,4 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
     def _take_state(request, idp_id: str) -> dict:
         """The pending request this answer belongs to, used once; refused when missing, unknown, sent
         for another connection or too old."""
-        state = request.GET.get("state")
-        if not state:
-            raise OidcStateInvalid(detail="no state")
-        pending = _pending(request)
-        started = pending.pop(state, None)
-        request.session[SESSION_KEY] = pending
-        if not isinstance(started, dict):
-            raise OidcStateInvalid(detail="unknown state")
-        if started.get("idp_id") != idp_id:
-            raise OidcStateInvalid(detail="state of another connection")
-        if time.time() - started.get("added_on", 0) > REQUEST_LIFETIME_SECONDS:
-            raise OidcStateInvalid(detail="expired")
-        return started
+        return SIGN_INS.take(request, idp_id=idp_id, invalid=OidcStateInvalid)

@@ -7,6 +7,7 @@ First against panva's oidc-provider (tests/peers/oidc-op) with a scripted browse
 crafted IdP of fake_idp.py for the refusals and the cases without a logout at the IdP."""
 
 import logging
+import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -257,8 +258,8 @@ def test_an_expired_logout_state_is_refused(client, org, app, idp_with_logout, s
     connection = make_oidc_connection(org, app, idp_with_logout)
     signed_in(client, connection, idp_with_logout)
     state = query_of(logout(client, org, app)["Location"])["state"]
-    later = oidc_logout.time.time() + oidc_logout.LOGOUT_LIFETIME_SECONDS + 1
-    monkeypatch.setattr(oidc_logout.time, "time", lambda: later)
+    later = time.time() + oidc_logout.LOGOUT_LIFETIME_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
     response = client.get(f"/sso/oidc/logout/callback/{connection.id}", {"state": state})
     assert response.status_code == 400 and "oidc_logout_state_invalid" in response.content.decode()
 
