@@ -17,7 +17,7 @@ from connections.providers import (
     default_attribute_mapping,
     provider_get,
 )
-from connections.saml.metadata import MAX_METADATA_BYTES
+from connections.saml.metadata import MAX_METADATA_BYTES, MetadataError, certificate_from_text
 from cryptr_sso.api.errors import ApiError
 
 from . import wizard
@@ -164,6 +164,11 @@ class IdpMetadataForm(StepForm):
                                   ("certificate", _("Paste the signing certificate."))):
                 if not data.get(name) and name not in self.errors:
                     self.add_error(name, message)
+            if data.get("certificate") and "certificate" not in self.errors:
+                try:
+                    certificate_from_text(data["certificate"])
+                except MetadataError as error:
+                    self.add_error("certificate", error.hint)  # in the wizard's language
         return data
 
     def save(self) -> str | None:

@@ -252,3 +252,48 @@ def test_the_warnings_are_in_french_on_a_french_wizard(client, wizard_url, invit
     assert '<html lang="fr">' in html and "À vérifier" in html
     assert words in html or words.replace("9 jours", "10 jours") in html
     assert "Please check" not in html and "expired on" not in html and "signing certificates" not in html
+
+
+@pytest.mark.parametrize(("form", "french", "english"), [
+    ({"method": "upload", "metadata_xml": "<md:EntityDescriptor"},
+     "Les métadonnées ne sont pas du XML bien formé", "not well-formed XML"),
+    ({"method": "upload", "metadata_xml": "this is not xml"}, "Ce n’est pas du XML.", "This is not XML"),
+    ({"method": "upload", "metadata_xml": XXE}, "Les métadonnées contiennent une déclaration DOCTYPE",
+     "IdP metadata never needs one"),
+    ({"method": "upload", "metadata_xml": NO_CERTIFICATE}, "aucun certificat de signature dans leur IDPSSODescriptor",
+     "no signing certificate"),
+    ({"method": "url", "metadata_url": "https://10.1.2.3/metadata"},
+     "mène à une adresse privée, de bouclage ou locale au lien (10.1.2.3)", "private, loopback or link-local"),
+    ({"method": "url", "metadata_url": "http://idp.example.com/metadata"},
+     "L’URL des métadonnées doit commencer par https://", "must start with https://"),
+    ({"method": "manual", "entity_id": "https://idp.example/metadata", "sso_url": "https://idp.example/sso",
+      "certificate": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"},
+     "Ce n’est pas un certificat (peut-être une clé privée)", "perhaps a private key"),
+], ids=["broken", "not-xml", "xxe", "no-certificate", "private-url", "http-url", "private-key"])
+def test_bad_metadata_is_explained_in_french_on_a_french_wizard(client, wizard_url, invited, form, french, english):
+    """The refusal of connections/saml/metadata.py reaches the French page as a French sentence (with the
+    values involved in it), not as the English one the API answers with."""
+    client.get(wizard_url("idp-metadata"), {"locale": "fr"})
+    response = client.post(wizard_url("idp-metadata"), form)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert '<html lang="fr">' in html
+    assert french in html
+    assert english not in html
+    assert_nothing_saved(invited[0])
+
+
+def test_an_unreachable_metadata_url_is_explained_in_french(client, wizard_url, invited, monkeypatch):
+    import socket
+
+    def resolve(host, port, *args, **kwargs):
+        raise socket.gaierror("Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    client.get(wizard_url("idp-metadata"), {"locale": "fr"})
+    response = client.post(wizard_url("idp-metadata"), {"method": "url",
+                                                        "metadata_url": "https://idp.nowhere.example/md"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "L’hôte « idp.nowhere.example » de l’URL des métadonnées est introuvable." in html
+    assert "could not be found" not in html
