@@ -12,7 +12,7 @@ from django.urls import path
 from django.utils.html import format_html
 
 from . import signing_keys
-from .admin_audit import AuditedAdminMixin
+from .admin_audit import AuditedAdminMixin, ViewOnlyAdminMixin
 from .audit import Actor
 from .models import AuditEvent, SigningKey
 
@@ -37,7 +37,7 @@ class EventFamilyFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("inserted_at", "type", "organization_domain", "actor", "connection_id", "user_id", "ip",
                     "summary")
     list_filter = (EventFamilyFilter, ("inserted_at", admin.DateFieldListFilter), "organization")
@@ -62,16 +62,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     @admin.display(description="data")
     def pretty_data(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.data, indent=2, sort_keys=True, ensure_ascii=False))
-
-    # Read-only: the trail is written by the gateway's services, never edited by hand.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class SigningKeyAdmin(admin.ModelAdmin):

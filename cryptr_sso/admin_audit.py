@@ -98,3 +98,22 @@ def register_audited(model, admin_class=None, site=admin.site) -> None:
         site.register(model, base)
         return
     site.register(model, type(base.__name__, (AuditedAdminMixin, base), {"__module__": base.__module__}))
+
+
+class ViewOnlyAdminMixin:
+    """Rows the gateway writes and an operator only reads (the audit trail, second factors, certificate expiry
+    warnings, webhook deliveries): no add or change form; deleting only where `deletable`."""
+
+    deletable = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return self.deletable and super().has_delete_permission(request, obj)

@@ -12,19 +12,10 @@ from allauth.usersessions.models import UserSession
 from django.contrib import admin
 from django.contrib.auth.models import Group
 
-from cryptr_sso.admin_audit import register_audited
+from cryptr_sso.admin_audit import ViewOnlyAdminMixin, register_audited
 
 
-class ReadOnlyAuthenticatorAdmin(AuthenticatorAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
+class ReadOnlyAuthenticatorAdmin(ViewOnlyAdminMixin, AuthenticatorAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "title": "Second factors (to remove an operator's: Users, action "
                          "\"Reset second factors\")"}

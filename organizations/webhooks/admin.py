@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from cryptr_sso.admin_audit import ViewOnlyAdminMixin
 from cryptr_sso.api.errors import ApiError
 from cryptr_sso.audit import Actor
 
@@ -106,7 +107,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
+    deletable = True
+
     list_display = (
         "inserted_at",
         "event_type",
@@ -122,15 +125,6 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_select_related = ("endpoint",)
     actions = ("redeliver",)
     date_hierarchy = "inserted_at"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Send the selected deliveries again now")
     def redeliver(self, request, queryset):
