@@ -257,7 +257,7 @@ def test_the_warnings_are_in_french_on_a_french_wizard(client, wizard_url, invit
 @pytest.mark.parametrize(("form", "french", "english"), [
     ({"method": "upload", "metadata_xml": "<md:EntityDescriptor"},
      "Les métadonnées ne sont pas du XML bien formé", "not well-formed XML"),
-    ({"method": "upload", "metadata_xml": "this is not xml"}, "Ce n’est pas du XML.", "This is not XML"),
+    ({"method": "upload", "metadata_xml": "this is not xml"}, "Ce n\u2019est pas du XML.", "This is not XML"),
     ({"method": "upload", "metadata_xml": XXE}, "Les métadonnées contiennent une déclaration DOCTYPE",
      "IdP metadata never needs one"),
     ({"method": "upload", "metadata_xml": NO_CERTIFICATE}, "aucun certificat de signature dans leur IDPSSODescriptor",
@@ -265,10 +265,10 @@ def test_the_warnings_are_in_french_on_a_french_wizard(client, wizard_url, invit
     ({"method": "url", "metadata_url": "https://10.1.2.3/metadata"},
      "mène à une adresse privée, de bouclage ou locale au lien (10.1.2.3)", "private, loopback or link-local"),
     ({"method": "url", "metadata_url": "http://idp.example.com/metadata"},
-     "L’URL des métadonnées doit commencer par https://", "must start with https://"),
+     "L\u2019URL des métadonnées doit commencer par https://", "must start with https://"),
     ({"method": "manual", "entity_id": "https://idp.example/metadata", "sso_url": "https://idp.example/sso",
       "certificate": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"},
-     "Ce n’est pas un certificat (peut-être une clé privée)", "perhaps a private key"),
+     "Ce n\u2019est pas un certificat (peut-être une clé privée)", "perhaps a private key"),
 ], ids=["broken", "not-xml", "xxe", "no-certificate", "private-url", "http-url", "private-key"])
 def test_bad_metadata_is_explained_in_french_on_a_french_wizard(client, wizard_url, invited, form, french, english):
     """The refusal of connections/saml/metadata.py reaches the French page as a French sentence (with the
@@ -295,5 +295,5 @@ def test_an_unreachable_metadata_url_is_explained_in_french(client, wizard_url, 
                                                         "metadata_url": "https://idp.nowhere.example/md"})
     assert response.status_code == 400
     html = response.content.decode()
-    assert "L’hôte « idp.nowhere.example » de l’URL des métadonnées est introuvable." in html
+    assert "L\u2019hôte « idp.nowhere.example » de l\u2019URL des métadonnées est introuvable." in html
     assert "could not be found" not in html
