@@ -170,7 +170,7 @@ SESSION_COOKIE_HTTPONLY = True
 # people out, nothing more. Without Redis, the database keeps them.
 SESSION_ENGINE = os.environ.get(
     "SESSION_ENGINE",
-    "django.contrib.sessions.backends.cache" if REDIS_URL else "django.contrib.sessions.backends.db",
+    "cryptr_sso.cache" if REDIS_URL else "django.contrib.sessions.backends.db",
 )
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
