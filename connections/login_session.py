@@ -71,7 +71,9 @@ def end_user_from_session(request, *, organization_id=None) -> EndUserSession | 
         return None
     if organization_id is not None and str(organization_id) != data["organization_id"]:
         return None
-    user = User.objects.filter(pk=data["user_id"], active=True).select_related("organization").first()
+    # By primary key: no ORDER BY (`.first()` would add the model's ordering).
+    user = next(iter(User.objects.filter(pk=data["user_id"], active=True).select_related("organization")
+                     .order_by()[:1]), None)
     if user is None or str(user.organization_id) != data["organization_id"]:
         return None
     if sign_in_revoked(data, user):

@@ -47,7 +47,8 @@ def connection_get_for_login(*, idp_id: str, request=None, hand_over: bool = Fal
         connection = request.__dict__.pop(_HANDED_OVER, None)
         if connection is not None and connection.id == idp_id:
             return connection
-    connection = connection_queryset().filter(id=idp_id).first()
+    # By primary key: no ORDER BY (the model's ordering would make `.first()` compile one for nothing).
+    connection = next(iter(connection_queryset().order_by().filter(id=idp_id)[:1]), None)
     if hand_over and request is not None and connection is not None:
         request.__dict__[_HANDED_OVER] = connection
     return connection

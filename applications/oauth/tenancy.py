@@ -87,7 +87,8 @@ class TenantMiddleware:
             return self.get_response(request)
 
         domain, rest = match["domain"], match["rest"] or "/"
-        organization = Organization.objects.filter(domain=domain).first()
+        # By its unique domain: no ORDER BY (`.first()` would add the model's ordering).
+        organization = next(iter(Organization.objects.filter(domain=domain).order_by()[:1]), None)
         if organization is None:
             return _unknown_tenant(request, domain, rest)
 

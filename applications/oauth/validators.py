@@ -55,6 +55,11 @@ GATEWAY_CLAIMS = ("tnt", "sci", "ips")
 USER_CLAIMS = ("email", "email_verified", "given_name", "family_name", "name")
 
 
+def _first(queryset):
+    """The one row of a lookup by a unique key, or None, without the ORDER BY `.first()` adds."""
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 class GatewayOAuth2Validator(OAuth2Validator):
     oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, **dict.fromkeys(GATEWAY_CLAIMS, "openid")}
 
@@ -163,7 +168,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if grants is None:
             grants = request.cryptr_grants = {}
         if code not in grants:
-            grants[code] = Grant.objects.select_related("user").filter(code=code).first() if code else None
+            grants[code] = _first(Grant.objects.select_related("user").filter(code=code)) if code else None
         grant = grants[code]
         if grant is None or any_client:
             return grant
