@@ -594,7 +594,8 @@ def setup_tenant(args) -> dict:
 
 # --- --breakdown: SQL queries, Redis commands and CPU per request, in-process ---------------------------
 
-def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: str = "") -> None:
+def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: str = "",
+              callers_of: str = "") -> None:
     """One login + exchange at a time through Django's test client (no gunicorn): the SQL queries, the
     Redis commands and the CPU time of each request (the first round warms the caches and is not shown).
     With `show_sql`, the statements and Redis commands of each request of the last round follow; with
@@ -704,6 +705,9 @@ def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: s
         for order in ("cumulative", "tottime"):
             print(f"\ncProfile of '{cprofile}...' requests, by {order} (CPU time; cProfile adds its own overhead):")
             pstats.Stats(profiler).strip_dirs().sort_stats(order).print_stats(45)
+        if callers_of:
+            print(f"\nWho calls '{callers_of}' in those requests:")
+            pstats.Stats(profiler).strip_dirs().sort_stats("cumulative").print_callers(callers_of)
 
 
 # --- gunicorn ----------------------------------------------------------------------------------------
@@ -847,6 +851,8 @@ def main() -> None:
                         help="with --breakdown: each request's SQL and Redis commands")
     parser.add_argument("--cprofile", default="", metavar="LABEL",
                         help="with --breakdown: cProfile the requests whose label starts with LABEL (e.g. ACS)")
+    parser.add_argument("--callers-of", default="", metavar="FUNCTION",
+                        help="with --cprofile: also who calls FUNCTION (a pstats pattern, e.g. deepcopy)")
     parser.add_argument("--rounds", type=int, default=4, help="with --breakdown: rounds, the first one not counted")
     parser.add_argument("--profile", help="py-spy the worker during the client run, into PATH.txt and PATH.svg")
     parser.add_argument("--port", type=int, default=8101)
@@ -872,7 +878,8 @@ def main() -> None:
     log(f"organization {tenant['domain']}: public + confidential applications, SAML connection {tenant['idp_id']} "
         f"(active), {args.users} returning users, through the services")
     if args.breakdown:
-        breakdown(tenant, rounds=args.rounds, show_sql=args.show_sql, cprofile=args.cprofile)
+        breakdown(tenant, rounds=args.rounds, show_sql=args.show_sql, cprofile=args.cprofile,
+                  callers_of=args.callers_of)
         return
     result = measure(args, tenant)
     load_at_end = ", ".join(f"{value:.2f}" for value in os.getloadavg())
