@@ -63,3 +63,14 @@ def _fresh_signing_key_view(monkeypatch):
     key_cache.clear()
     yield
     key_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tenant_lookup():
+    """applications.oauth.tenancy keeps each process's organizations by domain, dropped by the signals of a
+    save or delete; a test's rolled-back rows send none, so every test starts with nothing kept."""
+    from applications.oauth import tenancy
+
+    tenancy._kept.clear()
+    yield
+    tenancy._kept.clear()

@@ -7,18 +7,30 @@ organization is put on the request and, for the oauthlib side, into `request.MET
 HTTP client can set (headers arrive as `HTTP_*`), which the validator reads back.
 """
 
+import copy
+import functools
+import logging
 import re
+import secrets
+import threading
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils.cache import patch_vary_headers
 from django.views.defaults import page_not_found
 from oauth2_provider.models import is_origin_allowed
+from redis.exceptions import RedisError
 
 from cryptr_sso.api.errors import json_error
 from organizations.models import Organization
+
+logger = logging.getLogger(__name__)
 
 TENANT_URLCONF = "applications.oauth.urls"
 META_ORGANIZATION_ID = "cryptr.organization_id"
@@ -75,6 +87,90 @@ def request_issuer(request) -> str:
     return issuer_for(domain)
 
 
+# --- the organization of a /t/<domain>/ request, kept per process ------------------------------------------
+#
+# Every /t/<domain>/ request needs its organization; a process keeps the rows it read, each with the
+# domain's version token from Redis, and uses one only while Redis still holds that token (one GET instead
+# of a SELECT). Saving or deleting an organization (any process: signals connected in ApplicationsConfig)
+# drops the token once the transaction commits, and this process's copy at once; a write that bypasses the
+# signals (raw SQL, QuerySet.update) is seen within VERSION_SECONDS, when the token expires. Unknown
+# domains are never kept, so a new organization is found at once. Without the Redis cache (the embedded
+# default), every request reads the row.
+
+VERSION_SECONDS = 300
+_MAX_KEPT = 1000
+_kept: dict[str, tuple[str, tuple]] = {}  # domain -> (version token, the row's values)
+_kept_lock = threading.Lock()
+
+
+def _version_key(domain: str) -> str:
+    return f"tenant-organization-version:{domain}"
+
+
+@functools.cache
+def _fields() -> list[str]:
+    return [field.attname for field in Organization._meta.concrete_fields]
+
+
+def _read(domain: str) -> Organization | None:
+    # By its unique domain: no ORDER BY (`.first()` would add the model's ordering).
+    return next(iter(Organization.objects.filter(domain=domain).order_by()[:1]), None)
+
+
+def organization_for_domain(domain: str) -> Organization | None:
+    if not isinstance(caches["default"], RedisCache):
+        return _read(domain)
+    key = _version_key(domain)
+    try:
+        version = cache.get(key)
+        if version is None:
+            cache.add(key, secrets.token_hex(8), timeout=VERSION_SECONDS)
+            version = cache.get(key)
+    except RedisError:  # Redis down: the row, as without the cache (token requests keep working)
+        logger.warning("Tenant lookup without Redis for %s", domain)
+        return _read(domain)
+    kept = _kept.get(domain)
+    if kept is not None and version is not None and kept[0] == version:
+        # A new instance per request (its own copies of the values): nothing a request does to it is shared.
+        return Organization.from_db("default", _fields(), copy.deepcopy(kept[1]))
+    organization = _read(domain)  # read after the token: a write committed meanwhile drops the token
+    with _kept_lock:
+        if organization is None or version is None:
+            _kept.pop(domain, None)
+        else:
+            if len(_kept) >= _MAX_KEPT:
+                _kept.clear()
+            _kept[domain] = (version, tuple(copy.deepcopy(getattr(organization, name)) for name in _fields()))
+    return organization
+
+
+def forget_organization(domain: str) -> None:
+    """This process's copy now; every process's once the current transaction commits (or at once outside one).
+    If Redis cannot be told, the other processes see the change when the token expires (VERSION_SECONDS)."""
+    with _kept_lock:
+        _kept.pop(domain, None)
+
+    def drop_version():
+        with _kept_lock:
+            _kept.pop(domain, None)
+        try:
+            cache.delete(_version_key(domain))
+        except RedisError:  # the write is committed; only other processes' copies wait for the expiry
+            logger.exception("Could not drop the tenant version token of %s", domain)
+
+    transaction.on_commit(drop_version)
+
+
+def _organization_changed(sender, instance, **kwargs):
+    forget_organization(instance.domain)
+
+
+def connect_signals() -> None:
+    """Called by ApplicationsConfig.ready(), in every process (web, Celery, management commands)."""
+    post_save.connect(_organization_changed, sender=Organization, dispatch_uid="tenancy-organization-saved")
+    post_delete.connect(_organization_changed, sender=Organization, dispatch_uid="tenancy-organization-deleted")
+
+
 class TenantMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -87,8 +183,7 @@ class TenantMiddleware:
             return self.get_response(request)
 
         domain, rest = match["domain"], match["rest"] or "/"
-        # By its unique domain: no ORDER BY (`.first()` would add the model's ordering).
-        organization = next(iter(Organization.objects.filter(domain=domain).order_by()[:1]), None)
+        organization = organization_for_domain(domain)
         if organization is None:
             return _unknown_tenant(request, domain, rest)
 
