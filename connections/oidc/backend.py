@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
+from django.utils.translation import gettext_lazy
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from connections.exceptions import (
@@ -96,9 +97,9 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
         if answer.status != 200:
             raise OidcUserinfoError(detail=f"HTTP {answer.status}")
         if answer.content_type.lower().startswith("application/jwt"):
-            raise OidcUserinfoError("The IdP answers userinfo as a signed JWT, which the gateway does not read: "
-                                    "choose a JSON userinfo response, or put the claims in the ID token.",
-                                    detail="application/jwt")
+            raise OidcUserinfoError(gettext_lazy(
+                "The IdP answers userinfo as a signed JWT, which the gateway does not read: choose a JSON "
+                "userinfo response, or put the claims in the ID token."), detail="application/jwt")
         try:
             userinfo = answer.json("userinfo answer")
         except OidcFetchError:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import jwt
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy
 
 from connections.exceptions import (
     HostedDomainRefused,
@@ -60,7 +61,7 @@ def fetch_jwks(jwks_uri: str) -> list[dict]:
     document = get_json(jwks_uri, what="IdP's key set (JWKS)")
     keys = document.get("keys")
     if not isinstance(keys, list):
-        raise OidcFetchError("The IdP's key set (JWKS) has no 'keys' list.", detail="jwks")
+        raise OidcFetchError(gettext_lazy("The IdP's key set (JWKS) has no 'keys' list."), detail="jwks")
     return [key for key in keys if isinstance(key, dict)]
 
 
