@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
+from cryptr_sso.queries import one_by_key
 from organizations.models import User
 
 SESSION_KEY = "cryptr_end_user"
@@ -71,9 +72,7 @@ def end_user_from_session(request, *, organization_id=None) -> EndUserSession | 
         return None
     if organization_id is not None and str(organization_id) != data["organization_id"]:
         return None
-    # By primary key: no ORDER BY (`.first()` would add the model's ordering).
-    user = next(iter(User.objects.filter(pk=data["user_id"], active=True).select_related("organization")
-                     .order_by()[:1]), None)
+    user = one_by_key(User.objects.filter(pk=data["user_id"], active=True).select_related("organization"))
     if user is None or str(user.organization_id) != data["organization_id"]:
         return None
     if sign_in_revoked(data, user):

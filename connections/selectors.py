@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from cryptr_sso.api.errors import NotFound
+from cryptr_sso.queries import one_by_key
 from organizations.models import ApiKey, Organization
 
 from .models import SSOConnection
@@ -47,8 +48,7 @@ def connection_get_for_login(*, idp_id: str, request=None, hand_over: bool = Fal
         connection = request.__dict__.pop(_HANDED_OVER, None)
         if connection is not None and connection.id == idp_id:
             return connection
-    # By primary key: no ORDER BY (the model's ordering would make `.first()` compile one for nothing).
-    connection = next(iter(connection_queryset().order_by().filter(id=idp_id)[:1]), None)
+    connection = one_by_key(connection_queryset().filter(id=idp_id))
     if hand_over and request is not None and connection is not None:
         request.__dict__[_HANDED_OVER] = connection
     return connection

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cryptr_sso import audit
+from cryptr_sso.queries import one_by_key
 from organizations.models import Identity, User
 
 from .exceptions import SsoConnectionError
@@ -147,10 +148,9 @@ def _returning_user_unchanged(connection: SSOConnection, identity: AssertedIdent
     SELECT and one UPDATE of the identity's login stamp, no transaction. None when anything else is to be
     done (new subject, profile or email verification to write, identity gone meanwhile): the caller then
     takes the locked path, which decides again from scratch."""
-    linked = (
+    linked = one_by_key(
         Identity.objects.select_related("user")
         .filter(idp_id=connection.id, subject=identity.subject, user__organization=connection.organization)
-        .first()
     )
     if linked is None:
         return None

@@ -28,6 +28,7 @@ from oauth2_provider.models import is_origin_allowed
 from redis.exceptions import RedisError
 
 from cryptr_sso.api.errors import json_error
+from cryptr_sso.queries import one_by_key
 from organizations.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -113,8 +114,7 @@ def _fields() -> list[str]:
 
 
 def _read(domain: str) -> Organization | None:
-    # By its unique domain: no ORDER BY (`.first()` would add the model's ordering).
-    return next(iter(Organization.objects.filter(domain=domain).order_by()[:1]), None)
+    return one_by_key(Organization.objects.filter(domain=domain))
 
 
 def organization_for_domain(domain: str) -> Organization | None:

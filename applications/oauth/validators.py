@@ -45,6 +45,7 @@ from applications.oauth.tenancy import (
 )
 from applications.oauth.tokens import SsoSignIn, sign_jwt, sso_sign_in
 from cryptr_sso.audit import record_event
+from cryptr_sso.queries import one_by_key
 from organizations.models import Organization
 
 # The oauthlib request whose client is being authenticated (see GatewayOAuth2Validator._check_secret).
@@ -53,11 +54,6 @@ _authenticating: ContextVar = ContextVar("authenticating_client_request", defaul
 # The gateway's own claims are released with the `openid` scope, like `sub`.
 GATEWAY_CLAIMS = ("tnt", "sci", "ips")
 USER_CLAIMS = ("email", "email_verified", "given_name", "family_name", "name")
-
-
-def _first(queryset):
-    """The one row of a lookup by a unique key, or None, without the ORDER BY `.first()` adds."""
-    return next(iter(queryset.order_by()[:1]), None)
 
 
 class GatewayOAuth2Validator(OAuth2Validator):
@@ -168,7 +164,7 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if grants is None:
             grants = request.cryptr_grants = {}
         if code not in grants:
-            grants[code] = _first(Grant.objects.select_related("user").filter(code=code)) if code else None
+            grants[code] = one_by_key(Grant.objects.select_related("user").filter(code=code)) if code else None
         grant = grants[code]
         if grant is None or any_client:
             return grant
