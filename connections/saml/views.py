@@ -135,7 +135,7 @@ class AssertionConsumerView(View):
             user = sso_sign_in(connection=connection, identity=AssertedIdentity(
                 subject=login.name_id, attributes=login.attributes, name_id_format=login.name_id_format,
                 authenticated_at=login.authn_instant,
-            ))
+            ), request=request)
         except SsoConnectionError as exc:
             logger.warning("SSO sign-in refused on %s: %s", connection.id, exc.code)
             if armed_return_path(request, connection.id):

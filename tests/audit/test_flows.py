@@ -44,6 +44,7 @@ def test_saml_sign_in_records_success_and_jit_provisioning(client, live_connecti
     user = User.objects.get(email="jane.doe@acme.test")
     provisioned = one_event("user.provisioned")
     assert provisioned.user_id == str(user.pk) and provisioned.connection_id == live_connection.id
+    assert provisioned.actor == f"end_user:{user.pk}" and provisioned.ip == "198.51.100.7"
     succeeded = one_event("sso.login.succeeded")
     assert succeeded.user_id == str(user.pk) and succeeded.actor == f"end_user:{user.pk}"
     assert succeeded.ip == "198.51.100.7" and succeeded.user_agent == "Mozilla/5.0 (audit test)"
