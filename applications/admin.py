@@ -22,15 +22,20 @@ LIST_FIELDS = {
 
 class ApplicationForm(forms.ModelForm):
     application_type = forms.ChoiceField(choices=APPLICATION_TYPE_CHOICES)
-    allowed_redirect_uris_after_login = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}),
-                                                        help_text="One per line; https (http only for localhost).")
-    allowed_redirect_uris_after_logout = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                                                         help_text="One per line.")
-    allowed_origins_cors = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False,
-                                           help_text="Origins allowed to call the token endpoint from a browser "
-                                                     "(https://app.example.com), one per line.")
-    default_redirect_uri_after_login = forms.CharField(required=False, max_length=2000,
-                                                       help_text="One of the allowed URIs; the first when empty.")
+    allowed_redirect_uris_after_login = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), help_text="One per line; https (http only for localhost)."
+    )
+    allowed_redirect_uris_after_logout = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="One per line."
+    )
+    allowed_origins_cors = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Origins allowed to call the token endpoint from a browser (https://app.example.com), one per line.",
+    )
+    default_redirect_uri_after_login = forms.CharField(
+        required=False, max_length=2000, help_text="One of the allowed URIs; the first when empty."
+    )
     default_redirect_uri_after_logout = forms.CharField(required=False, max_length=2000)
 
     class Meta:
@@ -67,13 +72,17 @@ class ApplicationForm(forms.ModelForm):
         cleaned["default_redirect_uri_after_login"] = default_login
         default_logout = cleaned.get("default_redirect_uri_after_logout", "").strip()
         if default_logout and default_logout not in logout:
-            self.add_error("default_redirect_uri_after_logout",
-                           "Must be one of the allowed redirect URIs after logout.")
+            self.add_error(
+                "default_redirect_uri_after_logout", "Must be one of the allowed redirect URIs after logout."
+            )
         cleaned["default_redirect_uri_after_logout"] = default_logout
         application_type = cleaned.get("application_type")
         if self.instance.pk and application_type and client_type_of(application_type) != self.instance.client_type:
-            self.add_error("application_type", f"This application is a {self.instance.client_type} client; choose "
-                                               "a type of the same kind, or create a new application.")
+            self.add_error(
+                "application_type",
+                f"This application is a {self.instance.client_type} client; choose "
+                "a type of the same kind, or create a new application.",
+            )
         return cleaned
 
 
@@ -94,11 +103,20 @@ class ApplicationAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_fields(self, request, obj=None):
-        fields = ["organization", "name", "description", "application_type", "allowed_redirect_uris_after_login",
-                  "default_redirect_uri_after_login", "allowed_redirect_uris_after_logout",
-                  "default_redirect_uri_after_logout", "allowed_origins_cors"]
-        return fields if obj is None else ["client_id", "client_type", *fields, "connections_count", "created",
-                                           "updated"]
+        fields = [
+            "organization",
+            "name",
+            "description",
+            "application_type",
+            "allowed_redirect_uris_after_login",
+            "default_redirect_uri_after_login",
+            "allowed_redirect_uris_after_logout",
+            "default_redirect_uri_after_logout",
+            "allowed_origins_cors",
+        ]
+        return (
+            fields if obj is None else ["client_id", "client_type", *fields, "connections_count", "created", "updated"]
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # An application never moves to another organization: its tokens and connections are that tenant's.
@@ -109,25 +127,45 @@ class ApplicationAdmin(admin.ModelAdmin):
         return obj.sso_connections.count()
 
     def _data(self, form) -> dict:
-        keys = ("name", "description", "application_type", "default_redirect_uri_after_login",
-                "default_redirect_uri_after_logout", *LIST_FIELDS)
+        keys = (
+            "name",
+            "description",
+            "application_type",
+            "default_redirect_uri_after_login",
+            "default_redirect_uri_after_logout",
+            *LIST_FIELDS,
+        )
         return {key: form.cleaned_data[key] for key in keys}
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.application_update(application=Application.objects.get(pk=obj.pk), data=self._data(form),
-                                        by=Actor.operator(request))
+            services.application_update(
+                application=Application.objects.get(pk=obj.pk), data=self._data(form), by=Actor.operator(request)
+            )
             return
-        application, secret = services.application_create(organization=form.cleaned_data["organization"],
-                                                          **self._data(form), by=Actor.operator(request))
+        application, secret = services.application_create(
+            organization=form.cleaned_data["organization"], **self._data(form), by=Actor.operator(request)
+        )
         obj.pk, obj.client_id, obj._state.adding = application.pk, application.client_id, False
         if secret:
-            messages.warning(request, format_html(
-                "Application created. client_id: <code>{}</code> client_secret: <code>{}</code> Copy the secret "
-                "now: it is stored hashed and will not be shown again.", application.client_id, secret))
+            messages.warning(
+                request,
+                format_html(
+                    "Application created. client_id: <code>{}</code> client_secret: <code>{}</code> Copy the secret "
+                    "now: it is stored hashed and will not be shown again.",
+                    application.client_id,
+                    secret,
+                ),
+            )
         else:
-            messages.info(request, format_html("Application created. client_id: <code>{}</code> (a public client: "
-                                               "it has no secret and must use PKCE).", application.client_id))
+            messages.info(
+                request,
+                format_html(
+                    "Application created. client_id: <code>{}</code> (a public client: "
+                    "it has no secret and must use PKCE).",
+                    application.client_id,
+                ),
+            )
 
     def delete_model(self, request, obj):
         services.application_delete(application=obj, by=Actor.operator(request))
@@ -138,11 +176,22 @@ class ApplicationAdmin(admin.ModelAdmin):
 def _reregister(model, base):
     if admin.site.is_registered(model):
         admin.site.unregister(model)
-    admin.site.register(model, type(f"{model.__name__}Admin", (AuditedAdminMixin, base), {
-        "search_fields": ("application__client_id", "application__name", "user__email"),
-    }))
+    admin.site.register(
+        model,
+        type(
+            f"{model.__name__}Admin",
+            (AuditedAdminMixin, base),
+            {
+                "search_fields": ("application__client_id", "application__name", "user__email"),
+            },
+        ),
+    )
 
 
-for _model, _base in ((AccessToken, dot_admin.AccessTokenAdmin), (RefreshToken, dot_admin.RefreshTokenAdmin),
-                      (Grant, dot_admin.GrantAdmin), (IDToken, dot_admin.IDTokenAdmin)):
+for _model, _base in (
+    (AccessToken, dot_admin.AccessTokenAdmin),
+    (RefreshToken, dot_admin.RefreshTokenAdmin),
+    (Grant, dot_admin.GrantAdmin),
+    (IDToken, dot_admin.IDTokenAdmin),
+):
     _reregister(_model, _base)

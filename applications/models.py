@@ -59,8 +59,11 @@ class GeneratedClientSecretField(ClientSecretField):
 
     def pre_save(self, model_instance, add):
         secret = getattr(model_instance, self.attname)
-        if (getattr(model_instance, "hash_client_secret", True) and len(secret or "") >= GENERATED_SECRET_MIN_LENGTH
-                and GeneratedSecretHasher.verifiable()):
+        if (
+            getattr(model_instance, "hash_client_secret", True)
+            and len(secret or "") >= GENERATED_SECRET_MIN_LENGTH
+            and GeneratedSecretHasher.verifiable()
+        ):
             try:
                 identify_hasher(secret)
             except ValueError:  # not hashed yet
@@ -175,9 +178,13 @@ class RefreshToken(SsoLoginFields, AbstractRefreshToken):  # noqa: DJ008 (django
         noted = _revoked_families.get()
         if noted is not None and token_family:
             family = cls.objects.filter(token_family=token_family)
-            row = family.values("user_id", "idp_id", client_id=models.F("application__client_id"),
-                                organization_id=models.F("application__organization_id"),
-                                organization_domain=models.F("application__organization__domain")).first()
+            row = family.values(
+                "user_id",
+                "idp_id",
+                client_id=models.F("application__client_id"),
+                organization_id=models.F("application__organization_id"),
+                organization_domain=models.F("application__organization__domain"),
+            ).first()
             if row is not None:
                 noted.append({**row, "family": token_family, "live": family.filter(revoked__isnull=True).count()})
         super().revoke_family(token_family)

@@ -99,5 +99,6 @@ class ApplicationOutput(serializers.Serializer):
 class ApplicationCreatedOutput(ApplicationOutput):
     """The only response that carries the client secret: the one of the creation of a confidential client."""
 
-    client_secret = serializers.CharField(allow_null=True,
-                                          help_text="Shown once, for confidential clients; stored hashed.")
+    client_secret = serializers.CharField(
+        allow_null=True, help_text="Shown once, for confidential clients; stored hashed."
+    )

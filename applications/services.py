@@ -60,8 +60,10 @@ def application_create(
 ) -> tuple[Application, str | None]:
     """Returns the application and, for a confidential client, its secret: stored hashed, never shown again."""
     if application_type not in APPLICATION_TYPES:
-        raise ApiError(f"Unknown application_type '{application_type}'.",
-                       fields={"application_type": ["Unknown application type."]})
+        raise ApiError(
+            f"Unknown application_type '{application_type}'.",
+            fields={"application_type": ["Unknown application type."]},
+        )
     logout_uris = allowed_redirect_uris_after_logout or []
     client_type = client_type_of(application_type)
     # Public clients never authenticate with a secret; they still get an unusable random one rather
@@ -83,15 +85,21 @@ def application_create(
         redirect_uris=_join(allowed_redirect_uris_after_login),
         post_logout_redirect_uris=_join(logout_uris),
         default_redirect_uri_after_login=default_redirect_uri_after_login or allowed_redirect_uris_after_login[0],
-        default_redirect_uri_after_logout=(default_redirect_uri_after_logout
-                                           if default_redirect_uri_after_logout is not None
-                                           else (logout_uris[0] if logout_uris else "")),
+        default_redirect_uri_after_logout=(
+            default_redirect_uri_after_logout
+            if default_redirect_uri_after_logout is not None
+            else (logout_uris[0] if logout_uris else "")
+        ),
     )
     _check_defaults(application)
     with transaction.atomic():
         application.save()  # DOT's ClientSecretField hashes the secret on save
-        audit.record("application.created", by=by, organization=organization,
-                     data={"client_id": application.client_id, "changes": audit.changes({}, application)})
+        audit.record(
+            "application.created",
+            by=by,
+            organization=organization,
+            data={"client_id": application.client_id, "changes": audit.changes({}, application)},
+        )
     return application, (secret if client_type == CONFIDENTIAL else None)
 
 
@@ -116,8 +124,12 @@ def application_update(*, application: Application, data: dict[str, Any], by: Ac
     _check_defaults(application)
     with transaction.atomic():
         application.save()
-        audit.record("application.updated", by=by, organization=application.organization,
-                     data={"client_id": application.client_id, "changes": audit.changes(before, application)})
+        audit.record(
+            "application.updated",
+            by=by,
+            organization=application.organization,
+            data={"client_id": application.client_id, "changes": audit.changes(before, application)},
+        )
     return application
 
 
@@ -127,8 +139,13 @@ def application_delete(*, application: Application, by: Actor | None = None) -> 
         if idp_ids:
             raise Conflict(
                 f"The application is used by the SSO connection(s) {', '.join(idp_ids)}. Delete them or move them "
-                "to another application first.", code="application_in_use",
+                "to another application first.",
+                code="application_in_use",
             )
-        audit.record("application.deleted", by=by, organization=application.organization,
-                     data={"client_id": application.client_id, "name": application.name})
+        audit.record(
+            "application.deleted",
+            by=by,
+            organization=application.organization,
+            data={"client_id": application.client_id, "name": application.name},
+        )
         application.delete()

@@ -55,8 +55,9 @@ def validate_origin(value: str) -> str:
         value = value[:-1]
     parts = _check_scheme_and_host(value, "origin")
     if parts.path or parts.query or "#" in value:
-        raise UriError(f"'{value}' is not an origin: give the scheme, host and port only, "
-                       "such as https://app.example.com.")
+        raise UriError(
+            f"'{value}' is not an origin: give the scheme, host and port only, such as https://app.example.com."
+        )
     return value
 
 

@@ -49,6 +49,7 @@ NEW_EMAIL_PREFIX = "new-"
 
 # --- the HTTP client (runs in its own process: `api_users.py --client SPEC.json`) -----------------
 
+
 def _percentile(sorted_values: list[float], fraction: float) -> float:
     if not sorted_values:
         return float("nan")
@@ -86,8 +87,9 @@ def server_cpu(server_pid: int, db_name: str) -> tuple[float, float]:
     return app, db
 
 
-def run_scenario(scenario: dict, base: str, headers: dict, run_tag: str,
-                 cpu=lambda: (0.0, 0.0)) -> tuple[list[float], dict, float, tuple[float, float]]:
+def run_scenario(
+    scenario: dict, base: str, headers: dict, run_tag: str, cpu=lambda: (0.0, 0.0)
+) -> tuple[list[float], dict, float, tuple[float, float]]:
     """One scenario: `count` requests from `concurrency` threads (one keep-alive session each), at most
     `time_cap` seconds. Returns the latencies of the expected answers, the other answers, the wall time
     and the server's CPU seconds (app, database) during the measured requests."""
@@ -98,9 +100,11 @@ def run_scenario(scenario: dict, base: str, headers: dict, run_tag: str,
 
     def request(session, i):
         if method == "POST":
-            body = {"email": f"{NEW_EMAIL_PREFIX}{run_tag}-{label}-{i}@bench.example",
-                    "profile": {"given_name": "Bench", "family_name": f"User {i}"},
-                    "meta_data": {"source": "benchmark"}}
+            body = {
+                "email": f"{NEW_EMAIL_PREFIX}{run_tag}-{label}-{i}@bench.example",
+                "profile": {"given_name": "Bench", "family_name": f"User {i}"},
+                "meta_data": {"source": "benchmark"},
+            }
             return session.post(base + paths[0], json=body, headers=headers, timeout=30)
         return session.get(base + paths[i % len(paths)], headers=headers, timeout=30)
 
@@ -154,14 +158,24 @@ def run_client(spec_path: str) -> None:
     assert base.startswith("http://127.0.0.1:"), "the benchmark only talks to 127.0.0.1"
     headers = {"Authorization": f"Bearer {spec['token']}", "Accept": "application/json"}
     merged: dict[str, dict] = {}  # a scenario run in several rounds is reported once
+
     def cpu():
         return server_cpu(spec["server_pid"], spec["db_name"])
 
     for scenario in spec["scenarios"]:
         latencies, errors, wall, (app_cpu, db_cpu) = run_scenario(scenario, base, headers, spec["run_tag"], cpu)
-        entry = merged.setdefault(scenario["name"], {"latencies": [], "errors": {}, "wall_s": 0.0, "app_cpu_s": 0.0,
-                                                     "db_cpu_s": 0.0, "capped": False,
-                                                     "concurrency": scenario["concurrency"]})
+        entry = merged.setdefault(
+            scenario["name"],
+            {
+                "latencies": [],
+                "errors": {},
+                "wall_s": 0.0,
+                "app_cpu_s": 0.0,
+                "db_cpu_s": 0.0,
+                "capped": False,
+                "concurrency": scenario["concurrency"],
+            },
+        )
         entry["latencies"] += latencies
         entry["wall_s"] += wall
         entry["app_cpu_s"] += app_cpu
@@ -172,17 +186,23 @@ def run_client(spec_path: str) -> None:
     results = []
     for name, entry in merged.items():
         latencies = sorted(entry.pop("latencies"))
-        results.append({
-            "name": name, "ok": len(latencies), **entry,
-            "p50_ms": _percentile(latencies, 0.50) * 1000, "p95_ms": _percentile(latencies, 0.95) * 1000,
-            "rps": len(latencies) / entry["wall_s"] if entry["wall_s"] else 0.0,
-            "app_cpu_ms": entry["app_cpu_s"] * 1000 / max(1, len(latencies)),
-            "db_cpu_ms": entry["db_cpu_s"] * 1000 / max(1, len(latencies)),
-        })
+        results.append(
+            {
+                "name": name,
+                "ok": len(latencies),
+                **entry,
+                "p50_ms": _percentile(latencies, 0.50) * 1000,
+                "p95_ms": _percentile(latencies, 0.95) * 1000,
+                "rps": len(latencies) / entry["wall_s"] if entry["wall_s"] else 0.0,
+                "app_cpu_ms": entry["app_cpu_s"] * 1000 / max(1, len(latencies)),
+                "db_cpu_ms": entry["db_cpu_s"] * 1000 / max(1, len(latencies)),
+            }
+        )
     print(json.dumps(results))
 
 
 # --- setup: database, seed, key and token ----------------------------------------------------------
+
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
@@ -219,8 +239,11 @@ def bench_signing_key() -> str:
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         path.chmod(0o600)
     return path.read_text()
 
@@ -265,14 +288,19 @@ def seed(n_users: int, reseed: bool):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM {Identity._meta.db_table} WHERE user_id IN "
-                f"(SELECT id FROM {User._meta.db_table} WHERE organization_id = %s)", [organization.id])
+                f"(SELECT id FROM {User._meta.db_table} WHERE organization_id = %s)",
+                [organization.id],
+            )
             cursor.execute(f"DELETE FROM {User._meta.db_table} WHERE organization_id = %s", [organization.id])
             organization.delete()
 
     log(f"seeding {n_users:,} users by bulk insert through the ORM (User.objects.bulk_create, not the API)")
     started = time.perf_counter()
     organization = Organization.objects.create(
-        name=f"Bench {n_users} users", domain=domain, locality="Lyon", country_name="FR",
+        name=f"Bench {n_users} users",
+        domain=domain,
+        locality="Lyon",
+        country_name="FR",
         allowed_email_domains=["seed.bench.example"],
     )
     idp_id = f"{domain.replace('-', '_')}_BenchIdp"
@@ -280,15 +308,18 @@ def seed(n_users: int, reseed: bool):
     for first in range(0, n_users, batch):
         with transaction.atomic():
             users = [
-                User(organization=organization, email=f"user{i:07d}{SEED_EMAIL_SUFFIX}", email_verified=True,
-                     profile={"given_name": "Seed", "family_name": f"User {i}", "locale": "fr"},
-                     meta_data={"employee_number": i})
+                User(
+                    organization=organization,
+                    email=f"user{i:07d}{SEED_EMAIL_SUFFIX}",
+                    email_verified=True,
+                    profile={"given_name": "Seed", "family_name": f"User {i}", "locale": "fr"},
+                    meta_data={"employee_number": i},
+                )
                 for i in range(first, min(first + batch, n_users))
             ]
             User.objects.bulk_create(users)
             Identity.objects.bulk_create(
-                Identity(user=user, idp_id=idp_id, provider="saml.okta", subject=user.email,
-                         data={"groups": ["staff"]})
+                Identity(user=user, idp_id=idp_id, provider="saml.okta", subject=user.email, data={"groups": ["staff"]})
                 for user in users
             )
         if (first // batch) % 4 == 3:
@@ -330,7 +361,8 @@ def key_and_token(organization):
 
     ApiKey.objects.filter(name=KEY_NAME).delete()
     api_key, _secret = services.api_key_create(
-        name=KEY_NAME, organizations=[organization], scopes=["read:users", "write:users"])
+        name=KEY_NAME, organizations=[organization], scopes=["read:users", "write:users"]
+    )
     token, _access_token = services.api_token_issue(api_key=api_key)
     return token
 
@@ -360,23 +392,30 @@ def sql_timings(organization, repeat: int = 15) -> dict[str, float]:
     result = {
         "COUNT(*) of the organization's users": timed(lambda: queryset.count()),
         "paginate(): first page, per_page=10": timed(
-            lambda: paginate(queryset, ordering=ordering, number=1, per_page=10)),
+            lambda: paginate(queryset, ordering=ordering, number=1, per_page=10)
+        ),
         "paginate(): last page, per_page=10": timed(
-            lambda: paginate(queryset, ordering=ordering, number=last10, per_page=10)),
+            lambda: paginate(queryset, ordering=ordering, number=last10, per_page=10)
+        ),
         "paginate(): first page, per_page=100": timed(
-            lambda: paginate(queryset, ordering=ordering, number=1, per_page=100)),
+            lambda: paginate(queryset, ordering=ordering, number=1, per_page=100)
+        ),
         "paginate(): last page, per_page=100": timed(
-            lambda: paginate(queryset, ordering=ordering, number=last100, per_page=100)),
+            lambda: paginate(queryset, ordering=ordering, number=last100, per_page=100)
+        ),
         "paginate(): middle page, per_page=10": timed(
-            lambda: paginate(queryset, ordering=ordering, number=middle10, per_page=10)),
+            lambda: paginate(queryset, ordering=ordering, number=middle10, per_page=10)
+        ),
         "paginate(): middle page, per_page=100": timed(
-            lambda: paginate(queryset, ordering=ordering, number=middle100, per_page=100)),
+            lambda: paginate(queryset, ordering=ordering, number=middle100, per_page=100)
+        ),
     }
     connection.close()
     return result
 
 
 # --- gunicorn --------------------------------------------------------------------------------------
+
 
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
@@ -388,14 +427,34 @@ def start_gunicorn(args, workers: int, log_path: Path) -> subprocess.Popen:
     if port_in_use(args.port):
         sys.exit(f"Port {args.port} on 127.0.0.1 is already in use; stop what listens there first.")
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    command = [str(gunicorn), "cryptr_sso.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
-               "--workers", str(workers), "--worker-class", "sync", "--timeout", "60",
-               "--error-logfile", "-", "--log-level", "warning"]
+    command = [
+        str(gunicorn),
+        "cryptr_sso.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "sync",
+        "--timeout",
+        "60",
+        "--error-logfile",
+        "-",
+        "--log-level",
+        "warning",
+    ]
     env = {**os.environ, **server_env(args)}
     # gunicorn's own log and Django's (errors of 500 answers) go to the same file.
     with open(log_path, "w") as log_file:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     import requests
 
     deadline = time.time() + 30
@@ -425,6 +484,7 @@ def stop_gunicorn(process: subprocess.Popen | None) -> None:
 
 # --- the measurement -------------------------------------------------------------------------------
 
+
 def scenarios(args, domain: str, total: int, user_ids: list[str], workers: int) -> list[dict]:
     concurrency = args.concurrency or workers
     users_path = f"/api/v2/org/{domain}/users"
@@ -432,10 +492,16 @@ def scenarios(args, domain: str, total: int, user_ids: list[str], workers: int) 
     rounds = max(1, args.rounds)
 
     def listing(label, per_page, page):
-        return {"name": f"list {label} page, per_page={per_page} (page {page:,})", "method": "GET",
-                "paths": [f"{users_path}?page={page}&per_page={per_page}"], "expect": 200,
-                "count": args.list_requests, "warmup": args.warmup,
-                "time_cap": args.time_cap / rounds, "concurrency": concurrency}
+        return {
+            "name": f"list {label} page, per_page={per_page} (page {page:,})",
+            "method": "GET",
+            "paths": [f"{users_path}?page={page}&per_page={per_page}"],
+            "expect": 200,
+            "count": args.list_requests,
+            "warmup": args.warmup,
+            "time_cap": args.time_cap / rounds,
+            "concurrency": concurrency,
+        }
 
     items = []
     for per_page in (10, 100):
@@ -444,18 +510,42 @@ def scenarios(args, domain: str, total: int, user_ids: list[str], workers: int) 
         items.append(listing("last", per_page, last))
         if args.middle:
             items.append(listing("middle", per_page, (last + 1) // 2))
-    items.append({"name": "get one user", "method": "GET", "expect": 200,
-                  "paths": [f"{users_path}/{user_id}" for user_id in user_ids],
-                  "count": args.get_requests, "warmup": args.warmup,
-                  "time_cap": args.time_cap / rounds, "concurrency": concurrency})
+    items.append(
+        {
+            "name": "get one user",
+            "method": "GET",
+            "expect": 200,
+            "paths": [f"{users_path}/{user_id}" for user_id in user_ids],
+            "count": args.get_requests,
+            "warmup": args.warmup,
+            "time_cap": args.time_cap / rounds,
+            "concurrency": concurrency,
+        }
+    )
     # The reads run in interleaved rounds, so that first and last page see the same load on a shared
     # machine. Creations come last, so the lists above see exactly the seeded users.
-    items = [dict(item, round=r, warmup=item["warmup"] if r == 0 else min(5, item["warmup"]),
-                  count=item["count"] // rounds + (1 if r < item["count"] % rounds else 0))
-             for r in range(rounds) for item in items]
-    items.append({"name": "create user (POST)", "method": "POST", "paths": [users_path], "expect": 201,
-                  "count": args.create_requests, "warmup": args.warmup, "time_cap": args.time_cap,
-                  "concurrency": concurrency})
+    items = [
+        dict(
+            item,
+            round=r,
+            warmup=item["warmup"] if r == 0 else min(5, item["warmup"]),
+            count=item["count"] // rounds + (1 if r < item["count"] % rounds else 0),
+        )
+        for r in range(rounds)
+        for item in items
+    ]
+    items.append(
+        {
+            "name": "create user (POST)",
+            "method": "POST",
+            "paths": [users_path],
+            "expect": 201,
+            "count": args.create_requests,
+            "warmup": args.warmup,
+            "time_cap": args.time_cap,
+            "concurrency": concurrency,
+        }
+    )
     return items
 
 
@@ -465,12 +555,18 @@ def measure(args, organization, token: str, workers: int, run_tag: str) -> list[
     from organizations.models import User
 
     total = User.objects.filter(organization=organization).count()
-    user_ids = [str(pk) for pk in User.objects.filter(organization=organization)
-                .order_by("?").values_list("id", flat=True)[:200]]
+    user_ids = [
+        str(pk)
+        for pk in User.objects.filter(organization=organization).order_by("?").values_list("id", flat=True)[:200]
+    ]
     connection.close()
-    spec = {"base_url": f"http://127.0.0.1:{args.port}", "token": token, "run_tag": f"{run_tag}w{workers}",
-            "db_name": args.database_url.rsplit("/", 1)[1].split("?")[0],
-            "scenarios": scenarios(args, organization.domain, total, user_ids, workers)}
+    spec = {
+        "base_url": f"http://127.0.0.1:{args.port}",
+        "token": token,
+        "run_tag": f"{run_tag}w{workers}",
+        "db_name": args.database_url.rsplit("/", 1)[1].split("?")[0],
+        "scenarios": scenarios(args, organization.domain, total, user_ids, workers),
+    }
     log_path = ROOT / "var" / f"bench-gunicorn-w{workers}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     spec_file = None
@@ -482,16 +578,25 @@ def measure(args, organization, token: str, workers: int, run_tag: str) -> list[
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec_file:
             json.dump(spec, spec_file)
         budget = len(spec["scenarios"]) * (args.time_cap + 30) + 60
-        log(f"client process: {len(spec['scenarios'])} scenarios, {spec['scenarios'][0]['concurrency']} "
-            f"thread(s), at most {args.time_cap:.0f} s each")
-        client = subprocess.run([sys.executable, __file__, "--client", spec_file.name], cwd=ROOT,
-                                capture_output=True, text=True, timeout=budget)
+        log(
+            f"client process: {len(spec['scenarios'])} scenarios, {spec['scenarios'][0]['concurrency']} "
+            f"thread(s), at most {args.time_cap:.0f} s each"
+        )
+        client = subprocess.run(
+            [sys.executable, __file__, "--client", spec_file.name],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=budget,
+        )
         if client.returncode != 0:
             sys.exit(f"the client failed:\n{client.stderr[-4000:]}")
         rows = json.loads(client.stdout)
         if any(row["errors"] for row in rows):
-            log(f"some answers were not the expected ones; the end of {log_path}:\n"
-                + "\n".join(log_path.read_text().splitlines()[-15:]))
+            log(
+                f"some answers were not the expected ones; the end of {log_path}:\n"
+                + "\n".join(log_path.read_text().splitlines()[-15:])
+            )
         return rows
     finally:
         stop_gunicorn(process)
@@ -516,22 +621,28 @@ def machine_line() -> str:
         pg = cursor.fetchone()[0]
     connection.close()
     load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (f"nproc={os.cpu_count()} ({cpu}); load average at the end {load}; Python {platform.python_version()}; "
-            f"PostgreSQL {pg}; client and server on the same machine")
+    return (
+        f"nproc={os.cpu_count()} ({cpu}); load average at the end {load}; Python {platform.python_version()}; "
+        f"PostgreSQL {pg}; client and server on the same machine"
+    )
 
 
 def print_table(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
-    header = (f"| {'scenario':<46} | {'ok':>5} | {'p50 ms':>7} | {'p95 ms':>7} | {'req/s':>7} | "
-              f"{'app CPU ms/req':>14} | {'db CPU ms/req':>13} | errors |")
+    header = (
+        f"| {'scenario':<46} | {'ok':>5} | {'p50 ms':>7} | {'p95 ms':>7} | {'req/s':>7} | "
+        f"{'app CPU ms/req':>14} | {'db CPU ms/req':>13} | errors |"
+    )
     print(header)
     print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
     for row in rows:
         errors = ", ".join(f"{k}x{v}" for k, v in row["errors"].items()) or "-"
         if row["capped"]:
             errors += " (time cap)"
-        print(f"| {row['name']:<46} | {row['ok']:>5} | {row['p50_ms']:>7.1f} | {row['p95_ms']:>7.1f} | "
-              f"{row['rps']:>7.1f} | {_cpu(row, 'app_cpu_ms'):>14} | {_cpu(row, 'db_cpu_ms'):>13} | {errors} |")
+        print(
+            f"| {row['name']:<46} | {row['ok']:>5} | {row['p50_ms']:>7.1f} | {row['p95_ms']:>7.1f} | "
+            f"{row['rps']:>7.1f} | {_cpu(row, 'app_cpu_ms'):>14} | {_cpu(row, 'db_cpu_ms'):>13} | {errors} |"
+        )
 
 
 def _cpu(row: dict, key: str) -> str:
@@ -542,17 +653,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=100_000, help="users in the organization (default 100000)")
     parser.add_argument("--workers", default="1", help="gunicorn worker counts to measure, e.g. 1 or 1,2")
-    parser.add_argument("--concurrency", type=int, default=0,
-                        help="client threads (default: as many as gunicorn workers)")
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="client threads (default: as many as gunicorn workers)"
+    )
     parser.add_argument("--create-requests", type=int, default=1000)
     parser.add_argument("--list-requests", type=int, default=500, help="requests per list scenario")
     parser.add_argument("--get-requests", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=20, help="uncounted requests before each scenario")
     parser.add_argument("--time-cap", type=float, default=60.0, help="seconds at most per scenario")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="interleaved rounds of the read scenarios (their counts are split between rounds)")
-    parser.add_argument("--no-middle", dest="middle", action="store_false",
-                        help="skip the middle page (the deepest one, since the second half is read backwards)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds of the read scenarios (their counts are split between rounds)",
+    )
+    parser.add_argument(
+        "--no-middle",
+        dest="middle",
+        action="store_false",
+        help="skip the middle page (the deepest one, since the second half is read backwards)",
+    )
     parser.add_argument("--reseed", action="store_true", help="seed again even if the data is there")
     parser.add_argument("--port", type=int, default=8100)
     parser.add_argument("--database-url", default=DEFAULT_DB)
@@ -577,8 +697,7 @@ def main() -> None:
     log("VACUUM (ANALYZE) of the users and identities tables")
     vacuum_analyze()
     token = key_and_token(organization)
-    log("API key (read:users write:users, limited to the organization) and token issued through "
-        "organizations.services")
+    log("API key (read:users write:users, limited to the organization) and token issued through organizations.services")
 
     run_tag = uuid.uuid4().hex[:8]
     load_at_start = ", ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -594,11 +713,15 @@ def main() -> None:
     how = f"seeded now by ORM bulk insert in {seed_seconds:.1f} s" if seeded else "reused seed, ORM bulk insert"
     print(f"API users benchmark: organization {organization.domain} with {args.users:,} users ({how})")
     print(f"Machine: {machine_line()}; load average at the start {load_at_start}")
-    print(f"Server: gunicorn sync workers, CRYPTR_ENV=production (DEBUG off), PostgreSQL {args.database_url}, "
-          f"Redis {args.redis_url}")
-    print(f"Client: separate process, Python threads with requests.Session; concurrency = "
-          f"{args.concurrency or 'workers'}; warm-up {args.warmup} requests per scenario; "
-          f"time cap {args.time_cap:.0f} s per scenario")
+    print(
+        f"Server: gunicorn sync workers, CRYPTR_ENV=production (DEBUG off), PostgreSQL {args.database_url}, "
+        f"Redis {args.redis_url}"
+    )
+    print(
+        f"Client: separate process, Python threads with requests.Session; concurrency = "
+        f"{args.concurrency or 'workers'}; warm-up {args.warmup} requests per scenario; "
+        f"time cap {args.time_cap:.0f} s per scenario"
+    )
     for workers, rows in all_rows.items():
         print_table(f"gunicorn --workers {workers}  (client threads: {args.concurrency or workers})", rows)
     print("\nSQL of one list request, timed in-process (median of 15, ms; paginate() = COUNT(*) + page + identities):")
@@ -606,8 +729,9 @@ def main() -> None:
         print(f"  {name:<44} {ms:7.2f}")
     print(f"\n({created_count} users created by the POST scenario were deleted afterwards.)")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(
-            {"users": args.users, "machine": machine_line(), "http": all_rows, "sql_ms": sql}, indent=2))
+        Path(args.json_out).write_text(
+            json.dumps({"users": args.users, "machine": machine_line(), "http": all_rows, "sql_ms": sql}, indent=2)
+        )
 
 
 if __name__ == "__main__":

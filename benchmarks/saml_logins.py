@@ -87,6 +87,7 @@ def log(message: str) -> None:
 
 # --- keys kept in var/ ---------------------------------------------------------------------------------
 
+
 def _key_and_certificate(path: Path, common_name: str, key_size: int) -> tuple[str, str]:
     """A private key and its self-signed certificate (PEM), made once and kept in `path` (0600)."""
     if not path.exists():
@@ -98,14 +99,23 @@ def _key_and_certificate(path: Path, common_name: str, key_size: int) -> tuple[s
         key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         now = datetime.now(UTC)
-        certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                       .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-                       .not_valid_after(now + timedelta(days=3650)).sign(key, hashes.SHA256()))
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .sign(key, hashes.SHA256())
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()).decode()
-            + certificate.public_bytes(serialization.Encoding.PEM).decode())
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode()
+            + certificate.public_bytes(serialization.Encoding.PEM).decode()
+        )
         path.chmod(0o600)
     text = path.read_text()
     end = text.index("-----END PRIVATE KEY-----") + len("-----END PRIVATE KEY-----")
@@ -149,6 +159,7 @@ def server_env(args) -> dict[str, str]:
 
 # --- the HTTP client (its own process: `saml_logins.py --client SPEC.json`) -----------------------------
 
+
 class Browser:
     """One simulated browser: its cookies, sent on every request (the Secure saml_session cookie too:
     browsers count 127.0.0.1 as a secure context)."""
@@ -181,8 +192,15 @@ class Connection:
         self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
-    def request(self, method: str, path: str, *, browser: Browser | None = None, body: str | None = None,
-                headers: dict | None = None) -> tuple[int, dict, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        browser: Browser | None = None,
+        body: str | None = None,
+        headers: dict | None = None,
+    ) -> tuple[int, dict, bytes]:
         headers = dict(headers or {})
         if browser is not None and browser.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
@@ -222,17 +240,24 @@ def _query(location: str) -> dict[str, str]:
 
 def start_login(conn: Connection, browser: Browser, spec: dict, app: dict) -> None:
     """authorize -> /sso/start -> the IdP, with a signed AuthnRequest whose ID is kept."""
-    query = {"response_type": "code", "client_id": app["client_id"], "redirect_uri": REDIRECT_URI,
-             "scope": "openid email profile", "state": browser.state, "nonce": secrets.token_urlsafe(12),
-             "idp_id": spec["idp_id"]}
+    query = {
+        "response_type": "code",
+        "client_id": app["client_id"],
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid email profile",
+        "state": browser.state,
+        "nonce": secrets.token_urlsafe(12),
+        "idp_id": spec["idp_id"],
+    }
     if app["public"]:
         import hashlib
 
         browser.verifier = secrets.token_urlsafe(48)
         challenge = base64.urlsafe_b64encode(hashlib.sha256(browser.verifier.encode()).digest()).rstrip(b"=")
         query |= {"code_challenge": challenge.decode(), "code_challenge_method": "S256"}
-    status, headers, body = conn.request("GET", f"/t/{spec['domain']}/oauth2/authorize?{urlencode(query)}",
-                                         browser=browser)
+    status, headers, body = conn.request(
+        "GET", f"/t/{spec['domain']}/oauth2/authorize?{urlencode(query)}", browser=browser
+    )
     start = _expect_redirect(status, headers, body, f"/sso/start/{spec['idp_id']}?", "authorize (signed out)")
     status, headers, body = conn.request("GET", start, browser=browser)
     to_idp = _expect_redirect(status, headers, body, IDP_SSO_URL + "?", "/sso/start")
@@ -249,8 +274,11 @@ def finish_login(conn: Connection, browser: Browser, spec: dict) -> tuple[float,
     """ACS POST -> authorize -> the application's redirect_uri with a code. Returns both latencies."""
     t0 = time.perf_counter()
     status, headers, body = conn.request(
-        "POST", f"/sso/sp/consume/{spec['idp_id']}", browser=browser,
-        body=urlencode({"SAMLResponse": browser.saml_response, "RelayState": browser.relay_state}))
+        "POST",
+        f"/sso/sp/consume/{spec['idp_id']}",
+        browser=browser,
+        body=urlencode({"SAMLResponse": browser.saml_response, "RelayState": browser.relay_state}),
+    )
     t1 = time.perf_counter()
     authorize = _expect_redirect(status, headers, body, f"/t/{spec['domain']}/oauth2/authorize?", "ACS")
     status, headers, body = conn.request("GET", authorize, browser=browser)
@@ -263,16 +291,21 @@ def finish_login(conn: Connection, browser: Browser, spec: dict) -> tuple[float,
 
 
 def exchange(conn: Connection, browser: Browser, spec: dict, app: dict) -> None:
-    data = {"grant_type": "authorization_code", "code": browser.code, "redirect_uri": REDIRECT_URI,
-            "client_id": app["client_id"]}
+    data = {
+        "grant_type": "authorization_code",
+        "code": browser.code,
+        "redirect_uri": REDIRECT_URI,
+        "client_id": app["client_id"],
+    }
     headers = {"Accept": "application/json"}
     if app["public"]:
         data["code_verifier"] = browser.verifier
     else:
         credentials = f"{app['client_id']}:{app['client_secret']}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(credentials).decode()
-    status, _headers, body = conn.request("POST", f"/t/{spec['domain']}/oauth2/token", body=urlencode(data),
-                                          headers=headers)
+    status, _headers, body = conn.request(
+        "POST", f"/t/{spec['domain']}/oauth2/token", body=urlencode(data), headers=headers
+    )
     if status != 200:
         raise Failed(f"token: {status} {body[:200]!r}")
     tokens = json.loads(body)
@@ -296,23 +329,38 @@ class Idp:
             with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as handle:
                 handle.write(content)
             self.files.append(handle.name)
-        self.key_pem, self.cert_b64 = spec["idp_key"].encode(), "".join(
-            line for line in spec["idp_cert"].splitlines() if not line.startswith("-----"))
+        self.key_pem, self.cert_b64 = (
+            spec["idp_key"].encode(),
+            "".join(line for line in spec["idp_cert"].splitlines() if not line.startswith("-----")),
+        )
         import shutil
 
-        config = IdPConfig().load({
-            "entityid": IDP_ENTITY_ID,
-            "xmlsec_binary": shutil.which("xmlsec1"),
-            "key_file": self.files[0],
-            "cert_file": self.files[1],
-            "metadata": {"inline": [sp_metadata]},
-            "service": {"idp": {
-                "endpoints": {"single_sign_on_service": [(IDP_SSO_URL, BINDING_HTTP_REDIRECT),
-                                                         (IDP_SSO_URL, BINDING_HTTP_POST)]},
-                "policy": {"default": {"lifetime": {"minutes": 5}, "attribute_restrictions": None,
-                                       "name_form": saml.NAME_FORMAT_UNSPECIFIED}},
-            }},
-        })
+        config = IdPConfig().load(
+            {
+                "entityid": IDP_ENTITY_ID,
+                "xmlsec_binary": shutil.which("xmlsec1"),
+                "key_file": self.files[0],
+                "cert_file": self.files[1],
+                "metadata": {"inline": [sp_metadata]},
+                "service": {
+                    "idp": {
+                        "endpoints": {
+                            "single_sign_on_service": [
+                                (IDP_SSO_URL, BINDING_HTTP_REDIRECT),
+                                (IDP_SSO_URL, BINDING_HTTP_POST),
+                            ]
+                        },
+                        "policy": {
+                            "default": {
+                                "lifetime": {"minutes": 5},
+                                "attribute_restrictions": None,
+                                "name_form": saml.NAME_FORMAT_UNSPECIFIED,
+                            }
+                        },
+                    }
+                },
+            }
+        )
         self.server = Server(config=config)
         self.lock = threading.Lock()
 
@@ -336,10 +384,14 @@ class Idp:
         with self.lock:  # pysaml2's Server keeps state (its identity cache)
             response = self.server.create_authn_response(
                 {"email": [email], "firstName": [given], "lastName": [family], "groups": ["staff"]},
-                in_response_to, spec["acs_url"], spec["sp_entity_id"],
+                in_response_to,
+                spec["acs_url"],
+                spec["sp_entity_id"],
                 name_id=saml.NameID(format=saml.NAMEID_FORMAT_EMAILADDRESS, text=email),
                 authn={"class_ref": saml.AUTHN_PASSWORD_PROTECTED, "authn_instant": int(now.timestamp())},
-                sign_response=False, sign_assertion=False)
+                sign_response=False,
+                sign_assertion=False,
+            )
         if isinstance(response, str):
             response = samlp.response_from_string(response)
         response.destination = spec["acs_url"]
@@ -355,12 +407,14 @@ class Idp:
             data.not_before = None
         signed = []
         if spec["sign"] in ("assertion", "both"):
-            assertion.signature = pre_signature_part(assertion.id, self.cert_b64, 1, sign_alg=ds.SIG_RSA_SHA256,
-                                                     digest_alg=ds.DIGEST_SHA256)
+            assertion.signature = pre_signature_part(
+                assertion.id, self.cert_b64, 1, sign_alg=ds.SIG_RSA_SHA256, digest_alg=ds.DIGEST_SHA256
+            )
             signed.append(f"{{{NS_SAML}}}Assertion")
         if spec["sign"] in ("response", "both"):
-            response.signature = pre_signature_part(response.id, self.cert_b64, 2, sign_alg=ds.SIG_RSA_SHA256,
-                                                    digest_alg=ds.DIGEST_SHA256)
+            response.signature = pre_signature_part(
+                response.id, self.cert_b64, 2, sign_alg=ds.SIG_RSA_SHA256, digest_alg=ds.DIGEST_SHA256
+            )
             signed.append(f"{{{NS_SAMLP}}}Response")
         root = etree.fromstring(str(response).encode())
         xmlsec.tree.add_ids(root, ["ID"])
@@ -406,14 +460,31 @@ def run_pool(items: list, concurrency: int, port: int, work, *, time_cap: float 
     return results, errors, time.perf_counter() - started
 
 
-def _summary(name: str, latencies: list[float], errors: dict, wall: float, cpu: tuple[float, float],
-             count: int, ok: int | None = None, **extra) -> dict:
+def _summary(
+    name: str,
+    latencies: list[float],
+    errors: dict,
+    wall: float,
+    cpu: tuple[float, float],
+    count: int,
+    ok: int | None = None,
+    **extra,
+) -> dict:
     latencies = sorted(latencies)
     ok = len(latencies) if ok is None else ok
-    return {"name": name, "ok": ok, "errors": errors, "capped": ok + sum(errors.values()) < count,
-            "wall_s": wall, "rps": ok / wall if wall else 0.0,
-            "p50_ms": _percentile(latencies, 0.50) * 1000, "p95_ms": _percentile(latencies, 0.95) * 1000,
-            "app_cpu_ms": cpu[0] * 1000 / max(1, ok), "db_cpu_ms": cpu[1] * 1000 / max(1, ok), **extra}
+    return {
+        "name": name,
+        "ok": ok,
+        "errors": errors,
+        "capped": ok + sum(errors.values()) < count,
+        "wall_s": wall,
+        "rps": ok / wall if wall else 0.0,
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p95_ms": _percentile(latencies, 0.95) * 1000,
+        "app_cpu_ms": cpu[0] * 1000 / max(1, ok),
+        "db_cpu_ms": cpu[1] * 1000 / max(1, ok),
+        **extra,
+    }
 
 
 def run_client(spec_path: str) -> None:
@@ -437,20 +508,33 @@ def run_client(spec_path: str) -> None:
 
             # a. authorize + /sso/start for every browser (untimed for the login figure, reported apart)
             before = cpu()
-            started, start_errors, wall = run_pool(browsers, spec["concurrency"], port,
-                                                   lambda c, b, app=app: start_login(c, b, spec, app))
+            started, start_errors, wall = run_pool(
+                browsers, spec["concurrency"], port, lambda c, b, app=app: start_login(c, b, spec, app)
+            )
             after = cpu()
-            phases.append(_summary(f"authorize + /sso/start, {kind} (not in the login figure)",
-                                   [], start_errors, wall, (after[0] - before[0], after[1] - before[1]),
-                                   total, ok=len(started)))
+            phases.append(
+                _summary(
+                    f"authorize + /sso/start, {kind} (not in the login figure)",
+                    [],
+                    start_errors,
+                    wall,
+                    (after[0] - before[0], after[1] - before[1]),
+                    total,
+                    ok=len(started),
+                )
+            )
             browsers = [b for b, _ in started]
 
             def sign(batch):
                 """b. one signed response per browser of the batch, just before its logins (untimed)."""
                 for browser in batch:
                     user = spec["users"][browser.number % len(spec["users"])]
-                    browser.saml_response = idp.response(in_response_to=browser.request_id, email=user["email"],
-                                                         given=user["given_name"], family=user["family_name"])
+                    browser.saml_response = idp.response(
+                        in_response_to=browser.request_id,
+                        email=user["email"],
+                        given=user["given_name"],
+                        family=user["family_name"],
+                    )
 
             def timed_exchange(c, b, app=app):
                 t = time.perf_counter()
@@ -458,7 +542,7 @@ def run_client(spec_path: str) -> None:
                 return time.perf_counter() - t
 
             # Warm-up (first use of the SAML client, caches): logins and exchanges, not counted.
-            warm, timed = browsers[:spec["warmup"]], browsers[spec["warmup"]:]
+            warm, timed = browsers[: spec["warmup"]], browsers[spec["warmup"] :]
             sign(warm)
             for browser in warm:
                 finish_login(conn, browser, spec)
@@ -474,13 +558,14 @@ def run_client(spec_path: str) -> None:
                 if time.perf_counter() >= deadline:
                     login["errors"]["time cap"] = len(timed) - first
                     break
-                batch = timed[first:first + spec["round_size"]]
+                batch = timed[first : first + spec["round_size"]]
                 t0 = time.perf_counter()
                 sign(batch)
                 signing += time.perf_counter() - t0
                 before = cpu()
-                logged_in, errors, wall = run_pool(batch, spec["concurrency"], port,
-                                                   lambda c, b: finish_login(c, b, spec))
+                logged_in, errors, wall = run_pool(
+                    batch, spec["concurrency"], port, lambda c, b: finish_login(c, b, spec)
+                )
                 after = cpu()
                 login["latencies"] += [a + z for _, (a, z) in logged_in]
                 login["acs"] += [a for _, (a, _z) in logged_in]
@@ -491,8 +576,7 @@ def run_client(spec_path: str) -> None:
                     login["errors"][reason] = login["errors"].get(reason, 0) + n
 
                 before = cpu()
-                exchanged, errors, wall = run_pool([b for b, _ in logged_in], spec["concurrency"], port,
-                                                   timed_exchange)
+                exchanged, errors, wall = run_pool([b for b, _ in logged_in], spec["concurrency"], port, timed_exchange)
                 after = cpu()
                 token["latencies"] += [v for _, v in exchanged]
                 token["wall"] += wall
@@ -500,19 +584,35 @@ def run_client(spec_path: str) -> None:
                 for reason, n in errors.items():
                     token["errors"][reason] = token["errors"].get(reason, 0) + n
             log(f"{kind}: {len(timed)} responses signed in {signing:.1f} s (untimed)")
-            rows.append(_summary(
-                f"login, {kind}: ACS POST + authorize -> code", login["latencies"], login["errors"], login["wall"],
-                tuple(login["cpu"]), len(timed),
-                acs_p50_ms=_percentile(sorted(login["acs"]), 0.5) * 1000,
-                authorize_p50_ms=_percentile(sorted(login["authorize"]), 0.5) * 1000))
-            rows.append(_summary(f"token exchange, {kind}", token["latencies"], token["errors"], token["wall"],
-                                 tuple(token["cpu"]), len(login["latencies"])))
+            rows.append(
+                _summary(
+                    f"login, {kind}: ACS POST + authorize -> code",
+                    login["latencies"],
+                    login["errors"],
+                    login["wall"],
+                    tuple(login["cpu"]),
+                    len(timed),
+                    acs_p50_ms=_percentile(sorted(login["acs"]), 0.5) * 1000,
+                    authorize_p50_ms=_percentile(sorted(login["authorize"]), 0.5) * 1000,
+                )
+            )
+            rows.append(
+                _summary(
+                    f"token exchange, {kind}",
+                    token["latencies"],
+                    token["errors"],
+                    token["wall"],
+                    tuple(token["cpu"]),
+                    len(login["latencies"]),
+                )
+            )
     finally:
         idp.close()
     print(json.dumps({"rows": rows, "phases": phases}))
 
 
 # --- setup through the services ---------------------------------------------------------------------
+
 
 def setup_django(args) -> None:
     os.environ.update(server_env(args))
@@ -551,14 +651,21 @@ def setup_tenant(args) -> dict:
 
     for old in Organization.objects.filter(name=ORG_NAME):
         org_services.organization_delete(organization=old)
-    organization = org_services.organization_create(name=ORG_NAME, locality="Lyon", country_name="FR",
-                                                    allowed_email_domains=[EMAIL_DOMAIN])
+    organization = org_services.organization_create(
+        name=ORG_NAME, locality="Lyon", country_name="FR", allowed_email_domains=[EMAIL_DOMAIN]
+    )
     public, _none = application_create(
-        organization=organization, name="Bench SPA", application_type="spa",
-        allowed_redirect_uris_after_login=[REDIRECT_URI])
+        organization=organization,
+        name="Bench SPA",
+        application_type="spa",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+    )
     confidential, secret = application_create(
-        organization=organization, name="Bench web app", application_type="regular_web",
-        allowed_redirect_uris_after_login=[REDIRECT_URI])
+        organization=organization,
+        name="Bench web app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+    )
     assert public.client_type == "public" and confidential.client_type == "confidential" and secret
     if args.legacy_secret_hash:
         # As applications created before GeneratedClientSecretField stored their secret (and still do).
@@ -566,36 +673,47 @@ def setup_tenant(args) -> dict:
 
         confidential.client_secret = make_password(secret)
         confidential.save(update_fields=["client_secret"])
-    connection = connection_create(organization=organization, application=public, provider_type="okta",
-                                   sso_admin_email=f"it@{EMAIL_DOMAIN}")
+    connection = connection_create(
+        organization=organization, application=public, provider_type="okta", sso_admin_email=f"it@{EMAIL_DOMAIN}"
+    )
     _key, idp_cert = idp_key_pair()
-    connection = connection_update(connection=connection, data={
-        "saml_config": {"idp_metadata_xml": idp_metadata(idp_cert)},
-        "bypass_it_admin_test": True, "active": True,
-    })
+    connection = connection_update(
+        connection=connection,
+        data={
+            "saml_config": {"idp_metadata_xml": idp_metadata(idp_cert)},
+            "bypass_it_admin_test": True,
+            "active": True,
+        },
+    )
     users = []
     for i in range(args.users):
         email = f"user{i:04d}@{EMAIL_DOMAIN}"
         profile = {"given_name": "Bench", "family_name": f"User {i}", "name": f"Bench User {i}"}
-        user = org_services.user_create(organization=organization, email=email, email_verified=True,
-                                        profile=profile)
+        user = org_services.user_create(organization=organization, email=email, email_verified=True, profile=profile)
         # As the first sign-in through the connection left it (connections.sign_in): a returning user.
-        Identity.objects.create(user=user, idp_id=connection.id, provider=f"saml.{connection.provider_type}",
-                                subject=email)
+        Identity.objects.create(
+            user=user, idp_id=connection.id, provider=f"saml.{connection.provider_type}", subject=email
+        )
         users.append({"email": email, "given_name": profile["given_name"], "family_name": profile["family_name"]})
     endpoints = saml_sp_endpoints(connection)
     db.close()
-    return {"domain": organization.domain, "idp_id": connection.id, "sp_entity_id": endpoints.entity_id,
-            "acs_url": endpoints.acs_url, "users": users,
-            "apps": {"public": {"client_id": public.client_id, "public": True},
-                     "confidential": {"client_id": confidential.client_id, "client_secret": secret,
-                                      "public": False}}}
+    return {
+        "domain": organization.domain,
+        "idp_id": connection.id,
+        "sp_entity_id": endpoints.entity_id,
+        "acs_url": endpoints.acs_url,
+        "users": users,
+        "apps": {
+            "public": {"client_id": public.client_id, "public": True},
+            "confidential": {"client_id": confidential.client_id, "client_secret": secret, "public": False},
+        },
+    }
 
 
 # --- --breakdown: SQL queries, Redis commands and CPU per request, in-process ---------------------------
 
-def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: str = "",
-              callers_of: str = "") -> None:
+
+def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: str = "", callers_of: str = "") -> None:
     """One login + exchange at a time through Django's test client (no gunicorn): the SQL queries, the
     Redis commands and the CPU time of each request (the first round warms the caches and is not shown).
     With `show_sql`, the statements and Redis commands of each request of the last round follow; with
@@ -641,8 +759,10 @@ def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: s
             cpu_ms = (time.process_time() - t0) * 1000
         assert response.status_code == expect, (label, response.status_code, response.content[:300])
         totals.setdefault(label, []).append((len(queries.captured_queries), sum(redis_commands.values()), cpu_ms))
-        last_round[label] = ([q["sql"] for q in queries.captured_queries],
-                             [f"{command} x{count}" for command, count in redis_commands.items()])
+        last_round[label] = (
+            [q["sql"] for q in queries.captured_queries],
+            [f"{command} x{count}" for command, count in redis_commands.items()],
+        )
         return response
 
     try:
@@ -650,37 +770,58 @@ def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: s
             for app in (tenant["apps"]["public"], tenant["apps"]["confidential"]):
                 kind = "public + PKCE" if app["public"] else "confidential"
                 verifier = secrets.token_urlsafe(48)
-                query = {"response_type": "code", "client_id": app["client_id"], "redirect_uri": REDIRECT_URI,
-                         "scope": "openid email profile", "state": "s", "nonce": "n", "idp_id": tenant["idp_id"]}
+                query = {
+                    "response_type": "code",
+                    "client_id": app["client_id"],
+                    "redirect_uri": REDIRECT_URI,
+                    "scope": "openid email profile",
+                    "state": "s",
+                    "nonce": "n",
+                    "idp_id": tenant["idp_id"],
+                }
                 if app["public"]:
                     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
                     query |= {"code_challenge": challenge.decode(), "code_challenge_method": "S256"}
                 browser = Client(HTTP_HOST=host)
-                response = run("authorize (signed out) -> /sso/start", lambda q=query, b=browser: b.get(
-                    f"/t/{tenant['domain']}/oauth2/authorize?{urlencode(q)}"), 302)
-                response = run("/sso/start -> IdP (signed AuthnRequest)",
-                               lambda r=response, b=browser: b.get(r["Location"]), 302)
+                response = run(
+                    "authorize (signed out) -> /sso/start",
+                    lambda q=query, b=browser: b.get(f"/t/{tenant['domain']}/oauth2/authorize?{urlencode(q)}"),
+                    302,
+                )
+                response = run(
+                    "/sso/start -> IdP (signed AuthnRequest)", lambda r=response, b=browser: b.get(r["Location"]), 302
+                )
                 params = _query(response["Location"])
                 request_xml = zlib.decompress(base64.b64decode(params["SAMLRequest"]), -15).decode()
                 request_id = re.search(r'<(?:\w+:)?AuthnRequest\b[^>]*?\sID="([^"]+)"', request_xml).group(1)
                 user = tenant["users"][i % len(tenant["users"])]
-                saml = idp.response(in_response_to=request_id, email=user["email"], given=user["given_name"],
-                                    family=user["family_name"])
+                saml = idp.response(
+                    in_response_to=request_id, email=user["email"], given=user["given_name"], family=user["family_name"]
+                )
                 form = {"SAMLResponse": saml, "RelayState": params.get("RelayState", "")}
-                response = run("ACS POST -> authorize", lambda f=form, b=browser: b.post(
-                    f"/sso/sp/consume/{tenant['idp_id']}", f), 302)
-                response = run("authorize (signed in) -> code", lambda r=response, b=browser: b.get(r["Location"]),
-                               302)
-                data = {"grant_type": "authorization_code", "code": _query(response["Location"])["code"],
-                        "redirect_uri": REDIRECT_URI, "client_id": app["client_id"]}
+                response = run(
+                    "ACS POST -> authorize",
+                    lambda f=form, b=browser: b.post(f"/sso/sp/consume/{tenant['idp_id']}", f),
+                    302,
+                )
+                response = run("authorize (signed in) -> code", lambda r=response, b=browser: b.get(r["Location"]), 302)
+                data = {
+                    "grant_type": "authorization_code",
+                    "code": _query(response["Location"])["code"],
+                    "redirect_uri": REDIRECT_URI,
+                    "client_id": app["client_id"],
+                }
                 extra = {}
                 if app["public"]:
                     data["code_verifier"] = verifier
                 else:
                     credentials = f"{app['client_id']}:{app['client_secret']}".encode()
                     extra["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(credentials).decode()
-                run(f"token ({kind})", lambda d=data, e=extra: Client(HTTP_HOST=host).post(
-                    f"/t/{tenant['domain']}/oauth2/token", d, **e), 200)
+                run(
+                    f"token ({kind})",
+                    lambda d=data, e=extra: Client(HTTP_HOST=host).post(f"/t/{tenant['domain']}/oauth2/token", d, **e),
+                    200,
+                )
             if i == 0:
                 totals.clear()  # warm-up round
                 state["warm"] = True
@@ -691,11 +832,14 @@ def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: s
     print(f"| {'request':<40} | {'SQL':>4} | {'Redis':>5} | {'CPU ms':>7} |")
     print(f"|{'-' * 42}|{'-' * 6}|{'-' * 7}|{'-' * 9}|")
     for label, samples in totals.items():
+
         def median(values):
             return sorted(values)[len(values) // 2]
 
-        print(f"| {label:<40} | {median([q for q, _r, _c in samples]):>4} | {median([r for _q, r, _c in samples]):>5} "
-              f"| {median([c for _q, _r, c in samples]):>7.1f} |")
+        print(
+            f"| {label:<40} | {median([q for q, _r, _c in samples]):>4} | {median([r for _q, r, _c in samples]):>5} "
+            f"| {median([c for _q, _r, c in samples]):>7.1f} |"
+        )
     if show_sql:
         for label, (statements, commands) in last_round.items():
             print(f"\n{label}: {len(statements)} SQL, Redis {', '.join(commands) or '-'}")
@@ -712,15 +856,36 @@ def breakdown(tenant: dict, rounds: int = 4, show_sql: bool = False, cprofile: s
 
 # --- gunicorn ----------------------------------------------------------------------------------------
 
+
 def start_gunicorn(args, log_path: Path) -> subprocess.Popen:
     if port_in_use(args.port):
         sys.exit(f"Port {args.port} on 127.0.0.1 is already in use; stop what listens there first.")
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    command = [str(gunicorn), "cryptr_sso.wsgi:application", "--bind", f"127.0.0.1:{args.port}",
-               "--workers", "1", "--worker-class", "sync", "--timeout", "60",
-               "--error-logfile", str(log_path), "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **server_env(args)}, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    command = [
+        str(gunicorn),
+        "cryptr_sso.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{args.port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "sync",
+        "--timeout",
+        "60",
+        "--error-logfile",
+        str(log_path),
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **server_env(args)},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.time() + 40
     while time.time() < deadline:
         if process.poll() is not None:
@@ -751,8 +916,11 @@ def worker_pid(master_pid: int) -> int | None:
 def py_spy() -> str | None:
     import shutil
 
-    return os.environ.get("PY_SPY") or shutil.which("py-spy") or (
-        str(Path(sys.executable).parent / "py-spy") if (Path(sys.executable).parent / "py-spy").exists() else None)
+    return (
+        os.environ.get("PY_SPY")
+        or shutil.which("py-spy")
+        or (str(Path(sys.executable).parent / "py-spy") if (Path(sys.executable).parent / "py-spy").exists() else None)
+    )
 
 
 def measure(args, tenant: dict) -> dict:
@@ -760,10 +928,19 @@ def measure(args, tenant: dict) -> dict:
     apps = [dict(tenant["apps"]["public"], logins=args.logins)]
     if args.confidential_logins:
         apps.append(dict(tenant["apps"]["confidential"], logins=args.confidential_logins))
-    spec = {**{k: tenant[k] for k in ("domain", "idp_id", "sp_entity_id", "acs_url", "users")},
-            "apps": apps, "port": args.port, "concurrency": args.concurrency, "warmup": args.warmup,
-            "time_cap": args.time_cap, "round_size": args.round_size, "sign": args.sign,
-            "idp_key": idp_key, "idp_cert": idp_cert, "db_name": args.database_url.rsplit("/", 1)[1].split("?")[0]}
+    spec = {
+        **{k: tenant[k] for k in ("domain", "idp_id", "sp_entity_id", "acs_url", "users")},
+        "apps": apps,
+        "port": args.port,
+        "concurrency": args.concurrency,
+        "warmup": args.warmup,
+        "time_cap": args.time_cap,
+        "round_size": args.round_size,
+        "sign": args.sign,
+        "idp_key": idp_key,
+        "idp_cert": idp_cert,
+        "db_name": args.database_url.rsplit("/", 1)[1].split("?")[0],
+    }
     log_path = ROOT / "var" / "bench-saml-gunicorn.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     spec_file = process = profiler = None
@@ -778,15 +955,36 @@ def measure(args, tenant: dict) -> dict:
             log(f"py-spy record on the worker (pid {worker}) -> {args.profile}.txt / .svg")
             # --gil: only samples taken while the worker holds the GIL, i.e. its Python CPU time (the waits on
             # PostgreSQL and Redis release it; they are in the db CPU column and the latencies).
-            profiler = [subprocess.Popen([binary, "record", "--pid", str(worker), "--rate", "200", "--gil",
-                                          "--format", fmt, "--output", f"{args.profile}.{ext}"],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                        for fmt, ext in (("raw", "txt"), ("flamegraph", "svg"))]
+            profiler = [
+                subprocess.Popen(
+                    [
+                        binary,
+                        "record",
+                        "--pid",
+                        str(worker),
+                        "--rate",
+                        "200",
+                        "--gil",
+                        "--format",
+                        fmt,
+                        "--output",
+                        f"{args.profile}.{ext}",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for fmt, ext in (("raw", "txt"), ("flamegraph", "svg"))
+            ]
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as spec_file:
             json.dump(spec, spec_file)
         log(f"client process: {args.logins} + {args.confidential_logins} logins, {args.concurrency} thread(s)")
-        client = subprocess.run([sys.executable, __file__, "--client", spec_file.name], cwd=ROOT,
-                                capture_output=True, text=True, timeout=8 * args.time_cap + 300)
+        client = subprocess.run(
+            [sys.executable, __file__, "--client", spec_file.name],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=8 * args.time_cap + 300,
+        )
         if client.returncode != 0:
             sys.exit(f"the client failed:\n{client.stderr[-4000:]}")
         return json.loads(client.stdout.strip().splitlines()[-1])
@@ -814,8 +1012,10 @@ def machine_line() -> str:
 
 
 def print_table(rows: list[dict]) -> None:
-    header = (f"| {'scenario':<50} | {'ok':>4} | {'per s':>6} | {'p50 ms':>7} | {'p95 ms':>7} | "
-              f"{'app CPU ms':>10} | {'db CPU ms':>9} | errors |")
+    header = (
+        f"| {'scenario':<50} | {'ok':>4} | {'per s':>6} | {'p50 ms':>7} | {'p95 ms':>7} | "
+        f"{'app CPU ms':>10} | {'db CPU ms':>9} | errors |"
+    )
     print(header)
     print("|" + "|".join("-" * len(part) for part in header.split("|")[1:-1]) + "|")
     for row in rows:
@@ -824,35 +1024,68 @@ def print_table(rows: list[dict]) -> None:
             errors += " (time cap)"
         p50 = f"{row['p50_ms']:7.1f}" if row["p50_ms"] == row["p50_ms"] else f"{'-':>7}"
         p95 = f"{row['p95_ms']:7.1f}" if row["p95_ms"] == row["p95_ms"] else f"{'-':>7}"
-        print(f"| {row['name']:<50} | {row['ok']:>4} | {row['rps']:>6.1f} | {p50} | {p95} | "
-              f"{row['app_cpu_ms']:>10.2f} | {row['db_cpu_ms']:>9.2f} | {errors} |")
+        print(
+            f"| {row['name']:<50} | {row['ok']:>4} | {row['rps']:>6.1f} | {p50} | {p95} | "
+            f"{row['app_cpu_ms']:>10.2f} | {row['db_cpu_ms']:>9.2f} | {errors} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--logins", type=int, default=500, help="timed logins with the public client (default 500)")
-    parser.add_argument("--confidential-logins", type=int, default=100,
-                        help="timed logins with the confidential client, each code then exchanged (default 100)")
+    parser.add_argument(
+        "--confidential-logins",
+        type=int,
+        default=100,
+        help="timed logins with the confidential client, each code then exchanged (default 100)",
+    )
     parser.add_argument("--users", type=int, default=50, help="directory users the logins cycle through")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed logins (and exchanges) per client type")
-    parser.add_argument("--time-cap", type=float, default=120.0,
-                        help="seconds at most for the rounds of each client type (no new round after it)")
-    parser.add_argument("--round-size", type=int, default=100,
-                        help="logins per round; each round's codes are exchanged right after it (codes live 60 s)")
-    parser.add_argument("--sign", choices=("both", "assertion", "response"), default="both",
-                        help="what the IdP signs (default: the Response and the Assertion)")
-    parser.add_argument("--legacy-secret-hash", action="store_true",
-                        help="store the confidential client's secret with the password hasher (PBKDF2, 1,000,000 "
-                             "iterations), as applications created before the fast secret hash have it")
-    parser.add_argument("--breakdown", action="store_true",
-                        help="instead: SQL queries, Redis commands and CPU per request, in-process (no gunicorn)")
-    parser.add_argument("--show-sql", action="store_true",
-                        help="with --breakdown: each request's SQL and Redis commands")
-    parser.add_argument("--cprofile", default="", metavar="LABEL",
-                        help="with --breakdown: cProfile the requests whose label starts with LABEL (e.g. ACS)")
-    parser.add_argument("--callers-of", default="", metavar="FUNCTION",
-                        help="with --cprofile: also who calls FUNCTION (a pstats pattern, e.g. deepcopy)")
+    parser.add_argument(
+        "--time-cap",
+        type=float,
+        default=120.0,
+        help="seconds at most for the rounds of each client type (no new round after it)",
+    )
+    parser.add_argument(
+        "--round-size",
+        type=int,
+        default=100,
+        help="logins per round; each round's codes are exchanged right after it (codes live 60 s)",
+    )
+    parser.add_argument(
+        "--sign",
+        choices=("both", "assertion", "response"),
+        default="both",
+        help="what the IdP signs (default: the Response and the Assertion)",
+    )
+    parser.add_argument(
+        "--legacy-secret-hash",
+        action="store_true",
+        help="store the confidential client's secret with the password hasher (PBKDF2, 1,000,000 "
+        "iterations), as applications created before the fast secret hash have it",
+    )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="instead: SQL queries, Redis commands and CPU per request, in-process (no gunicorn)",
+    )
+    parser.add_argument(
+        "--show-sql", action="store_true", help="with --breakdown: each request's SQL and Redis commands"
+    )
+    parser.add_argument(
+        "--cprofile",
+        default="",
+        metavar="LABEL",
+        help="with --breakdown: cProfile the requests whose label starts with LABEL (e.g. ACS)",
+    )
+    parser.add_argument(
+        "--callers-of",
+        default="",
+        metavar="FUNCTION",
+        help="with --cprofile: also who calls FUNCTION (a pstats pattern, e.g. deepcopy)",
+    )
     parser.add_argument("--rounds", type=int, default=4, help="with --breakdown: rounds, the first one not counted")
     parser.add_argument("--profile", help="py-spy the worker during the client run, into PATH.txt and PATH.svg")
     parser.add_argument("--port", type=int, default=8101)
@@ -875,11 +1108,14 @@ def main() -> None:
     log("migrating")
     call_command("migrate", verbosity=0, interactive=False)
     tenant = setup_tenant(args)
-    log(f"organization {tenant['domain']}: public + confidential applications, SAML connection {tenant['idp_id']} "
-        f"(active), {args.users} returning users, through the services")
+    log(
+        f"organization {tenant['domain']}: public + confidential applications, SAML connection {tenant['idp_id']} "
+        f"(active), {args.users} returning users, through the services"
+    )
     if args.breakdown:
-        breakdown(tenant, rounds=args.rounds, show_sql=args.show_sql, cprofile=args.cprofile,
-                  callers_of=args.callers_of)
+        breakdown(
+            tenant, rounds=args.rounds, show_sql=args.show_sql, cprofile=args.cprofile, callers_of=args.callers_of
+        )
         return
     result = measure(args, tenant)
     load_at_end = ", ".join(f"{value:.2f}" for value in os.getloadavg())
@@ -887,22 +1123,32 @@ def main() -> None:
     print("\n" + "=" * 110)
     print(f"SAML logins benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {machine_line()}")
     print(f"Load average at the start {load_at_start}; at the end {load_at_end}")
-    print(f"Server: gunicorn, 1 sync worker, CRYPTR_ENV=production (DEBUG off); PostgreSQL {args.database_url}; "
-          f"Redis {args.redis_url}")
-    print(f"Client: separate process, {args.concurrency} threads (http.client, cookies per browser); IdP signs: "
-          f"{args.sign} (rsa-sha256); warm-up {args.warmup} per client type; time cap {args.time_cap:.0f} s")
-    print("Latency of a login = ACS POST + the authorize GET it redirects to. CPU ms = per login or per exchange "
-          "(gunicorn worker; PostgreSQL backends).\n")
+    print(
+        f"Server: gunicorn, 1 sync worker, CRYPTR_ENV=production (DEBUG off); PostgreSQL {args.database_url}; "
+        f"Redis {args.redis_url}"
+    )
+    print(
+        f"Client: separate process, {args.concurrency} threads (http.client, cookies per browser); IdP signs: "
+        f"{args.sign} (rsa-sha256); warm-up {args.warmup} per client type; time cap {args.time_cap:.0f} s"
+    )
+    print(
+        "Latency of a login = ACS POST + the authorize GET it redirects to. CPU ms = per login or per exchange "
+        "(gunicorn worker; PostgreSQL backends).\n"
+    )
     print_table(result["rows"])
     for row in result["rows"]:
         if "acs_p50_ms" in row:
-            print(f"  {row['name'].split(':')[0]}: ACS POST p50 {row['acs_p50_ms']:.1f} ms, "
-                  f"authorize GET p50 {row['authorize_p50_ms']:.1f} ms")
+            print(
+                f"  {row['name'].split(':')[0]}: ACS POST p50 {row['acs_p50_ms']:.1f} ms, "
+                f"authorize GET p50 {row['authorize_p50_ms']:.1f} ms"
+            )
     print("\nBefore the timed logins (per browser: authorize -> 302, /sso/start -> 302 with a signed AuthnRequest):")
     for phase in result["phases"]:
         errors = ", ".join(f"{k} x{v}" for k, v in phase["errors"].items()) or "no errors"
-        print(f"  {phase['name']}: {phase['ok']} browsers, {phase['rps']:.1f}/s, app CPU {phase['app_cpu_ms']:.2f} ms,"
-              f" db CPU {phase['db_cpu_ms']:.2f} ms per browser; {errors}")
+        print(
+            f"  {phase['name']}: {phase['ok']} browsers, {phase['rps']:.1f}/s, app CPU {phase['app_cpu_ms']:.2f} ms,"
+            f" db CPU {phase['db_cpu_ms']:.2f} ms per browser; {errors}"
+        )
     if args.json_out:
         summary = {"machine": machine_line(), "load_at_start": load_at_start, "load_at_end": load_at_end, **result}
         Path(args.json_out).write_text(json.dumps(summary, indent=2))

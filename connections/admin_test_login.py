@@ -63,8 +63,7 @@ def arm_admin_test(request, *, connection: SSOConnection, return_path: str) -> s
     """Arm a test login for this browser; returns the URL that sends it to the IdP."""
     from urllib.parse import urlencode
 
-    request.saml_session[MARKER_KEY] = signing.dumps({"idp_id": connection.id, "return_path": return_path},
-                                                     salt=_SALT)
+    request.saml_session[MARKER_KEY] = signing.dumps({"idp_id": connection.id, "return_path": return_path}, salt=_SALT)
     request.saml_session.pop(RESULT_KEY, None)
     return f"/sso/start/{connection.id}?{urlencode({'next': return_path})}"
 
@@ -90,9 +89,15 @@ def _dry_run_claims(connection: SSOConnection, login) -> dict[str, str]:
     """The claims a real sign-in would read, and the refusals it would make before writing anything."""
     from .sign_in import AssertedIdentity, EmailDomainNotAllowed, MissingEmail, mapped_claims
 
-    claims = mapped_claims(connection, AssertedIdentity(
-        subject=login.name_id, attributes=login.attributes, name_id_format=login.name_id_format,
-        authenticated_at=login.authn_instant or timezone.now()))
+    claims = mapped_claims(
+        connection,
+        AssertedIdentity(
+            subject=login.name_id,
+            attributes=login.attributes,
+            name_id_format=login.name_id_format,
+            authenticated_at=login.authn_instant or timezone.now(),
+        ),
+    )
     email = claims.get("email")
     if not email:
         raise MissingEmail()
@@ -102,8 +107,9 @@ def _dry_run_claims(connection: SSOConnection, login) -> dict[str, str]:
     return claims
 
 
-def finish_admin_test(request, *, connection: SSOConnection, login=None,
-                      error: SsoConnectionError | None = None) -> HttpResponseRedirect:
+def finish_admin_test(
+    request, *, connection: SSOConnection, login=None, error: SsoConnectionError | None = None
+) -> HttpResponseRedirect:
     """Record the outcome of the test for the wizard and send the browser back to it."""
     return_path = armed_return_path(request, connection.id) or "/"
     now = timezone.now().isoformat()
@@ -114,8 +120,13 @@ def finish_admin_test(request, *, connection: SSOConnection, login=None,
             error = exc
     if error is None:
         result = AdminTestResult(
-            idp_id=connection.id, ok=True, at=now, name_id=login.name_id, name_id_format=login.name_id_format,
-            issuer=login.issuer, claims=claims,
+            idp_id=connection.id,
+            ok=True,
+            at=now,
+            name_id=login.name_id,
+            name_id_format=login.name_id_format,
+            issuer=login.issuer,
+            claims=claims,
             attributes={name: [str(v) for v in values] for name, values in login.attributes.items()},
         )
     else:
@@ -123,17 +134,28 @@ def finish_admin_test(request, *, connection: SSOConnection, login=None,
         for language, _name in settings.LANGUAGES:
             with translation.override(language):
                 hints[language] = str(error.hint)
-        result = AdminTestResult(idp_id=connection.id, ok=False, at=now, error_code=error.code,
-                                 error_hint=error.english_hint, error_hints=hints)
+        result = AdminTestResult(
+            idp_id=connection.id,
+            ok=False,
+            at=now,
+            error_code=error.code,
+            error_hint=error.english_hint,
+            error_hints=hints,
+        )
         if login is not None:
             # Verified, but refused by the organization's rules (no email, another domain): what arrived
             # is what the admin needs to see to fix it.
             result.name_id, result.name_id_format, result.issuer = login.name_id, login.name_id_format, login.issuer
             result.attributes = {name: [str(v) for v in values] for name, values in login.attributes.items()}
     if error is not None:  # a success is recorded when the wizard takes it (connection_record_successful_test)
-        record_event(type="connection.tested", organization=connection.organization, connection_id=connection.id,
-                     actor=f"it_admin:{connection.sso_admin_email}", **request_context(request),
-                     data={"succeeded": False, "error": error.code, "reason": error.english_hint})
+        record_event(
+            type="connection.tested",
+            organization=connection.organization,
+            connection_id=connection.id,
+            actor=f"it_admin:{connection.sso_admin_email}",
+            **request_context(request),
+            data={"succeeded": False, "error": error.code, "reason": error.english_hint},
+        )
     request.saml_session[RESULT_KEY] = asdict(result)
     request.saml_session.pop(MARKER_KEY, None)
     return HttpResponseRedirect(return_path)
@@ -146,5 +168,3 @@ def pop_admin_test_result(request, idp_id: str) -> AdminTestResult | None:
         return None
     request.saml_session.pop(RESULT_KEY, None)
     return AdminTestResult(**data)
-
-

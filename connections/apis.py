@@ -49,8 +49,10 @@ class ConnectionListCreateApi(ApiView):
     required_scope_resource = "sso_connections"
 
     @extend_schema(
-        parameters=[*PAGE_PARAMS, OpenApiParameter("organization_id", str,
-                                                   description="Only this organization's (id or domain).")],
+        parameters=[
+            *PAGE_PARAMS,
+            OpenApiParameter("organization_id", str, description="Only this organization's (id or domain)."),
+        ],
         responses={200: list_schema(ConnectionOutput, "SSOConnectionList"), **ERRORS},
         summary="List SSO connections, newest first",
     )
@@ -61,13 +63,17 @@ class ConnectionListCreateApi(ApiView):
         number, per_page = read_page_params(request.query_params)
         # admin_onboarding: the `onboarding` object of each connection, in the same query.
         connections = selectors.connection_list(api_key=self.api_key, organization=organization)
-        page = paginate(connections.select_related("admin_onboarding"),
-                        ordering=NEWEST_FIRST, number=number, per_page=per_page)
+        page = paginate(
+            connections.select_related("admin_onboarding"), ordering=NEWEST_FIRST, number=number, per_page=per_page
+        )
         data = ConnectionOutput(page.items, many=True).data
         return Response(list_envelope(page, data, domain=organization.domain if organization else None))
 
-    @extend_schema(request=ConnectionCreateInput, responses={201: ConnectionOutput, **ERRORS},
-                   summary="Create an SSO connection between an organization's IdP and one of its applications")
+    @extend_schema(
+        request=ConnectionCreateInput,
+        responses={201: ConnectionOutput, **ERRORS},
+        summary="Create an SSO connection between an organization's IdP and one of its applications",
+    )
     def post(self, request):
         data = ConnectionCreateInput(data=self.body())
         data.is_valid(raise_exception=True)
@@ -75,14 +81,18 @@ class ConnectionListCreateApi(ApiView):
         organization = organization_get(api_key=self.api_key, domain=values.pop("organization_id"))
         application = _application_of(organization, values.pop("application_id"))
         with transaction.atomic():
-            connection = services.connection_create(organization=organization, application=application, **values,
-                                                    by=self.actor)
+            connection = services.connection_create(
+                organization=organization, application=application, **values, by=self.actor
+            )
             if connection.sso_admin_email:
                 # Created with its IT admin's email: the admin is invited at once (the email leaves after
                 # the commit).
                 onboarding_invite(connection=connection, by=self.actor)
-        return Response(ConnectionOutput(connection).data, status=status.HTTP_201_CREATED,
-                        headers={"Location": reverse("sso-connection-detail", args=[connection.id])})
+        return Response(
+            ConnectionOutput(connection).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Location": reverse("sso-connection-detail", args=[connection.id])},
+        )
 
 
 class ConnectionDetailApi(ApiView):
@@ -93,8 +103,11 @@ class ConnectionDetailApi(ApiView):
         connection = selectors.connection_get(api_key=self.api_key, idp_id=idp_id)
         return Response(ConnectionOutput(connection).data)
 
-    @extend_schema(request=ConnectionUpdateInput, responses={200: ConnectionOutput, 422: ErrorOutput, **ERRORS},
-                   summary="Update an SSO connection: IdP metadata (XML, URL or typed values), mapping, activation")
+    @extend_schema(
+        request=ConnectionUpdateInput,
+        responses={200: ConnectionOutput, 422: ErrorOutput, **ERRORS},
+        summary="Update an SSO connection: IdP metadata (XML, URL or typed values), mapping, activation",
+    )
     def put(self, request, idp_id):
         connection = selectors.connection_get(api_key=self.api_key, idp_id=idp_id)
         data = ConnectionUpdateInput(data=_nest_form_keys(self.body()))
@@ -103,14 +116,17 @@ class ConnectionDetailApi(ApiView):
         application = None
         if "application_id" in values:
             application = _application_of(connection.organization, values.pop("application_id"))
-        connection = services.connection_update(connection=connection, data=values, application=application,
-                                                by=self.actor)
+        connection = services.connection_update(
+            connection=connection, data=values, application=application, by=self.actor
+        )
         return Response(ConnectionOutput(connection).data)
 
     patch = put
 
-    @extend_schema(responses={200: deleted_schema(ConnectionOutput, "SSOConnectionDeleted"), **ERRORS},
-                   summary="Delete an SSO connection")
+    @extend_schema(
+        responses={200: deleted_schema(ConnectionOutput, "SSOConnectionDeleted"), **ERRORS},
+        summary="Delete an SSO connection",
+    )
     def delete(self, request, idp_id):
         connection = selectors.connection_get(api_key=self.api_key, idp_id=idp_id)
         resource = ConnectionOutput(connection).data

@@ -53,6 +53,6 @@ def decrypt_text(stored: str) -> str:
     if not stored.startswith(PREFIX):
         raise DecryptionError("the stored value is not an encrypted secret")
     try:
-        return _fernet(_key_materials()).decrypt(stored[len(PREFIX):].encode("ascii")).decode("utf-8")
+        return _fernet(_key_materials()).decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
     except (InvalidToken, UnicodeError):
         raise DecryptionError("no configured FIELD_ENCRYPTION_KEY opens the stored secret") from None

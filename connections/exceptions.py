@@ -230,9 +230,12 @@ class IdpStatusError(SamlResponseError):
         if hint is None:
             said = _filled(_(": “%(message)s”"), message=status_message) if status_message else ""
             hint = _filled(
-                _("The IdP refused the sign-in (%(status)s)%(said)s. Check that the user is assigned to this "
-                  "application in the IdP."),
-                status=status_code or _("no status code"), said=said,
+                _(
+                    "The IdP refused the sign-in (%(status)s)%(said)s. Check that the user is assigned to this "
+                    "application in the IdP."
+                ),
+                status=status_code or _("no status code"),
+                said=said,
             )
         super().__init__(hint, detail=detail)
 
@@ -282,10 +285,13 @@ class OidcIdpRefused(OidcError):
         if hint is None:
             said = _filled(_(": “%(message)s”"), message=description[:200]) if description else ""
             hint = _filled(
-                _("The identity provider refused the sign-in (%(error)s)%(said)s. Check that the user is assigned "
-                  "to this application in the IdP, and that the redirect URI registered there is this "
-                  "connection's."),
-                error=error or _("no error code"), said=said,
+                _(
+                    "The identity provider refused the sign-in (%(error)s)%(said)s. Check that the user is assigned "
+                    "to this application in the IdP, and that the redirect URI registered there is this "
+                    "connection's."
+                ),
+                error=error or _("no error code"),
+                said=said,
             )
         super().__init__(hint, detail=detail)
 

@@ -33,8 +33,15 @@ class EndUserSession:
     sso_session: dict = field(default_factory=dict)
 
 
-def end_user_login(request, *, user: User, idp_id: str, provider_type: str,
-                   authenticated_at: datetime | None = None, sso_session: dict | None = None) -> None:
+def end_user_login(
+    request,
+    *,
+    user: User,
+    idp_id: str,
+    provider_type: str,
+    authenticated_at: datetime | None = None,
+    sso_session: dict | None = None,
+) -> None:
     """Sign the end user in at the gateway. `sso_session` (optional, JSON-serializable) is kept with
     the sign-in: the SAML ACS stores the NameID, its format and the SessionIndex there, which single
     logout needs to tell the IdP (and to recognize the IdP's LogoutRequest)."""
@@ -79,7 +86,9 @@ def end_user_from_session(request, *, organization_id=None) -> EndUserSession | 
         end_user_logout(request)
         return None
     return EndUserSession(
-        user=user, idp_id=data["idp_id"], provider_type=data["provider_type"],
+        user=user,
+        idp_id=data["idp_id"],
+        provider_type=data["provider_type"],
         authenticated_at=datetime.fromtimestamp(data["authenticated_at"], tz=UTC),
         sso_session=dict(data.get("sso_session") or {}),
     )

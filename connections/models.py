@@ -39,16 +39,19 @@ class SSOConnection(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="sso_connections")
     # RESTRICT: an application cannot be deleted while a connection uses it, but deleting the
     # organization removes both.
-    application = models.ForeignKey(settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.RESTRICT,
-                                    related_name="sso_connections")
+    application = models.ForeignKey(
+        settings.OAUTH2_PROVIDER_APPLICATION_MODEL, on_delete=models.RESTRICT, related_name="sso_connections"
+    )
     active = models.BooleanField(default=False)
     protocol = models.CharField(max_length=8, choices=PROTOCOLS, default=SAML)
     provider_type = models.CharField(max_length=32, choices=PROVIDER_TYPE_CHOICES, default=UNSET)
     sso_admin_email = models.EmailField(max_length=254, blank=True, default="")
-    users_provisioning = models.CharField(max_length=32, choices=UsersProvisioning.choices,
-                                          default=UsersProvisioning.PROVISION_NEW_USERS)
+    users_provisioning = models.CharField(
+        max_length=32, choices=UsersProvisioning.choices, default=UsersProvisioning.PROVISION_NEW_USERS
+    )
     bypass_it_admin_test = models.BooleanField(
-        default=False, help_text="Allow activation without a successful test login by the IT admin.",
+        default=False,
+        help_text="Allow activation without a successful test login by the IT admin.",
     )
 
     # SAML: the identity provider, as its metadata (pasted or fetched) or typed by hand describes it.
@@ -62,8 +65,9 @@ class SSOConnection(models.Model):
     idp_slo_url = models.URLField(max_length=2000, blank=True, default="")
     idp_slo_binding = models.CharField(max_length=64, choices=SSO_BINDINGS, blank=True, default="")
     idp_certificates = models.JSONField(default=list, blank=True, help_text="Signing certificates, PEM.")
-    attribute_mapping = models.JSONField(default=dict, blank=True,
-                                         help_text="Our claim (email, given_name, family_name) -> IdP attribute.")
+    attribute_mapping = models.JSONField(
+        default=dict, blank=True, help_text="Our claim (email, given_name, family_name) -> IdP attribute."
+    )
     allow_idp_initiated = models.BooleanField(default=False)
     # Entra ID and AD FS sign only the assertion: a signed assertion (or a signed response) is always
     # required; this asks for a signed Response on top.
@@ -82,7 +86,9 @@ class SSOConnection(models.Model):
     oidc_jwks_uri = models.URLField(max_length=2000, blank=True, default="")
     oidc_token_endpoint_auth_method = models.CharField(max_length=32, blank=True, default="client_secret_basic")
     oidc_discovered_issuer = models.CharField(
-        max_length=2000, blank=True, default="",
+        max_length=2000,
+        blank=True,
+        default="",
         help_text="The discovery document's issuer (Entra ID's multi-tenant documents say {tenantid}).",
     )
     oidc_discovery_fetched_at = models.DateTimeField(null=True, blank=True)
@@ -92,7 +98,7 @@ class SSOConnection(models.Model):
     oidc_logout_at_idp = models.BooleanField(
         default=True,
         help_text="When an application signs a user out, also end their session at the IdP (when its discovery "
-                  "document has an end_session_endpoint). Switch off for an IdP whose logout misbehaves.",
+        "document has an end_session_endpoint). Switch off for an IdP whose logout misbehaves.",
     )
     # Entra ID: the customer's directory (tenant) id; Google Workspace: its hosted domains (`hd`).
     oidc_tenant_id = models.CharField(max_length=64, blank=True, default="")
@@ -199,8 +205,9 @@ class CertificateExpiryNotice(models.Model):
     fingerprint = models.CharField(max_length=95, help_text="SHA-256 of the certificate, AA:BB:... hex.")
     threshold_days = models.PositiveSmallIntegerField()
     scope = models.CharField(max_length=100)
-    connection = models.ForeignKey(SSOConnection, null=True, blank=True, on_delete=models.CASCADE,
-                                   related_name="certificate_notices")
+    connection = models.ForeignKey(
+        SSOConnection, null=True, blank=True, on_delete=models.CASCADE, related_name="certificate_notices"
+    )
     subject = models.CharField(max_length=500, blank=True, default="")
     not_valid_after = models.DateTimeField()
     recipients = models.JSONField(default=list, help_text='[{"email": ..., "role": "operator" | "it_admin"}]')
@@ -213,8 +220,9 @@ class CertificateExpiryNotice(models.Model):
     class Meta:
         ordering = ("-inserted_at",)
         constraints = [
-            models.UniqueConstraint("kind", "fingerprint", "threshold_days", "scope",
-                                    name="certificate_notice_once_per_threshold"),
+            models.UniqueConstraint(
+                "kind", "fingerprint", "threshold_days", "scope", name="certificate_notice_once_per_threshold"
+            ),
         ]
 
     def __str__(self) -> str:

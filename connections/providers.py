@@ -49,8 +49,14 @@ GOOGLE_ISSUER = "https://accounts.google.com"
 
 
 def _oidc(key: str, label: str, *, issuer: str = "", profile: str = "") -> Provider:
-    return Provider(key=key, label=label, protocol=OIDC, attribute_mapping=MappingProxyType(dict(_OIDC_STANDARD)),
-                    oidc_issuer_template=issuer, oidc_profile=profile)
+    return Provider(
+        key=key,
+        label=label,
+        protocol=OIDC,
+        attribute_mapping=MappingProxyType(dict(_OIDC_STANDARD)),
+        oidc_issuer_template=issuer,
+        oidc_profile=profile,
+    )
 
 
 def _saml(key: str, label: str, mapping: dict[str, str]) -> Provider:
@@ -68,15 +74,19 @@ PROVIDERS: dict[str, Provider] = {
         _saml("google", "Google Workspace", _CAMEL),
         _saml("okta", "Okta", _CAMEL),
         # PingFederate's attribute contracts usually carry these lower-case names (as in its samples).
-        _saml("ping_federate", "PingFederate", {"email": "email", "given_name": "firstname",
-                                                "family_name": "lastname"}),
+        _saml(
+            "ping_federate", "PingFederate", {"email": "email", "given_name": "firstname", "family_name": "lastname"}
+        ),
         # PingOne's SAML application attribute mapping suggests the OIDC-style names.
-        _saml("ping_one", "PingOne", {"email": "email", "given_name": "given_name",
-                                      "family_name": "family_name"}),
+        _saml("ping_one", "PingOne", {"email": "email", "given_name": "given_name", "family_name": "family_name"}),
         _saml("generic_saml", "Another SAML 2.0 identity provider", _CAMEL),
         _oidc("google_oidc", "Google Workspace (OpenID Connect)", issuer=GOOGLE_ISSUER, profile=OIDC_PROFILE_GOOGLE),
-        _oidc("entra_id_oidc", "Microsoft Entra ID (OpenID Connect)", issuer=ENTRA_ISSUER_TEMPLATE,
-              profile=OIDC_PROFILE_ENTRA),
+        _oidc(
+            "entra_id_oidc",
+            "Microsoft Entra ID (OpenID Connect)",
+            issuer=ENTRA_ISSUER_TEMPLATE,
+            profile=OIDC_PROFILE_ENTRA,
+        ),
         _oidc("okta_oidc", "Okta (OpenID Connect)"),
         _oidc("ping_one_oidc", "PingOne (OpenID Connect)"),
         _oidc("generic_oidc", "Another OpenID Connect identity provider"),

@@ -98,8 +98,7 @@ def saml_settings_for(connection: SSOConnection):
         slo_url=endpoints.slo_url,
         sp_private_key_pem=key_pair.private_key_pem,
         sp_certificate_pem=key_pair.certificate_pem,
-        sp_next_key_pairs=tuple((pair.private_key_pem, pair.certificate_pem)
-                                for pair in sp_next_key_pairs(connection)),
+        sp_next_key_pairs=tuple((pair.private_key_pem, pair.certificate_pem) for pair in sp_next_key_pairs(connection)),
         idp_entity_id=connection.idp_entity_id,
         idp_sso_url=connection.idp_sso_url,
         idp_slo_url=connection.idp_slo_url,

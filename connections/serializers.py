@@ -15,8 +15,12 @@ from .saml.metadata import MAX_METADATA_BYTES
 
 # Our user claims an IdP attribute may fill (OIDC standard claim names, plus groups).
 MAPPABLE_CLAIMS = ("email", "given_name", "family_name", "name", "nickname", "locale", "phone_number", "groups")
-BINDINGS = {"redirect": BINDING_HTTP_REDIRECT, "post": BINDING_HTTP_POST,
-            BINDING_HTTP_REDIRECT: BINDING_HTTP_REDIRECT, BINDING_HTTP_POST: BINDING_HTTP_POST}
+BINDINGS = {
+    "redirect": BINDING_HTTP_REDIRECT,
+    "post": BINDING_HTTP_POST,
+    BINDING_HTTP_REDIRECT: BINDING_HTTP_REDIRECT,
+    BINDING_HTTP_POST: BINDING_HTTP_POST,
+}
 
 
 class AttributeMappingField(serializers.DictField):
@@ -30,7 +34,8 @@ class AttributeMappingField(serializers.DictField):
         unknown = sorted(set(value) - set(MAPPABLE_CLAIMS))
         if unknown:
             raise serializers.ValidationError(
-                f"Unknown claim(s) {', '.join(unknown)}; map any of: {', '.join(MAPPABLE_CLAIMS)}.")
+                f"Unknown claim(s) {', '.join(unknown)}; map any of: {', '.join(MAPPABLE_CLAIMS)}."
+            )
         return value
 
 
@@ -41,8 +46,7 @@ class SamlConfigInput(StrictSerializer):
     idp_sso_url = serializers.URLField(max_length=2000)
     idp_sso_binding = serializers.ChoiceField(choices=sorted(BINDINGS))
     idp_slo_url = serializers.URLField(max_length=2000, allow_blank=True)
-    idp_certificates = serializers.ListField(child=serializers.CharField(max_length=20_000), min_length=1,
-                                             max_length=5)
+    idp_certificates = serializers.ListField(child=serializers.CharField(max_length=20_000), min_length=1, max_length=5)
     attribute_mapping = AttributeMappingField()
     allow_idp_initiated = serializers.BooleanField()
     want_response_signed = serializers.BooleanField()
@@ -56,35 +60,53 @@ class SamlConfigInput(StrictSerializer):
         return fields
 
     def validate(self, attrs):
-        sources = [name for name, present in (
-            ("idp_metadata_xml", "idp_metadata_xml" in attrs),
-            ("idp_metadata_url", "idp_metadata_url" in attrs),
-            ("the IdP fields", any(name in attrs for name in self.MANUAL)),
-        ) if present]
+        sources = [
+            name
+            for name, present in (
+                ("idp_metadata_xml", "idp_metadata_xml" in attrs),
+                ("idp_metadata_url", "idp_metadata_url" in attrs),
+                ("the IdP fields", any(name in attrs for name in self.MANUAL)),
+            )
+            if present
+        ]
         if len(sources) > 1:
             raise serializers.ValidationError(
-                f"Give the identity provider one way only: {' or '.join(sources)}, not several.")
+                f"Give the identity provider one way only: {' or '.join(sources)}, not several."
+            )
         if "idp_sso_binding" in attrs:
             attrs["idp_sso_binding"] = BINDINGS[attrs["idp_sso_binding"]]
         return attrs
 
 
 class OidcConfigInput(StrictSerializer):
-    issuer = serializers.CharField(max_length=2000, allow_blank=True,
-                                   help_text="The IdP's issuer URL (https); its discovery document is read when saved.")
+    issuer = serializers.CharField(
+        max_length=2000,
+        allow_blank=True,
+        help_text="The IdP's issuer URL (https); its discovery document is read when saved.",
+    )
     client_id = serializers.CharField(max_length=512, allow_blank=True)
-    client_secret = serializers.CharField(max_length=4096, allow_blank=True, write_only=True, trim_whitespace=False,
-                                          help_text="Stored encrypted; never returned (see client_secret_set).")
+    client_secret = serializers.CharField(
+        max_length=4096,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=False,
+        help_text="Stored encrypted; never returned (see client_secret_set).",
+    )
     scopes = serializers.CharField(max_length=512, help_text='Space-separated; "openid" is always sent.')
-    tenant_id = serializers.RegexField(r"^[A-Za-z0-9.-]{0,64}$", max_length=64, allow_blank=True,
-                                       help_text="Entra ID: the directory (tenant) id.")
-    hosted_domains = serializers.ListField(child=serializers.CharField(max_length=253), max_length=50,
-                                           help_text="Google Workspace: the domains accepted in the hd claim "
-                                                     "(the organization's allowed_email_domains when empty).")
+    tenant_id = serializers.RegexField(
+        r"^[A-Za-z0-9.-]{0,64}$", max_length=64, allow_blank=True, help_text="Entra ID: the directory (tenant) id."
+    )
+    hosted_domains = serializers.ListField(
+        child=serializers.CharField(max_length=253),
+        max_length=50,
+        help_text="Google Workspace: the domains accepted in the hd claim "
+        "(the organization's allowed_email_domains when empty).",
+    )
     attribute_mapping = AttributeMappingField()
     logout_at_idp = serializers.BooleanField(
         help_text="When the app signs the user out, also sign them out at the IdP (RP-initiated logout, where its "
-                  "discovery document has an end_session_endpoint). Default true.")
+        "discovery document has an end_session_endpoint). Default true."
+    )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -118,8 +140,12 @@ def default_redirection_output(connection: SSOConnection) -> dict | None:
     uri = application.default_redirect_uri_after_login
     if not uri or uri not in application.redirect_uris.split():
         return None
-    return {"__type__": "Redirection", "id": selectors.redirection_id(client_id=application.client_id, uri=uri),
-            "app_id": application.client_id, "uri": uri}
+    return {
+        "__type__": "Redirection",
+        "id": selectors.redirection_id(client_id=application.client_id, uri=uri),
+        "app_id": application.client_id,
+        "uri": uri,
+    }
 
 
 def _metadata_source(connection: SSOConnection) -> str | None:
@@ -226,10 +252,12 @@ class ConnectionOutput(serializers.Serializer):
     id = serializers.CharField()
     active = serializers.BooleanField()
     lifecycle = serializers.ChoiceField(
-        choices=LIFECYCLE_STATES, read_only=True,
+        choices=LIFECYCLE_STATES,
+        read_only=True,
         help_text="draft (being set up) -> tested (the IT admin's test login succeeded) -> active (serving "
-                  "sign-ins) -> inactive (switched off after serving; deactivated_at and deactivated_by say when "
-                  "and who). Set `active` to move it; activation needs a usable IdP configuration and a test.")
+        "sign-ins) -> inactive (switched off after serving; deactivated_at and deactivated_by say when "
+        "and who). Set `active` to move it; activation needs a usable IdP configuration and a test.",
+    )
     deactivated_at = serializers.DateTimeField(allow_null=True, read_only=True)
     protocol = serializers.CharField()
     provider_type = serializers.CharField()

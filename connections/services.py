@@ -37,29 +37,48 @@ def _provider_for(provider_type: str | None, protocol: str | None) -> str:
     provider_type = provider_type or UNSET
     if protocol and provider_get(provider_type).protocol != protocol:
         kind = provider_get(provider_type).protocol.upper()
-        message = (f"The provider type '{provider_type}' is a {kind} provider, not {protocol.upper()}: choose one "
-                   f"of the {protocol.upper()} provider types, or leave it out.")
+        message = (
+            f"The provider type '{provider_type}' is a {kind} provider, not {protocol.upper()}: choose one "
+            f"of the {protocol.upper()} provider types, or leave it out."
+        )
         raise ApiError(message, fields={"provider_type": [message]})
     return provider_type
 
 
-def connection_create(*, organization: Organization, application: Application, sso_admin_email: str = "",
-                      provider_type: str | None = None, protocol: str | None = None,
-                      by: Actor | None = None) -> SSOConnection:
+def connection_create(
+    *,
+    organization: Organization,
+    application: Application,
+    sso_admin_email: str = "",
+    provider_type: str | None = None,
+    protocol: str | None = None,
+    by: Actor | None = None,
+) -> SSOConnection:
     if application.organization_id != organization.id:
-        raise ApiError("The application belongs to another organization.",
-                       fields={"application_id": ["Not an application of this organization."]})
+        raise ApiError(
+            "The application belongs to another organization.",
+            fields={"application_id": ["Not an application of this organization."]},
+        )
     provider = provider_get(_provider_for(provider_type, protocol))
     for _attempt in range(3):
         try:
             with transaction.atomic():
                 connection = SSOConnection.objects.create(
-                    id=new_idp_id(organization.domain), organization=organization, application=application,
-                    sso_admin_email=sso_admin_email, provider_type=provider.key, protocol=provider.protocol,
+                    id=new_idp_id(organization.domain),
+                    organization=organization,
+                    application=application,
+                    sso_admin_email=sso_admin_email,
+                    provider_type=provider.key,
+                    protocol=provider.protocol,
                     attribute_mapping=default_attribute_mapping(provider.key),
                 )
-                audit.record("connection.created", by=by, organization=organization, connection_id=connection.id,
-                             data={"lifecycle": connection.lifecycle, "changes": audit.changes({}, connection)})
+                audit.record(
+                    "connection.created",
+                    by=by,
+                    organization=organization,
+                    connection_id=connection.id,
+                    data={"lifecycle": connection.lifecycle, "changes": audit.changes({}, connection)},
+                )
                 return connection
         except IntegrityError:
             continue  # 131 random bits collided: draw again
@@ -93,18 +112,29 @@ def _read_idp_source(saml_config: dict[str, Any]) -> dict[str, Any] | None:
             metadata = parse_idp_metadata(document)
         except MetadataError as error:
             raise _metadata_error(error, "idp_metadata_xml") from None
-        return {**_from_metadata(metadata), "idp_metadata_xml": document, "idp_metadata_url": "",
-                "idp_metadata_fetched_at": None}
+        return {
+            **_from_metadata(metadata),
+            "idp_metadata_xml": document,
+            "idp_metadata_url": "",
+            "idp_metadata_fetched_at": None,
+        }
     if "idp_metadata_url" in saml_config:
         url = saml_config["idp_metadata_url"]
         try:
             document, metadata = fetch_idp_metadata(url)
         except MetadataError as error:
             raise _metadata_error(error, "idp_metadata_url") from None
-        return {**_from_metadata(metadata), "idp_metadata_xml": document.decode("utf-8", "replace"),
-                "idp_metadata_url": url, "idp_metadata_fetched_at": timezone.now()}
-    manual = {name: saml_config[name] for name in ("idp_entity_id", "idp_sso_url", "idp_sso_binding",
-                                                    "idp_slo_url", "idp_certificates") if name in saml_config}
+        return {
+            **_from_metadata(metadata),
+            "idp_metadata_xml": document.decode("utf-8", "replace"),
+            "idp_metadata_url": url,
+            "idp_metadata_fetched_at": timezone.now(),
+        }
+    manual = {
+        name: saml_config[name]
+        for name in ("idp_entity_id", "idp_sso_url", "idp_sso_binding", "idp_slo_url", "idp_certificates")
+        if name in saml_config
+    }
     if not manual:
         return None
     if "idp_certificates" in manual:
@@ -114,20 +144,33 @@ def _read_idp_source(saml_config: dict[str, Any]) -> dict[str, Any] | None:
                 pems.append(certificate_from_text(text).pem)
             except MetadataError as error:
                 message = f"Certificate {index + 1}: {error.message}"
-                raise ApiError(message, code=error.code,
-                               fields={"saml_config": {"idp_certificates": [message]}}) from None
+                raise ApiError(
+                    message, code=error.code, fields={"saml_config": {"idp_certificates": [message]}}
+                ) from None
         manual["idp_certificates"] = list(dict.fromkeys(pems))
     if "idp_slo_url" in manual:
         binding = manual.get("idp_sso_binding") or BINDING_HTTP_REDIRECT
         manual["idp_slo_binding"] = binding if manual["idp_slo_url"] else ""
     # Typed values replace what metadata said: the stored metadata no longer describes the connection.
-    return {**manual, "idp_metadata_xml": "", "idp_metadata_url": "", "idp_metadata_fetched_at": None,
-            "idp_metadata_valid_until": None}
+    return {
+        **manual,
+        "idp_metadata_xml": "",
+        "idp_metadata_url": "",
+        "idp_metadata_fetched_at": None,
+        "idp_metadata_valid_until": None,
+    }
 
 
-OIDC_DISCOVERY_FIELDS = ("oidc_issuer", "oidc_discovered_issuer", "oidc_authorization_endpoint", "oidc_token_endpoint",
-                         "oidc_userinfo_endpoint", "oidc_jwks_uri", "oidc_token_endpoint_auth_method",
-                         "oidc_end_session_endpoint")
+OIDC_DISCOVERY_FIELDS = (
+    "oidc_issuer",
+    "oidc_discovered_issuer",
+    "oidc_authorization_endpoint",
+    "oidc_token_endpoint",
+    "oidc_userinfo_endpoint",
+    "oidc_jwks_uri",
+    "oidc_token_endpoint_auth_method",
+    "oidc_end_session_endpoint",
+)
 
 
 def _target_provider(connection: SSOConnection, data: dict[str, Any]) -> str:
@@ -149,8 +192,10 @@ def _read_oidc_source(connection: SSOConnection, data: dict[str, Any]) -> dict[s
         return {}
     provider_type = _target_provider(connection, data)
     if provider_get(provider_type).protocol != OIDC:
-        message = ("oidc_config is for OpenID Connect connections: set protocol to oidc (or an OIDC provider_type) "
-                   "in the same request, or send saml_config.")
+        message = (
+            "oidc_config is for OpenID Connect connections: set protocol to oidc (or an OIDC provider_type) "
+            "in the same request, or send saml_config."
+        )
         raise ApiError(message, fields={"oidc_config": [message]})
     fields: dict[str, Any] = {}
     for name in ("client_id", "scopes", "tenant_id"):
@@ -164,8 +209,12 @@ def _read_oidc_source(connection: SSOConnection, data: dict[str, Any]) -> dict[s
         fields["oidc_client_secret_encrypted"] = encrypt_text(oidc_config["client_secret"])
     entra = provider_get(provider_type).oidc_profile == OIDC_PROFILE_ENTRA
     # Entra ID's tenant-specific issuer follows its tenant id; its multi-tenant issuer stays as typed.
-    follows_tenant = entra and "tenant_id" in oidc_config and "issuer" not in oidc_config and (
-        not connection.oidc_issuer or not is_entra_multi_tenant(connection.oidc_discovered_issuer))
+    follows_tenant = (
+        entra
+        and "tenant_id" in oidc_config
+        and "issuer" not in oidc_config
+        and (not connection.oidc_issuer or not is_entra_multi_tenant(connection.oidc_discovered_issuer))
+    )
     template = provider_get(provider_type).oidc_issuer_template
     fixed_issuer = bool(template) and "{" not in template and not connection.oidc_issuer  # Google's
     if "issuer" in oidc_config or follows_tenant or fixed_issuer:
@@ -179,16 +228,22 @@ def _read_oidc_source(connection: SSOConnection, data: dict[str, Any]) -> dict[s
             try:
                 found = discover(issuer, provider_type=provider_type)
             except OidcError as error:
-                raise ApiError(error.hint, code="oidc_discovery_failed",
-                               fields={"oidc_config": {"issuer": [error.hint]}}) from None
-            fields.update({
-                "oidc_issuer": issuer, "oidc_discovered_issuer": found.issuer,
-                "oidc_authorization_endpoint": found.authorization_endpoint,
-                "oidc_token_endpoint": found.token_endpoint, "oidc_userinfo_endpoint": found.userinfo_endpoint,
-                "oidc_jwks_uri": found.jwks_uri, "oidc_token_endpoint_auth_method": found.token_endpoint_auth_method,
-                "oidc_end_session_endpoint": found.end_session_endpoint,
-                "oidc_discovery_fetched_at": timezone.now(),
-            })
+                raise ApiError(
+                    error.hint, code="oidc_discovery_failed", fields={"oidc_config": {"issuer": [error.hint]}}
+                ) from None
+            fields.update(
+                {
+                    "oidc_issuer": issuer,
+                    "oidc_discovered_issuer": found.issuer,
+                    "oidc_authorization_endpoint": found.authorization_endpoint,
+                    "oidc_token_endpoint": found.token_endpoint,
+                    "oidc_userinfo_endpoint": found.userinfo_endpoint,
+                    "oidc_jwks_uri": found.jwks_uri,
+                    "oidc_token_endpoint_auth_method": found.token_endpoint_auth_method,
+                    "oidc_end_session_endpoint": found.end_session_endpoint,
+                    "oidc_discovery_fetched_at": timezone.now(),
+                }
+            )
     return fields
 
 
@@ -249,13 +304,25 @@ def _tested_identity(connection: SSOConnection) -> tuple:
         secret = connection.oidc_client_secret
     except DecryptionError:  # unreadable (its key rotated away): compared as such
         secret = None
-    return (connection.protocol, connection.idp_entity_id, connection.idp_sso_url,
-            tuple(sorted(connection.idp_certificates or [])), connection.oidc_issuer, connection.oidc_client_id,
-            secret, tuple(sorted((connection.attribute_mapping or {}).items())))
+    return (
+        connection.protocol,
+        connection.idp_entity_id,
+        connection.idp_sso_url,
+        tuple(sorted(connection.idp_certificates or [])),
+        connection.oidc_issuer,
+        connection.oidc_client_id,
+        secret,
+        tuple(sorted((connection.attribute_mapping or {}).items())),
+    )
 
 
-def _apply(connection: SSOConnection, *, data: dict[str, Any], idp_fields: dict[str, Any] | None,
-           application: Application | None) -> None:
+def _apply(
+    connection: SSOConnection,
+    *,
+    data: dict[str, Any],
+    idp_fields: dict[str, Any] | None,
+    application: Application | None,
+) -> None:
     """Apply an update to an unsaved copy (the admin's check) or the locked row (the update).
 
     A connection that is not active and whose IdP, keys or attribute mapping change goes back from "tested"
@@ -278,8 +345,10 @@ def _apply(connection: SSOConnection, *, data: dict[str, Any], idp_fields: dict[
             connection.attribute_mapping = default_attribute_mapping(connection.provider_type)
     if application is not None:
         if application.organization_id != connection.organization_id:
-            raise ApiError("The application belongs to another organization.",
-                           fields={"application_id": ["Not an application of this organization."]})
+            raise ApiError(
+                "The application belongs to another organization.",
+                fields={"application_id": ["Not an application of this organization."]},
+            )
         connection.application = application
     for field, value in (idp_fields or {}).items():
         setattr(connection, field, value)
@@ -297,8 +366,9 @@ def _apply(connection: SSOConnection, *, data: dict[str, Any], idp_fields: dict[
     _check_active_state(connection, was_active=was_active)
 
 
-def connection_check_update(*, connection: SSOConnection, data: dict[str, Any],
-                            application: Application | None = None) -> dict[str, Any] | None:
+def connection_check_update(
+    *, connection: SSOConnection, data: dict[str, Any], application: Application | None = None
+) -> dict[str, Any] | None:
     """Everything `connection_update` refuses, without saving; returns the IdP fields read (metadata
     parsed or fetched) so the caller can pass them on instead of fetching twice."""
     idp_fields = {**(_read_idp_source(data.get("saml_config") or {}) or {}), **_read_oidc_source(connection, data)}
@@ -306,27 +376,45 @@ def connection_check_update(*, connection: SSOConnection, data: dict[str, Any],
     return idp_fields
 
 
-def connection_update(*, connection: SSOConnection, data: dict[str, Any], application: Application | None = None,
-                      idp_fields: dict[str, Any] | None = None, by: Actor | None = None) -> SSOConnection:
+def connection_update(
+    *,
+    connection: SSOConnection,
+    data: dict[str, Any],
+    application: Application | None = None,
+    idp_fields: dict[str, Any] | None = None,
+    by: Actor | None = None,
+) -> SSOConnection:
     """Apply the fields sent. `application` is the one `application_id` named, already looked up in
     the connection's organization; `idp_fields` what `connection_check_update` already read."""
     if idp_fields is None:
         idp_fields = {**(_read_idp_source(data.get("saml_config") or {}) or {}), **_read_oidc_source(connection, data)}
     with transaction.atomic():
-        locked = (SSOConnection.objects.select_for_update(of=("self",))
-                  .select_related("organization", "application").get(pk=connection.pk))
+        locked = (
+            SSOConnection.objects.select_for_update(of=("self",))
+            .select_related("organization", "application")
+            .get(pk=connection.pk)
+        )
         before, lifecycle_before = audit.snapshot(locked), locked.lifecycle
         _apply(locked, data=data, idp_fields=idp_fields, application=application)
         _record_lifecycle(locked, was_active=before["active"], by=by)
         locked.save()
         changed = audit.changes(before, locked)
         if changed:
-            audit.record("connection.updated", by=by, organization=locked.organization, connection_id=locked.id,
-                         data={"changes": changed})
+            audit.record(
+                "connection.updated",
+                by=by,
+                organization=locked.organization,
+                connection_id=locked.id,
+                data={"changes": changed},
+            )
         if locked.active != before["active"]:
-            audit.record("connection.activated" if locked.active else "connection.deactivated", by=by,
-                         organization=locked.organization, connection_id=locked.id,
-                         data={"lifecycle": {"old": lifecycle_before, "new": locked.lifecycle}})
+            audit.record(
+                "connection.activated" if locked.active else "connection.deactivated",
+                by=by,
+                organization=locked.organization,
+                connection_id=locked.id,
+                data={"lifecycle": {"old": lifecycle_before, "new": locked.lifecycle}},
+            )
     return locked
 
 
@@ -348,22 +436,38 @@ def connection_record_successful_test(*, connection: SSOConnection, by: Actor | 
     """Called by the onboarding's test step when the IT admin's test login went through."""
     lifecycle_before = connection.lifecycle
     with transaction.atomic():
-        SSOConnection.objects.filter(pk=connection.pk).update(last_successful_test_at=timezone.now(),
-                                                              updated_at=timezone.now())
+        SSOConnection.objects.filter(pk=connection.pk).update(
+            last_successful_test_at=timezone.now(), updated_at=timezone.now()
+        )
         # The IT admin ran the test through the onboarding link sent to sso_admin_email.
         by = by or Actor(name=f"it_admin:{connection.sso_admin_email}" if connection.sso_admin_email else "system")
-        audit.record("connection.tested", by=by, organization=connection.organization, connection_id=connection.id,
-                     data={"succeeded": True, "lifecycle": {"old": lifecycle_before,
-                                                            "new": "active" if connection.active else "tested"}})
+        audit.record(
+            "connection.tested",
+            by=by,
+            organization=connection.organization,
+            connection_id=connection.id,
+            data={
+                "succeeded": True,
+                "lifecycle": {"old": lifecycle_before, "new": "active" if connection.active else "tested"},
+            },
+        )
     connection.refresh_from_db(fields=["last_successful_test_at", "updated_at"])
     return connection
 
 
 def connection_delete(*, connection: SSOConnection, by: Actor | None = None) -> None:
     with transaction.atomic():
-        audit.record("connection.deleted", by=by, organization=connection.organization, connection_id=connection.id,
-                     data={"lifecycle": connection.lifecycle, "protocol": connection.protocol,
-                           "provider_type": connection.provider_type})
+        audit.record(
+            "connection.deleted",
+            by=by,
+            organization=connection.organization,
+            connection_id=connection.id,
+            data={
+                "lifecycle": connection.lifecycle,
+                "protocol": connection.protocol,
+                "provider_type": connection.provider_type,
+            },
+        )
         # Identities are keyed by (idp_id, subject); without the connection they can never be used again.
         Identity.objects.filter(idp_id=connection.id, user__organization_id=connection.organization_id).delete()
         connection.delete()

@@ -34,26 +34,33 @@ class SignInRefused(SsoConnectionError):
 
 class MissingEmail(SignInRefused):
     code = "missing_email"
-    hint = _("The identity provider sent no email address for this person. Send the email as the NameID "
-             "(format emailAddress) or as the attribute mapped to 'email' in the connection's attribute mapping.")
+    hint = _(
+        "The identity provider sent no email address for this person. Send the email as the NameID "
+        "(format emailAddress) or as the attribute mapped to 'email' in the connection's attribute mapping."
+    )
 
 
 class EmailDomainNotAllowed(SignInRefused):
     code = "email_domain_not_allowed"
-    hint = _("The email address's domain is not one of the organization's allowed email domains. Ask the "
-             "operator of the gateway to add the domain to the organization, or fix the email in the IdP.")
+    hint = _(
+        "The email address's domain is not one of the organization's allowed email domains. Ask the "
+        "operator of the gateway to add the domain to the organization, or fix the email in the IdP."
+    )
 
 
 class UserNotProvisioned(SignInRefused):
     code = "user_not_provisioned"
-    hint = _("This connection only lets in people already in the organization's directory, and this person "
-             "is not. Ask the application's administrators to add them, or allow new users on the connection.")
+    hint = _(
+        "This connection only lets in people already in the organization's directory, and this person "
+        "is not. Ask the application's administrators to add them, or allow new users on the connection."
+    )
 
 
 class UserDeactivated(SignInRefused):
     code = "user_deactivated"
-    hint = _("This person's account is deactivated in the organization's directory. Ask the application's "
-             "administrators.")
+    hint = _(
+        "This person's account is deactivated in the organization's directory. Ask the application's administrators."
+    )
 
 
 @dataclass(frozen=True)
@@ -76,9 +83,14 @@ def mapped_claims(connection: SSOConnection, identity: AssertedIdentity) -> dict
         value = next((str(v).strip() for v in values if str(v).strip()), "")
         if value:
             claims[claim] = value
-    if "email" not in claims and "@" in identity.subject and (
-        not identity.name_id_format or identity.name_id_format.endswith(":emailAddress")
-        or identity.name_id_format.endswith(":unspecified")
+    if (
+        "email" not in claims
+        and "@" in identity.subject
+        and (
+            not identity.name_id_format
+            or identity.name_id_format.endswith(":emailAddress")
+            or identity.name_id_format.endswith(":unspecified")
+        )
     ):
         claims["email"] = identity.subject
     return claims
@@ -109,11 +121,13 @@ def _profile_update(user: User, claims: dict[str, str]) -> bool:
     return changed
 
 
-def _find_or_create_user(connection: SSOConnection, identity: AssertedIdentity,
-                         claims: dict[str, str]) -> tuple[Identity, bool]:
+def _find_or_create_user(
+    connection: SSOConnection, identity: AssertedIdentity, claims: dict[str, str]
+) -> tuple[Identity, bool]:
     """The identity of this subject (created when new) and whether its user was provisioned just now."""
     existing = (
-        Identity.objects.select_for_update().select_related("user")
+        Identity.objects.select_for_update()
+        .select_related("user")
         .filter(idp_id=connection.id, subject=identity.subject, user__organization=connection.organization)
         .first()
     )
@@ -125,7 +139,8 @@ def _find_or_create_user(connection: SSOConnection, identity: AssertedIdentity,
     _check_email(connection, email)
     user = (
         User.objects.annotate(email_lower=Lower("email"))
-        .filter(organization=connection.organization, email_lower=email.lower()).first()
+        .filter(organization=connection.organization, email_lower=email.lower())
+        .first()
     )
     provisioned = user is None
     if provisioned:
@@ -133,7 +148,9 @@ def _find_or_create_user(connection: SSOConnection, identity: AssertedIdentity,
             raise UserNotProvisioned()
         user = User.objects.create(organization=connection.organization, email=email, email_verified=True)
     return Identity.objects.create(
-        user=user, idp_id=connection.id, provider=f"{connection.protocol}.{connection.provider_type}",
+        user=user,
+        idp_id=connection.id,
+        provider=f"{connection.protocol}.{connection.provider_type}",
         subject=identity.subject,
     ), provisioned
 
@@ -142,15 +159,17 @@ def _identity_data(identity: AssertedIdentity) -> dict:
     return {"attributes": identity.attributes, "name_id_format": identity.name_id_format}
 
 
-def _returning_user_unchanged(connection: SSOConnection, identity: AssertedIdentity,
-                              claims: dict[str, str]) -> User | None:
+def _returning_user_unchanged(
+    connection: SSOConnection, identity: AssertedIdentity, claims: dict[str, str]
+) -> User | None:
     """The common login: a known subject whose directory entry the IdP's attributes leave as it is. One
     SELECT and one UPDATE of the identity's login stamp, no transaction. None when anything else is to be
     done (new subject, profile or email verification to write, identity gone meanwhile): the caller then
     takes the locked path, which decides again from scratch."""
     linked = one_by_key(
-        Identity.objects.select_related("user")
-        .filter(idp_id=connection.id, subject=identity.subject, user__organization=connection.organization)
+        Identity.objects.select_related("user").filter(
+            idp_id=connection.id, subject=identity.subject, user__organization=connection.organization
+        )
     )
     if linked is None:
         return None
@@ -160,7 +179,8 @@ def _returning_user_unchanged(connection: SSOConnection, identity: AssertedIdent
     if not user.email_verified or _updated_profile(user, claims) != user.profile:
         return None
     updated = Identity.objects.filter(pk=linked.pk, user=user).update(
-        authenticated_at=identity.authenticated_at or timezone.now(), data=_identity_data(identity),
+        authenticated_at=identity.authenticated_at or timezone.now(),
+        data=_identity_data(identity),
         updated_at=timezone.now(),
     )
     return user if updated else None
@@ -189,11 +209,23 @@ def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity, reques
                     user.save(update_fields=["profile", "email_verified", "updated_at"])
                 by = audit.Actor.end_user(user, request)
                 if provisioned:  # just in time, at the first login through this connection
-                    audit.record("user.provisioned", by=by, organization=connection.organization, user=user,
-                                 connection_id=connection.id, data={"changes": audit.changes({}, user)})
+                    audit.record(
+                        "user.provisioned",
+                        by=by,
+                        organization=connection.organization,
+                        user=user,
+                        connection_id=connection.id,
+                        data={"changes": audit.changes({}, user)},
+                    )
                 elif changed:  # the IdP's attributes changed the profile
-                    audit.record("user.updated", by=by, organization=connection.organization, user=user,
-                                 connection_id=connection.id, data={"changes": audit.changes(before, user)})
+                    audit.record(
+                        "user.updated",
+                        by=by,
+                        organization=connection.organization,
+                        user=user,
+                        connection_id=connection.id,
+                        data={"changes": audit.changes(before, user)},
+                    )
                 linked.authenticated_at = identity.authenticated_at or timezone.now()
                 linked.data = _identity_data(identity)
                 linked.save(update_fields=["authenticated_at", "data", "updated_at"])
@@ -205,22 +237,35 @@ def sso_sign_in(*, connection: SSOConnection, identity: AssertedIdentity, reques
     raise AssertionError("unreachable")
 
 
-def record_sign_in(request, *, connection: SSOConnection, user: User | None = None,
-                   error: SsoConnectionError | str | None = None) -> None:
+def record_sign_in(
+    request, *, connection: SSOConnection, user: User | None = None, error: SsoConnectionError | str | None = None
+) -> None:
     """The audit trail's line for one sign-in through a connection: succeeded with its user, or failed with
     the error's code and the hint an IT admin can act on (never the assertion or a token)."""
     data = {"protocol": connection.protocol, "provider_type": connection.provider_type}
     if error is None:
-        audit.record_event(type="sso.login.succeeded", organization=connection.organization,
-                           actor=f"end_user:{user.pk}", connection_id=connection.id, user=user,
-                           data={**data, "email": user.email}, **audit.request_context(request))
+        audit.record_event(
+            type="sso.login.succeeded",
+            organization=connection.organization,
+            actor=f"end_user:{user.pk}",
+            connection_id=connection.id,
+            user=user,
+            data={**data, "email": user.email},
+            **audit.request_context(request),
+        )
         return
     if isinstance(error, SsoConnectionError):
         data.update(error=error.code, reason=error.english_hint, detail=str(error.detail or "")[:300])
     else:
         data.update(error=error, reason=INACTIVE_REASON if error == "connection_inactive" else "")
-    audit.record_event(type="sso.login.failed", organization=connection.organization, actor="end_user:anonymous",
-                       connection_id=connection.id, data=data, **audit.request_context(request))
+    audit.record_event(
+        type="sso.login.failed",
+        organization=connection.organization,
+        actor="end_user:anonymous",
+        connection_id=connection.id,
+        data=data,
+        **audit.request_context(request),
+    )
 
 
 INACTIVE_REASON = "The connection is not active: end users cannot sign in through it until it is activated."

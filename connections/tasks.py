@@ -91,31 +91,47 @@ def refresh_connection_discovery(*, connection_id: str) -> str:
     try:
         found = discover(issuer, provider_type=connection.provider_type)
         if connection.oidc_discovered_issuer and found.issuer != connection.oidc_discovered_issuer:
-            raise OidcDiscoveryError(f"The discovery document now names the issuer '{found.issuer}' instead of "
-                            f"'{connection.oidc_discovered_issuer}': a different issuer is not taken automatically.")
+            raise OidcDiscoveryError(
+                f"The discovery document now names the issuer '{found.issuer}' instead of "
+                f"'{connection.oidc_discovered_issuer}': a different issuer is not taken automatically."
+            )
     except OidcError as error:
-        record_event(type="connection.metadata_refresh_failed", organization=connection.organization, actor="system",
-                     connection_id=connection.id,
-                     data={"issuer": issuer, "error": error.code, "reason": error.english_hint})
+        record_event(
+            type="connection.metadata_refresh_failed",
+            organization=connection.organization,
+            actor="system",
+            connection_id=connection.id,
+            data={"issuer": issuer, "error": error.code, "reason": error.english_hint},
+        )
         logger.warning("Discovery refresh of %s failed (%s); the configuration is kept", connection.id, error.code)
         return "failed"
 
     with transaction.atomic():
-        locked = (SSOConnection.objects.select_for_update(of=("self",)).select_related("organization")
-                  .filter(pk=connection_id).first())
+        locked = (
+            SSOConnection.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .filter(pk=connection_id)
+            .first()
+        )
         if locked is None or locked.oidc_issuer != issuer:
             return "skipped"  # deleted or reconfigured while we were fetching
-        changes = {name: {"old": getattr(locked, name), "new": getattr(found, attribute)}
-                   for name, attribute in DISCOVERED_ENDPOINTS.items()
-                   if getattr(locked, name) != getattr(found, attribute)}
+        changes = {
+            name: {"old": getattr(locked, name), "new": getattr(found, attribute)}
+            for name, attribute in DISCOVERED_ENDPOINTS.items()
+            if getattr(locked, name) != getattr(found, attribute)
+        }
         for name, change in changes.items():
             setattr(locked, name, change["new"])
         locked.oidc_discovery_fetched_at = timezone.now()
         locked.save()
         if changes:
-            record_event(type="connection.metadata_refreshed", organization=locked.organization, actor="system",
-                         connection_id=locked.id,
-                         data={"issuer": issuer, "changed": sorted(changes), "changes": changes})
+            record_event(
+                type="connection.metadata_refreshed",
+                organization=locked.organization,
+                actor="system",
+                connection_id=locked.id,
+                data={"issuer": issuer, "changed": sorted(changes), "changes": changes},
+            )
     logger.info("Discovery refresh of %s: %s", connection_id, ", ".join(sorted(changes)) or "unchanged")
     return "changed" if changes else "unchanged"
 

@@ -22,9 +22,23 @@ class EventFamilyFilter(admin.SimpleListFilter):
 
     title = "type"
     parameter_name = "type_prefix"
-    FAMILIES = ("sso.login.succeeded", "sso.login.failed", "sso.login.", "token.", "connection.", "user.",
-                "organization.", "application.", "invitation.", "api_key.", "certificate.", "signing_key.",
-                "operator.", "admin.", "webhook.")
+    FAMILIES = (
+        "sso.login.succeeded",
+        "sso.login.failed",
+        "sso.login.",
+        "token.",
+        "connection.",
+        "user.",
+        "organization.",
+        "application.",
+        "invitation.",
+        "api_key.",
+        "certificate.",
+        "signing_key.",
+        "operator.",
+        "admin.",
+        "webhook.",
+    )
 
     def lookups(self, request, model_admin):
         return [(family, family + "*" if family.endswith(".") else family) for family in self.FAMILIES]
@@ -38,15 +52,25 @@ class EventFamilyFilter(admin.SimpleListFilter):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ViewOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("inserted_at", "type", "organization_domain", "actor", "connection_id", "user_id", "ip",
-                    "summary")
+    list_display = ("inserted_at", "type", "organization_domain", "actor", "connection_id", "user_id", "ip", "summary")
     list_filter = (EventFamilyFilter, ("inserted_at", admin.DateFieldListFilter), "organization")
     search_fields = ("=connection_id", "actor", "=user_id", "=organization_domain", "type")
     date_hierarchy = "inserted_at"
     list_select_related = ()
     show_full_result_count = False
-    fields = ("id", "inserted_at", "type", "organization", "organization_domain", "actor", "connection_id",
-              "user_id", "ip", "user_agent", "pretty_data")
+    fields = (
+        "id",
+        "inserted_at",
+        "type",
+        "organization",
+        "organization_domain",
+        "actor",
+        "connection_id",
+        "user_id",
+        "ip",
+        "user_agent",
+        "pretty_data",
+    )
     readonly_fields = fields
     list_per_page = 100
 
@@ -68,11 +92,31 @@ class SigningKeyAdmin(admin.ModelAdmin):
     """Key rotation: generate a key (published), make it active (the switch), retire. Read-only otherwise:
     every change goes through cryptr_sso.signing_keys, which records it in the audit trail."""
 
-    list_display = ("purpose", "state", "short_kid", "created_at", "created_by", "activated_at", "activated_by",
-                    "retired_at", "retired_by")
+    list_display = (
+        "purpose",
+        "state",
+        "short_kid",
+        "created_at",
+        "created_by",
+        "activated_at",
+        "activated_by",
+        "retired_at",
+        "retired_by",
+    )
     list_filter = ("purpose", "state")
-    fields = ("id", "purpose", "state", "kid", "certificate_pem", "created_at", "created_by", "activated_at",
-              "activated_by", "retired_at", "retired_by")
+    fields = (
+        "id",
+        "purpose",
+        "state",
+        "kid",
+        "certificate_pem",
+        "created_at",
+        "created_by",
+        "activated_at",
+        "activated_by",
+        "retired_at",
+        "retired_by",
+    )
     readonly_fields = fields
     actions = ("make_active", "retire")
     change_list_template = "admin/cryptr_sso/signingkey/change_list.html"
@@ -108,13 +152,17 @@ class SigningKeyAdmin(admin.ModelAdmin):
             self.message_user(request, "Choose what the key is for (token or SAML SP).", messages.ERROR)
             return changelist
         key = signing_keys.signing_key_publish(purpose=purpose, by=Actor.operator(request))
-        self.message_user(request, f"Published a new {key.get_purpose_display()} key ({key.kid[:16]}…). It signs "
-                          "nothing until you make it active: give relying parties and IdPs time to fetch it.",
-                          messages.SUCCESS)
+        self.message_user(
+            request,
+            f"Published a new {key.get_purpose_display()} key ({key.kid[:16]}…). It signs "
+            "nothing until you make it active: give relying parties and IdPs time to fetch it.",
+            messages.SUCCESS,
+        )
         return changelist
 
-    @admin.action(description="Make active (switch): the selected published key signs from now on",
-                  permissions=["change"])
+    @admin.action(
+        description="Make active (switch): the selected published key signs from now on", permissions=["change"]
+    )
     def make_active(self, request, queryset):
         keys = list(queryset)
         if len(keys) != 1:
@@ -131,8 +179,9 @@ class SigningKeyAdmin(admin.ModelAdmin):
         try:
             key = service(key=key, by=Actor.operator(request))
         except signing_keys.SigningKeyTransitionError as error:
-            self.message_user(request, f"{key.get_purpose_display()} key {key.kid[:16]}…: {error.message}",
-                              messages.ERROR)
+            self.message_user(
+                request, f"{key.get_purpose_display()} key {key.kid[:16]}…: {error.message}", messages.ERROR
+            )
             return
         self.message_user(request, f"{key.get_purpose_display()} key {key.kid[:16]}… {done}.", messages.SUCCESS)
 
@@ -142,13 +191,16 @@ admin.site.register(SigningKey, SigningKeyAdmin)
 
 # --- operators (Django's auth users): the user admin with "Reset second factors" ----------------------
 
+
 class OperatorAdmin(AuditedAdminMixin, DjangoUserAdmin):
     """Django's user admin for the operators' accounts; every change is in the audit trail (operator.*)."""
 
     actions = [*(DjangoUserAdmin.actions or []), "reset_second_factors"]
 
-    @admin.action(description="Reset second factors (the operator proves their email address, then enrols again)",
-                  permissions=["change"])
+    @admin.action(
+        description="Reset second factors (the operator proves their email address, then enrols again)",
+        permissions=["change"],
+    )
     def reset_second_factors(self, request, queryset):
         from cryptr_sso.accounts.services import CannotResetOwnFactors, operator_mfa_reset
 
@@ -156,13 +208,21 @@ class OperatorAdmin(AuditedAdminMixin, DjangoUserAdmin):
             try:
                 removed = operator_mfa_reset(operator=operator, by_user=request.user, by=Actor.operator(request))
             except CannotResetOwnFactors:
-                self.message_user(request, "You cannot reset your own second factors: remove or replace them from "
-                                  "your two-factor authentication page, or ask another operator.", messages.ERROR)
+                self.message_user(
+                    request,
+                    "You cannot reset your own second factors: remove or replace them from "
+                    "your two-factor authentication page, or ask another operator.",
+                    messages.ERROR,
+                )
                 continue
             what = ", ".join(removed) if removed else "none were set up"
-            self.message_user(request, f"{operator.get_username()}: second factors reset ({what}), sessions ended. "
-                              "At their next sign-in they enter a code sent to their email address, then set up "
-                              "a new factor.", messages.SUCCESS)
+            self.message_user(
+                request,
+                f"{operator.get_username()}: second factors reset ({what}), sessions ended. "
+                "At their next sign-in they enter a code sent to their email address, then set up "
+                "a new factor.",
+                messages.SUCCESS,
+            )
 
 
 admin.site.unregister(User)

@@ -60,8 +60,11 @@ class AuditedAdminMixin:
 
     def _record(self, request, obj, verb: str, data: dict) -> None:
         meta = obj._meta
-        audit.record(event_type(type(obj), verb), by=Actor.operator(request),
-                     data={"model": meta.label_lower, "object_id": str(obj.pk), "object": describe(obj), **data})
+        audit.record(
+            event_type(type(obj), verb),
+            by=Actor.operator(request),
+            data={"model": meta.label_lower, "object_id": str(obj.pk), "object": describe(obj), **data},
+        )
 
     def log_addition(self, request, obj, message):
         entry = super().log_addition(request, obj, message)

@@ -43,8 +43,10 @@ def _looks_secret(value: str) -> bool:
 def mask_secrets(value: Any) -> Any:
     """A copy of `value` fit for the trail: secret-looking keys and values replaced by "[masked]"."""
     if isinstance(value, dict):
-        return {str(k): (MASK if is_secret_key(k) and v not in (None, "", [], {}) else mask_secrets(v))
-                for k, v in value.items()}
+        return {
+            str(k): (MASK if is_secret_key(k) and v not in (None, "", [], {}) else mask_secrets(v))
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple, set)):
         return [mask_secrets(v) for v in value]
     if isinstance(value, str):
@@ -98,6 +100,7 @@ def _notify(event: AuditEvent) -> None:
 
 
 # --- who did it, and what changed (helpers of the services that record) ------------------------------
+
 
 @dataclass(frozen=True)
 class Actor:

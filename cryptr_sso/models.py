@@ -26,11 +26,17 @@ class AuditEvent(models.Model):
     inserted_at = models.DateTimeField(auto_now_add=True, db_index=True)
     type = models.CharField(max_length=64, db_index=True, help_text='Dotted, e.g. "sso.login.failed".')
     organization = models.ForeignKey(
-        "organizations.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="events",
+        "organizations.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
     )
     organization_domain = models.CharField(max_length=63, blank=True, default="")
     actor = models.CharField(
-        max_length=200, blank=True, default="",
+        max_length=200,
+        blank=True,
+        default="",
         help_text='"api_key:<client_id>", "operator:<username>", "end_user:<id>" or "system".',
     )
     connection_id = models.CharField(max_length=100, blank=True, default="", db_index=True)
@@ -73,7 +79,8 @@ class SigningKey(models.Model):
     purpose = models.CharField(max_length=16, choices=Purpose.choices)
     state = models.CharField(max_length=16, choices=State.choices, default=State.PUBLISHED)
     kid = models.CharField(
-        max_length=100, unique=True,
+        max_length=100,
+        unique=True,
         help_text="Token keys: the RFC 7638 thumbprint (the JWT kid). SP keys: the certificate's SHA-256.",
     )
     # Fernet-encrypted (connections.crypto): a database dump alone gives no signing key.
@@ -89,8 +96,9 @@ class SigningKey(models.Model):
     class Meta:
         ordering = ("purpose", "-created_at")
         constraints = [
-            models.UniqueConstraint(fields=["purpose"], condition=models.Q(state="active"),
-                                    name="signing_key_one_active_per_purpose"),
+            models.UniqueConstraint(
+                fields=["purpose"], condition=models.Q(state="active"), name="signing_key_one_active_per_purpose"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -139,9 +139,7 @@ if REDIS_URL:
     }
 else:
     # The embedded default keeps everything in the database so several processes still agree.
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cryptr_cache"}
-    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cryptr_cache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -406,8 +404,12 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": True,
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
     "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
-    "SCOPES": {"openid": "OpenID Connect", "profile": "Your profile", "email": "Your email address",
-               "offline_access": "Stay signed in"},
+    "SCOPES": {
+        "openid": "OpenID Connect",
+        "profile": "Your profile",
+        "email": "Your email address",
+        "offline_access": "Stay signed in",
+    },
     "DEFAULT_SCOPES": ["openid"],
 }
 

@@ -115,7 +115,8 @@ class _KeyCache:
     def _load() -> tuple[SigningKey, ...]:
         retired_long_ago = timezone.now() - token_key_retention()
         rows = SigningKey.objects.exclude(state=SigningKey.State.RETIRED, purpose=SigningKey.Purpose.SAML_SP).exclude(
-            state=SigningKey.State.RETIRED, retired_at__lt=retired_long_ago)
+            state=SigningKey.State.RETIRED, retired_at__lt=retired_long_ago
+        )
         return tuple(rows)
 
     def clear(self) -> None:
@@ -131,15 +132,20 @@ def _forget_keys_now_and_on_commit() -> None:
 
 
 def active_signing_key(*, purpose: str) -> SigningKey | None:
-    return next((key for key in key_cache.current() if key.purpose == purpose and key.state == SigningKey.State.ACTIVE),
-                None)
+    return next(
+        (key for key in key_cache.current() if key.purpose == purpose and key.state == SigningKey.State.ACTIVE), None
+    )
 
 
 def published_token_keys(*, now: datetime | None = None) -> list[SigningKey]:
     """The token keys in the JWKS: active first, then published, then retired within the retention."""
     oldest_retirement = (now or timezone.now()) - token_key_retention()
-    keys = [key for key in key_cache.current() if key.purpose == SigningKey.Purpose.TOKEN
-            and not (key.state == SigningKey.State.RETIRED and key.retired_at < oldest_retirement)]
+    keys = [
+        key
+        for key in key_cache.current()
+        if key.purpose == SigningKey.Purpose.TOKEN
+        and not (key.state == SigningKey.State.RETIRED and key.retired_at < oldest_retirement)
+    ]
     order = {SigningKey.State.ACTIVE: 0, SigningKey.State.PUBLISHED: 1, SigningKey.State.RETIRED: 2}
     return sorted(keys, key=lambda key: order[key.state])
 
@@ -158,8 +164,11 @@ def environment_token_keys_superseded(*, now: datetime | None = None) -> bool:
 
 def published_sp_keys() -> list[SigningKey]:
     """SP keys published beside the active one (metadata and decryption), not signing yet."""
-    return [key for key in key_cache.current()
-            if key.purpose == SigningKey.Purpose.SAML_SP and key.state == SigningKey.State.PUBLISHED]
+    return [
+        key
+        for key in key_cache.current()
+        if key.purpose == SigningKey.Purpose.SAML_SP and key.state == SigningKey.State.PUBLISHED
+    ]
 
 
 # --- services ----------------------------------------------------------------------------------
@@ -197,8 +206,11 @@ def signing_key_publish(*, purpose: str, by: Actor) -> SigningKey:
     private_key_pem, certificate_pem, kid = _new_key_material(purpose)
     with transaction.atomic():
         key = SigningKey.objects.create(
-            purpose=purpose, state=SigningKey.State.PUBLISHED, kid=kid,
-            private_key_encrypted=encrypt_text(private_key_pem), certificate_pem=certificate_pem,
+            purpose=purpose,
+            state=SigningKey.State.PUBLISHED,
+            kid=kid,
+            private_key_encrypted=encrypt_text(private_key_pem),
+            certificate_pem=certificate_pem,
             created_by=by.name[:200],
         )
         _record(key, "published", by)

@@ -38,8 +38,10 @@ def resend_to(modeladmin, request: HttpRequest, connections: list[SSOConnection]
 
 
 def revoke_for(modeladmin, request: HttpRequest, connections: list[SSOConnection]) -> None:
-    revoked = sum(services.onboarding_revoke_invitations(connection=connection, by=Actor.operator(request))
-                  for connection in connections)
+    revoked = sum(
+        services.onboarding_revoke_invitations(connection=connection, by=Actor.operator(request))
+        for connection in connections
+    )
     modeladmin.message_user(request, f"{revoked} onboarding link(s) revoked.")
 
 

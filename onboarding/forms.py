@@ -25,8 +25,10 @@ from .models import AdminOnboarding
 
 WIZARD_PROVIDERS = [key for key in PROVIDERS if key != UNSET]  # SAML first, then OpenID Connect (the table's order)
 # Product names stay as they are; the generic choices are sentences, so they are translated.
-_GENERIC_LABELS = {"generic_saml": _("Another SAML 2.0 identity provider"),
-                   "generic_oidc": _("Another OpenID Connect identity provider")}
+_GENERIC_LABELS = {
+    "generic_saml": _("Another SAML 2.0 identity provider"),
+    "generic_oidc": _("Another OpenID Connect identity provider"),
+}
 
 
 class StepForm(forms.Form):
@@ -106,8 +108,9 @@ class ChooseProviderForm(StepForm):
         return initial
 
     def save(self) -> str | None:
-        wizard.wizard_provider_chosen(onboarding=self.onboarding, provider_type=self.cleaned_data["provider_type"],
-                                      by=self.context.actor)
+        wizard.wizard_provider_chosen(
+            onboarding=self.onboarding, provider_type=self.cleaned_data["provider_type"], by=self.context.actor
+        )
         return None
 
 
@@ -119,24 +122,41 @@ class IdpMetadataForm(StepForm):
     URL, UPLOAD, MANUAL = "url", "upload", "manual"
     method = forms.ChoiceField(choices=[(URL, URL), (UPLOAD, UPLOAD), (MANUAL, MANUAL)], widget=forms.HiddenInput)
     metadata_url = forms.URLField(
-        label=_("Metadata URL"), required=False, max_length=2000, assume_scheme="https",
+        label=_("Metadata URL"),
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
         help_text=_("An https:// address we can reach from the internet. We download it once, now."),
     )
     metadata_file = forms.FileField(
-        label=_("Metadata file (XML)"), required=False,
+        label=_("Metadata file (XML)"),
+        required=False,
         help_text=_("The metadata XML file your identity provider lets you download (at most 1 MB)."),
     )
     metadata_xml = forms.CharField(
-        label=_("Or paste the metadata XML"), required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        label=_("Or paste the metadata XML"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
         max_length=MAX_METADATA_BYTES,
-        error_messages={"max_length": _("The metadata is larger than 1 MB; IdP metadata is a few kB. Check that "
-                                        "you exported the metadata of one identity provider.")},
+        error_messages={
+            "max_length": _(
+                "The metadata is larger than 1 MB; IdP metadata is a few kB. Check that "
+                "you exported the metadata of one identity provider."
+            )
+        },
     )
     entity_id = forms.CharField(label=_("Identity provider entity ID (Issuer)"), required=False, max_length=1024)
-    sso_url = forms.URLField(label=_("Single sign-on URL"), required=False, max_length=2000, assume_scheme="https",
-                             help_text=_("Where we send people to sign in (HTTP-Redirect binding)."))
+    sso_url = forms.URLField(
+        label=_("Single sign-on URL"),
+        required=False,
+        max_length=2000,
+        assume_scheme="https",
+        help_text=_("Where we send people to sign in (HTTP-Redirect binding)."),
+    )
     certificate = forms.CharField(
-        label=_("Signing certificate (PEM)"), required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        label=_("Signing certificate (PEM)"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
         help_text=_("Begins with -----BEGIN CERTIFICATE-----. The base64 alone works too."),
     )
     draft_fields = ("method", "metadata_url", "entity_id", "sso_url", "certificate")
@@ -150,9 +170,14 @@ class IdpMetadataForm(StepForm):
             upload = data.get("metadata_file")
             if upload:
                 if upload.size > MAX_METADATA_BYTES:
-                    self.add_error("metadata_file", _("The file is larger than 1 MB; IdP metadata is a few kB. "
-                                                      "Check that you exported the metadata of one identity "
-                                                      "provider."))
+                    self.add_error(
+                        "metadata_file",
+                        _(
+                            "The file is larger than 1 MB; IdP metadata is a few kB. "
+                            "Check that you exported the metadata of one identity "
+                            "provider."
+                        ),
+                    )
                 else:
                     data["document"] = upload.read()
             elif data.get("metadata_xml", "").strip():
@@ -160,8 +185,11 @@ class IdpMetadataForm(StepForm):
             elif "metadata_file" not in self.errors:
                 self.add_error("metadata_file", _("Choose the metadata file, or paste the metadata XML."))
         if method == self.MANUAL:
-            for name, message in (("entity_id", _("Give the entity ID.")), ("sso_url", _("Give the SSO URL.")),
-                                  ("certificate", _("Paste the signing certificate."))):
+            for name, message in (
+                ("entity_id", _("Give the entity ID.")),
+                ("sso_url", _("Give the SSO URL.")),
+                ("certificate", _("Paste the signing certificate.")),
+            ):
                 if not data.get(name) and name not in self.errors:
                     self.add_error(name, message)
             if data.get("certificate") and "certificate" not in self.errors:
@@ -175,8 +203,11 @@ class IdpMetadataForm(StepForm):
         data = self.cleaned_data
         method = data["method"]
         if method == self.URL:
-            saml_config, field, entered = ({"idp_metadata_url": data["metadata_url"]}, "metadata_url",
-                                           {"method": method, "metadata_url": data["metadata_url"]})
+            saml_config, field, entered = (
+                {"idp_metadata_url": data["metadata_url"]},
+                "metadata_url",
+                {"method": method, "metadata_url": data["metadata_url"]},
+            )
         elif method == self.UPLOAD:
             document = data["document"]
             if isinstance(document, bytes):
@@ -184,14 +215,21 @@ class IdpMetadataForm(StepForm):
             field = "metadata_file" if data.get("metadata_file") else "metadata_xml"
             saml_config, entered = {"idp_metadata_xml": document}, {"method": method}
         else:
-            saml_config = {"idp_entity_id": data["entity_id"].strip(), "idp_sso_url": data["sso_url"],
-                           "idp_certificates": [data["certificate"]]}
+            saml_config = {
+                "idp_entity_id": data["entity_id"].strip(),
+                "idp_sso_url": data["sso_url"],
+                "idp_certificates": [data["certificate"]],
+            }
             field = "certificate"
             entered = {"method": method, "entity_id": data["entity_id"].strip(), "sso_url": data["sso_url"]}
         try:
-            wizard.wizard_connection_updated(onboarding=self.onboarding, step_key=self.step_key,
-                                             data={"saml_config": saml_config}, entered=entered,
-                                             by=self.context.actor)
+            wizard.wizard_connection_updated(
+                onboarding=self.onboarding,
+                step_key=self.step_key,
+                data={"saml_config": saml_config},
+                entered=entered,
+                by=self.context.actor,
+            )
         except ApiError as error:
             self.api_error(error, field)
             return ""  # stay on the page, with the error
@@ -217,8 +255,12 @@ class AttributeMappingForm(StepForm):
         mapping = {claim: self.cleaned_data.get(claim, "").strip() for claim in MAPPED_CLAIMS}
         try:
             wizard.wizard_connection_updated(
-                onboarding=self.onboarding, step_key=self.step_key,
-                data={self.config_key: {"attribute_mapping": mapping}}, entered=mapping, by=self.context.actor)
+                onboarding=self.onboarding,
+                step_key=self.step_key,
+                data={self.config_key: {"attribute_mapping": mapping}},
+                entered=mapping,
+                by=self.context.actor,
+            )
         except ApiError as error:
             self.api_error(error, None)
             return ""
@@ -249,29 +291,42 @@ def discovery_problem(error: OidcError, *, issuer: str) -> str:
     detail = error.detail or ""
     host = _host(issuer)
     if detail in ("scheme", "userinfo", "port"):
-        plain = _("The issuer must be an https:// address, without a user name or password, for example "
-                  "https://your-company.okta.com.")
+        plain = _(
+            "The issuer must be an https:// address, without a user name or password, for example "
+            "https://your-company.okta.com."
+        )
     elif detail == "private address":
-        plain = _("%(host)s is on a private or internal network, which we never call. Give the public "
-                  "https:// address of your identity provider.") % {"host": host}
+        plain = _(
+            "%(host)s is on a private or internal network, which we never call. Give the public "
+            "https:// address of your identity provider."
+        ) % {"host": host}
     elif detail == "dns":
         plain = _("We could not find the server %(host)s. Check the issuer for typos.") % {"host": host}
     elif detail == "tls":
-        plain = _("We reached %(host)s but could not verify its certificate. Identity providers use a "
-                  "certificate from a public authority: check the address.") % {"host": host}
+        plain = _(
+            "We reached %(host)s but could not verify its certificate. Identity providers use a "
+            "certificate from a public authority: check the address."
+        ) % {"host": host}
     elif detail in ("connect", "timeout"):
-        plain = _("We could not reach your identity provider at %(host)s (it did not answer). Check the issuer, "
-                  "and that the identity provider can be reached from the internet.") % {"host": host}
+        plain = _(
+            "We could not reach your identity provider at %(host)s (it did not answer). Check the issuer, "
+            "and that the identity provider can be reached from the internet."
+        ) % {"host": host}
     elif detail == "issuer mismatch":
-        plain = _("Your identity provider answered, but it names another issuer than the one you typed. Copy the "
-                  "issuer exactly as your identity provider shows it (a trailing slash counts).")
+        plain = _(
+            "Your identity provider answered, but it names another issuer than the one you typed. Copy the "
+            "issuer exactly as your identity provider shows it (a trailing slash counts)."
+        )
     elif isinstance(error, OidcDiscoveryError):
-        plain = _("Your identity provider answered, but its discovery document cannot be used by an OpenID "
-                  "Connect web application.")
+        plain = _(
+            "Your identity provider answered, but its discovery document cannot be used by an OpenID "
+            "Connect web application."
+        )
     else:  # an HTTP error, not JSON, too large: no discovery document at that address
-        plain = _("We found no OpenID Connect discovery document at %(url)s. Check the issuer: it is the address "
-                  "before /.well-known/openid-configuration.") % {
-                      "url": issuer.rstrip("/") + "/.well-known/openid-configuration"}
+        plain = _(
+            "We found no OpenID Connect discovery document at %(url)s. Check the issuer: it is the address "
+            "before /.well-known/openid-configuration."
+        ) % {"url": issuer.rstrip("/") + "/.well-known/openid-configuration"}
     return f"{plain} {_('Details:')} {error.hint}"
 
 
@@ -281,19 +336,27 @@ class OidcSettingsForm(StepForm):
     is write-only: the page says whether one is set, never shows it."""
 
     issuer = forms.CharField(
-        label=_("Issuer URL"), max_length=2000, required=False,
+        label=_("Issuer URL"),
+        max_length=2000,
+        required=False,
         help_text=_("The address of your identity provider; we read its /.well-known/openid-configuration."),
     )
     tenant_id = forms.CharField(label=_("Directory (tenant) ID"), max_length=64, required=False)
     client_id = forms.CharField(label=_("Client ID"), max_length=512)
     client_secret = forms.CharField(
-        label=_("Client secret"), max_length=2000, required=False,
+        label=_("Client secret"),
+        max_length=2000,
+        required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
     hosted_domains = forms.CharField(
-        label=_("Google Workspace domains"), max_length=2000, required=False,
-        help_text=_("Only accounts of these domains can sign in (separate them with spaces or commas). Empty: "
-                    "the email domains of your organization."),
+        label=_("Google Workspace domains"),
+        max_length=2000,
+        required=False,
+        help_text=_(
+            "Only accounts of these domains can sign in (separate them with spaces or commas). Empty: "
+            "the email domains of your organization."
+        ),
     )
     draft_fields = ("issuer", "tenant_id", "client_id", "hosted_domains")  # never the secret
     optional_fields = ("hosted_domains",)
@@ -308,25 +371,29 @@ class OidcSettingsForm(StepForm):
         else:
             self.fields["tenant_id"].required = True
             self.order_fields(["tenant_id"])  # Entra ID: the tenant first, the issuer follows from it
-            self.fields["issuer"].help_text = _("Leave it empty: we use your tenant's issuer. Only for a "
-                                                "multi-tenant application, give its issuer.")
+            self.fields["issuer"].help_text = _(
+                "Leave it empty: we use your tenant's issuer. Only for a multi-tenant application, give its issuer."
+            )
             self.optional_fields = (*self.optional_fields, "issuer")
         if profile != OIDC_PROFILE_GOOGLE:
             del self.fields["hosted_domains"]
         self.secret_is_set = bool(connection.oidc_client_secret_encrypted)
         if self.secret_is_set:
-            self.fields["client_secret"].help_text = _("A client secret is set (it is never shown). Leave this "
-                                                       "empty to keep it, or type a new one to replace it.")
+            self.fields["client_secret"].help_text = _(
+                "A client secret is set (it is never shown). Leave this "
+                "empty to keep it, or type a new one to replace it."
+            )
             self.optional_fields = (*self.optional_fields, "client_secret")
         else:
-            self.fields["client_secret"].help_text = _("Stored encrypted, and never shown again, here or "
-                                                       "elsewhere.")
+            self.fields["client_secret"].help_text = _("Stored encrypted, and never shown again, here or elsewhere.")
 
     def initial_values(self) -> dict:
         connection = self.onboarding.connection
         saved = {
-            "issuer": connection.oidc_issuer, "tenant_id": connection.oidc_tenant_id,
-            "client_id": connection.oidc_client_id, "hosted_domains": " ".join(connection.oidc_hosted_domains or []),
+            "issuer": connection.oidc_issuer,
+            "tenant_id": connection.oidc_tenant_id,
+            "client_id": connection.oidc_client_id,
+            "hosted_domains": " ".join(connection.oidc_hosted_domains or []),
         }
         if not saved["issuer"] and provider_get(connection.provider_type).oidc_issuer_template == GOOGLE_ISSUER:
             saved["issuer"] = GOOGLE_ISSUER
@@ -338,11 +405,15 @@ class OidcSettingsForm(StepForm):
 
         data = super().clean()
         if not data.get("client_secret") and not self.secret_is_set and "client_secret" not in self.errors:
-            self.add_error("client_secret", _("Give the client secret your identity provider showed for the "
-                                              "application."))
+            self.add_error(
+                "client_secret", _("Give the client secret your identity provider showed for the application.")
+            )
         issuer_field = "tenant_id" if "tenant_id" in self.fields and not data.get("issuer") else "issuer"
-        issuer = issuer_for(self.provider.key, issuer=(data.get("issuer") or "").strip(),
-                            tenant_id=(data.get("tenant_id") or "").strip())
+        issuer = issuer_for(
+            self.provider.key,
+            issuer=(data.get("issuer") or "").strip(),
+            tenant_id=(data.get("tenant_id") or "").strip(),
+        )
         if not issuer:
             if issuer_field not in self.errors:
                 self.add_error(issuer_field, _("Give the issuer URL of your identity provider."))
@@ -369,9 +440,13 @@ class OidcSettingsForm(StepForm):
             oidc_config["client_secret"] = data["client_secret"]  # never into the onboarding's data
         field = "tenant_id" if "tenant_id" in self.fields and not oidc_config["issuer"] else "issuer"
         try:
-            wizard.wizard_connection_updated(onboarding=self.onboarding, step_key=self.step_key,
-                                             data={"oidc_config": oidc_config}, entered=entered,
-                                             by=self.context.actor)
+            wizard.wizard_connection_updated(
+                onboarding=self.onboarding,
+                step_key=self.step_key,
+                data={"oidc_config": oidc_config},
+                entered=entered,
+                by=self.context.actor,
+            )
         except ApiError as error:
             self.api_error(error, field)
             return ""
@@ -388,8 +463,9 @@ class TestLoginForm(StepForm):
         return super().clean()
 
     def save(self) -> str | None:
-        return arm_admin_test(self.context.request, connection=self.onboarding.connection,
-                              return_path=self.context.test_result_path)
+        return arm_admin_test(
+            self.context.request, connection=self.onboarding.connection, return_path=self.context.test_result_path
+        )
 
 
 class ActivateForm(StepForm):
@@ -398,8 +474,12 @@ class ActivateForm(StepForm):
         if not connection.has_usable_idp_configuration:
             raise forms.ValidationError(_idp_configuration_missing(connection))
         if connection.last_successful_test_at is None and not connection.bypass_it_admin_test:
-            raise forms.ValidationError(_("Run a successful test login first (step 5): the connection is "
-                                          "switched on for everyone only once it has proved to work."))
+            raise forms.ValidationError(
+                _(
+                    "Run a successful test login first (step 5): the connection is "
+                    "switched on for everyone only once it has proved to work."
+                )
+            )
         return super().clean()
 
     def save(self) -> str | None:

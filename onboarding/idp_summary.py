@@ -67,8 +67,11 @@ def idp_summary(connection: SSOConnection) -> IdpSummary | None:
     now = datetime.now(UTC)
     source = "url" if connection.idp_metadata_url else ("xml" if connection.idp_metadata_xml else "manual")
     summary = IdpSummary(
-        source=source, entity_id=connection.idp_entity_id, sso_url=connection.idp_sso_url,
-        sso_binding=connection.get_idp_sso_binding_display(), slo_url=connection.idp_slo_url,
+        source=source,
+        entity_id=connection.idp_entity_id,
+        sso_url=connection.idp_sso_url,
+        sso_binding=connection.get_idp_sso_binding_display(),
+        slo_url=connection.idp_slo_url,
         metadata_url=connection.idp_metadata_url,
     )
     for pem in connection.idp_certificates:
@@ -79,31 +82,52 @@ def idp_summary(connection: SSOConnection) -> IdpSummary | None:
     found = summary.warnings
     for info in summary.certificates:
         if info.expired:
-            found.append(_("The certificate “%(subject)s” expired on %(date)s. Your identity provider cannot "
-                           "sign with it any more: download its current metadata and give it here again.")
-                         % {"subject": info.subject, "date": _date(info.not_valid_after)})
+            found.append(
+                _(
+                    "The certificate “%(subject)s” expired on %(date)s. Your identity provider cannot "
+                    "sign with it any more: download its current metadata and give it here again."
+                )
+                % {"subject": info.subject, "date": _date(info.not_valid_after)}
+            )
         elif info.expiring_soon:
             days = max((info.not_valid_after - now).days, 0)
-            found.append(ngettext(
-                "The certificate “%(subject)s” expires in %(days)d day, on %(date)s. When your identity "
-                "provider switches to its new certificate, give us its new metadata, or sign-ins will stop.",
-                "The certificate “%(subject)s” expires in %(days)d days, on %(date)s. When your identity "
-                "provider switches to its new certificate, give us its new metadata, or sign-ins will stop.",
-                days) % {"subject": info.subject, "days": days, "date": _date(info.not_valid_after)})
+            found.append(
+                ngettext(
+                    "The certificate “%(subject)s” expires in %(days)d day, on %(date)s. When your identity "
+                    "provider switches to its new certificate, give us its new metadata, or sign-ins will stop.",
+                    "The certificate “%(subject)s” expires in %(days)d days, on %(date)s. When your identity "
+                    "provider switches to its new certificate, give us its new metadata, or sign-ins will stop.",
+                    days,
+                )
+                % {"subject": info.subject, "days": days, "date": _date(info.not_valid_after)}
+            )
         if info.sha1:
-            found.append(_("The certificate “%(subject)s” is itself signed with SHA-1, an algorithm that is no "
-                           "longer safe. Sign-ins still work, but create a SHA-256 certificate in your identity "
-                           "provider when you can.") % {"subject": info.subject})
+            found.append(
+                _(
+                    "The certificate “%(subject)s” is itself signed with SHA-1, an algorithm that is no "
+                    "longer safe. Sign-ins still work, but create a SHA-256 certificate in your identity "
+                    "provider when you can."
+                )
+                % {"subject": info.subject}
+            )
     if len(summary.certificates) > 1:
-        found.append(ngettext(
-            "Your identity provider lists %(count)d signing certificate. We accept a signature made with any "
-            "of them.",
-            "Your identity provider lists %(count)d signing certificates. We accept a signature made with any "
-            "of them: that is normal while it rotates its certificate; otherwise, check that each belongs to it.",
-            len(summary.certificates)) % {"count": len(summary.certificates)})
+        found.append(
+            ngettext(
+                "Your identity provider lists %(count)d signing certificate. We accept a signature made with any "
+                "of them.",
+                "Your identity provider lists %(count)d signing certificates. We accept a signature made with any "
+                "of them: that is normal while it rotates its certificate; otherwise, check that each belongs to it.",
+                len(summary.certificates),
+            )
+            % {"count": len(summary.certificates)}
+        )
     if connection.idp_sso_url and not connection.idp_sso_url.startswith("https://"):
-        found.append(_("The single sign-on URL is not https: people would type their password on an "
-                       "unencrypted page. Use the https address of your identity provider."))
+        found.append(
+            _(
+                "The single sign-on URL is not https: people would type their password on an "
+                "unencrypted page. Use the https address of your identity provider."
+            )
+        )
     if connection.idp_metadata_xml:
         try:
             metadata = parse_idp_metadata(connection.idp_metadata_xml)
@@ -111,14 +135,27 @@ def idp_summary(connection: SSOConnection) -> IdpSummary | None:
             metadata = None
         if metadata is not None:
             if not metadata.slo_urls:
-                found.append(_("Your identity provider offers no single logout endpoint with a binding we can "
-                               "use (HTTP-Redirect or HTTP-POST): signing out of the application will not sign "
-                               "people out of the identity provider. Sign-in works."))
+                found.append(
+                    _(
+                        "Your identity provider offers no single logout endpoint with a binding we can "
+                        "use (HTTP-Redirect or HTTP-POST): signing out of the application will not sign "
+                        "people out of the identity provider. Sign-in works."
+                    )
+                )
             if metadata.valid_until is not None and metadata.valid_until <= now:
-                found.append(_("The metadata says it stopped being valid on %(date)s. Download it again from "
-                               "your identity provider.") % {"date": _date(metadata.valid_until)})
+                found.append(
+                    _(
+                        "The metadata says it stopped being valid on %(date)s. Download it again from "
+                        "your identity provider."
+                    )
+                    % {"date": _date(metadata.valid_until)}
+                )
             if "{" in metadata.entity_id:
-                found.append(_("The entity ID contains a placeholder ({tenantid}): this is Microsoft's "
-                               "multi-tenant metadata. Use the federation metadata of your own tenant or "
-                               "application."))
+                found.append(
+                    _(
+                        "The entity ID contains a placeholder ({tenantid}): this is Microsoft's "
+                        "multi-tenant metadata. Use the federation metadata of your own tenant or "
+                        "application."
+                    )
+                )
     return summary

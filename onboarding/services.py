@@ -86,10 +86,20 @@ def _issue(
     onboarding.it_admin_email = locked.sso_admin_email
     _raise_state(onboarding, OnboardingState.INVITED)
     onboarding.save(update_fields=["it_admin_email", "state", "updated_at"])
-    audit.record("invitation.created", by=by, organization=locked.organization, connection_id=locked.pk,
-                 data={"invitation_id": invitation.pk, "email": invitation.email, "locale": invitation.locale,
-                       "expires_at": invitation.expires_at.isoformat(), "resend": resend,
-                       "links_revoked": replaced})
+    audit.record(
+        "invitation.created",
+        by=by,
+        organization=locked.organization,
+        connection_id=locked.pk,
+        data={
+            "invitation_id": invitation.pk,
+            "email": invitation.email,
+            "locale": invitation.locale,
+            "expires_at": invitation.expires_at.isoformat(),
+            "resend": resend,
+            "links_revoked": replaced,
+        },
+    )
     invitation_id = invitation.id
     # robust: the invitation is committed by then; a broker that is down (or, in the embedded eager
     # mode, an SMTP failure) is logged, the row stays unsent (the admin shows it) and can be re-sent,
@@ -132,6 +142,11 @@ def onboarding_revoke_invitations(*, connection: SSOConnection, by: Actor | None
             onboarding__connection=connection, revoked_at__isnull=True
         ).update(revoked_at=timezone.now(), token_encrypted="")
         if revoked:
-            audit.record("invitation.revoked", by=by, organization=connection.organization,
-                         connection_id=connection.pk, data={"links_revoked": revoked})
+            audit.record(
+                "invitation.revoked",
+                by=by,
+                organization=connection.organization,
+                connection_id=connection.pk,
+                data={"links_revoked": revoked},
+            )
         return revoked

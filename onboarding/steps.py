@@ -94,8 +94,13 @@ SAML_STEPS: list[Step] = [
 _BY_KEY = {step.key: step for step in SAML_STEPS}
 OIDC_STEPS: list[Step] = [
     _BY_KEY["choose_provider"],
-    _wizard("create_app", _("Create the application in your identity provider"), _("Create the app"),
-            "CreateAppForm", template="create_app_oidc"),
+    _wizard(
+        "create_app",
+        _("Create the application in your identity provider"),
+        _("Create the app"),
+        "CreateAppForm",
+        template="create_app_oidc",
+    ),
     _wizard(
         "idp_settings",
         _("Give us your application's client ID and secret"),
@@ -103,8 +108,9 @@ OIDC_STEPS: list[Step] = [
         "OidcSettingsForm",
         done_when=_idp_configured,
     ),
-    _wizard("attribute_mapping", _("Map the claims"), _("Claims"), "OidcClaimMappingForm",
-            template="attribute_mapping_oidc"),
+    _wizard(
+        "attribute_mapping", _("Map the claims"), _("Claims"), "OidcClaimMappingForm", template="attribute_mapping_oidc"
+    ),
     _BY_KEY["test_login"],
     _BY_KEY["activate"],
 ]

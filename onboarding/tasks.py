@@ -126,10 +126,19 @@ def send_invitation(self, *, invitation_id: int) -> str:
             onboarding.invitation_sent_at = now
             onboarding.save(update_fields=["invitation_sent_at", "updated_at"])
             connection = onboarding.connection
-            record_event(type="invitation.sent", organization=connection.organization, actor="system",
-                         connection_id=connection.id,
-                         data={"email": invitation.email, "invitation_id": invitation.pk, "locale": invitation.locale,
-                               "attempts": invitation.send_attempts, "expires_at": invitation.expires_at.isoformat()})
+            record_event(
+                type="invitation.sent",
+                organization=connection.organization,
+                actor="system",
+                connection_id=connection.id,
+                data={
+                    "email": invitation.email,
+                    "invitation_id": invitation.pk,
+                    "locale": invitation.locale,
+                    "attempts": invitation.send_attempts,
+                    "expires_at": invitation.expires_at.isoformat(),
+                },
+            )
     if failure is not None:
         logger.warning(
             "Onboarding invitation %s: delivery attempt %s failed (%s); retrying",

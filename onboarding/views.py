@@ -39,6 +39,7 @@ LOCALE_SESSION_KEY = "onboarding_locale"
 
 # --- the wizard's context -----------------------------------------------------------------------------
 
+
 @dataclass
 class ProgressItem:
     number: int
@@ -90,9 +91,16 @@ class Wizard:
         return reverse("onboarding-done", args=[self.token])
 
     def progress(self) -> list[ProgressItem]:
-        return [ProgressItem(number=index, step=step, url=self.step_url(step), done=step.is_done(self.onboarding),
-                             current=step == self.step)
-                for index, step in enumerate(self.steps, start=1)]
+        return [
+            ProgressItem(
+                number=index,
+                step=step,
+                url=self.step_url(step),
+                done=step.is_done(self.onboarding),
+                current=step == self.step,
+            )
+            for index, step in enumerate(self.steps, start=1)
+        ]
 
     def neighbours(self) -> tuple[Step | None, Step | None]:
         if self.step is None:
@@ -105,15 +113,22 @@ class Wizard:
         previous, following = self.neighbours()
         connection = self.connection
         return {
-            "wizard": self, "connection": connection, "organization": connection.organization,
-            "application": connection.application, "progress": self.progress(), "step": self.step,
-            "step_number": self.steps.index(self.step) + 1 if self.step else None, "total_steps": len(self.steps),
+            "wizard": self,
+            "connection": connection,
+            "organization": connection.organization,
+            "application": connection.application,
+            "progress": self.progress(),
+            "step": self.step,
+            "step_number": self.steps.index(self.step) + 1 if self.step else None,
+            "total_steps": len(self.steps),
             "is_oidc": self.is_oidc,
-            "previous_step": previous, "next_step": following,
+            "previous_step": previous,
+            "next_step": following,
             "previous_url": self.step_url(previous) if previous else None,
             "next_url": self.step_url(following) if following else None,
             "provider": provider_get(self.onboarding.provider_type or connection.provider_type),
-            "languages": settings.LANGUAGES, "current_path": self.request.path,
+            "languages": settings.LANGUAGES,
+            "current_path": self.request.path,
             **extra,
         }
 
@@ -149,9 +164,13 @@ def _link_invalid_page(request, token: str, reason: str) -> HttpResponse:
     # The expired or revoked invitation still says whom to ask; an unknown token says nothing.
     known = None
     if reason != InvitationInvalid.UNKNOWN:
-        known = (OnboardingInvitation.objects.select_related("onboarding__connection__application",
-                                                             "onboarding__connection__organization")
-                 .filter(token_hash=hash_secret(token)).first())
+        known = (
+            OnboardingInvitation.objects.select_related(
+                "onboarding__connection__application", "onboarding__connection__organization"
+            )
+            .filter(token_hash=hash_secret(token))
+            .first()
+        )
     connection = known.onboarding.connection if known else None
     titles = {
         InvitationInvalid.EXPIRED: _("This setup link has expired"),
@@ -160,47 +179,68 @@ def _link_invalid_page(request, token: str, reason: str) -> HttpResponse:
     }
     messages = {
         InvitationInvalid.EXPIRED: _("Setup links work for a limited time, for your company's safety."),
-        InvitationInvalid.REVOKED: _("A newer link was sent (only the most recent one works), or this one was "
-                                     "withdrawn."),
-        InvitationInvalid.UNKNOWN: _("Check that you opened the whole link from the email: some email programs "
-                                     "cut long links."),
+        InvitationInvalid.REVOKED: _(
+            "A newer link was sent (only the most recent one works), or this one was withdrawn."
+        ),
+        InvitationInvalid.UNKNOWN: _(
+            "Check that you opened the whole link from the email: some email programs cut long links."
+        ),
     }
     if connection is not None:
-        what_to_do = _("Ask %(application)s for a new link. What you already set up is kept: the new link "
-                       "opens where you left off.") % {"application": connection.application.name}
+        what_to_do = _(
+            "Ask %(application)s for a new link. What you already set up is kept: the new link "
+            "opens where you left off."
+        ) % {"application": connection.application.name}
     else:
         what_to_do = _("If the link is complete, ask the application that invited you for a new link.")
     status = 404 if reason == InvitationInvalid.UNKNOWN else 410
-    return render(request, "onboarding/link_invalid.html", {
-        "title": titles[reason], "message": messages[reason], "what_to_do": what_to_do, "reason": reason,
-        "application": connection.application if connection else None,
-        "organization": connection.organization if connection else None,
-        "languages": settings.LANGUAGES, "current_path": request.path,
-    }, status=status)
+    return render(
+        request,
+        "onboarding/link_invalid.html",
+        {
+            "title": titles[reason],
+            "message": messages[reason],
+            "what_to_do": what_to_do,
+            "reason": reason,
+            "application": connection.application if connection else None,
+            "organization": connection.organization if connection else None,
+            "languages": settings.LANGUAGES,
+            "current_path": request.path,
+        },
+        status=status,
+    )
 
 
 # --- each step's extra context ------------------------------------------------------------------------
 
+
 def our_values(connection: SSOConnection, token: str) -> dict:
     endpoints = saml_sp_endpoints(connection)
     return {
-        "entity_id": endpoints.entity_id, "acs_url": endpoints.acs_url, "slo_url": endpoints.slo_url,
-        "metadata_url": endpoints.metadata_url, "certificate": sp_certificate_pem(connection),
+        "entity_id": endpoints.entity_id,
+        "acs_url": endpoints.acs_url,
+        "slo_url": endpoints.slo_url,
+        "metadata_url": endpoints.metadata_url,
+        "certificate": sp_certificate_pem(connection),
         "metadata_xml": sp_metadata_xml(connection),
         "metadata_download_url": f"{reverse('saml-metadata', args=[connection.id])}?download=1",
         "certificate_download_url": reverse("onboarding-sp-certificate", args=[token]),
         "redirect_uri": redirect_uri_for(connection),
         # Google has no end_session_endpoint (no sign-out for other applications): nothing to register there.
-        "post_logout_redirect_uri": "" if provider_get(connection.provider_type).oidc_profile == OIDC_PROFILE_GOOGLE
+        "post_logout_redirect_uri": ""
+        if provider_get(connection.provider_type).oidc_profile == OIDC_PROFILE_GOOGLE
         else post_logout_redirect_uri_for(connection),
     }
 
 
 def _value_label(key: str) -> str:
     labels = {
-        "entity_id": _("Entity ID (Audience)"), "acs_url": _("ACS URL (Reply URL)"),
-        "slo_url": _("Single logout URL"), "metadata_url": _("Metadata URL"),
-        "certificate": _("Certificate (PEM)"), "metadata_xml": _("Metadata XML"),
+        "entity_id": _("Entity ID (Audience)"),
+        "acs_url": _("ACS URL (Reply URL)"),
+        "slo_url": _("Single logout URL"),
+        "metadata_url": _("Metadata URL"),
+        "certificate": _("Certificate (PEM)"),
+        "metadata_xml": _("Metadata XML"),
         "redirect_uri": _("Redirect URI"),
         "post_logout_redirect_uri": _("Sign-out redirect URI"),
     }
@@ -213,13 +253,26 @@ def _guide_context(wizard_: Wizard) -> dict:
     downloads = {"certificate": values["certificate_download_url"], "metadata_xml": values["metadata_download_url"]}
     instructions = []
     for instruction in guide.instructions:
-        instructions.append({
-            "text": instruction.text, "path": instruction.path, "settings": instruction.settings,
-            "attributes": instruction.attributes, "copy_back": instruction.copy_back,
-            "paste": [{"field": their_field, "key": key, "label": _value_label(key), "value": values[key],
-                       "multiline": key in ("certificate", "metadata_xml"), "download": downloads.get(key)}
-                      for their_field, key in instruction.paste],
-        })
+        instructions.append(
+            {
+                "text": instruction.text,
+                "path": instruction.path,
+                "settings": instruction.settings,
+                "attributes": instruction.attributes,
+                "copy_back": instruction.copy_back,
+                "paste": [
+                    {
+                        "field": their_field,
+                        "key": key,
+                        "label": _value_label(key),
+                        "value": values[key],
+                        "multiline": key in ("certificate", "metadata_xml"),
+                        "download": downloads.get(key),
+                    }
+                    for their_field, key in instruction.paste
+                ],
+            }
+        )
     return {"guide": guide, "instructions": instructions, "values": values}
 
 
@@ -253,11 +306,16 @@ def _idp_settings_context(wizard_: Wizard, form) -> dict:
     guide = guide_for(wizard_.onboarding.provider_type or connection.provider_type)
     found = None
     if connection.oidc_issuer and connection.oidc_authorization_endpoint:
-        found = {"issuer": connection.oidc_issuer, "authorization_endpoint": connection.oidc_authorization_endpoint,
-                 "token_endpoint": connection.oidc_token_endpoint, "client_id": connection.oidc_client_id,
-                 "secret_set": bool(connection.oidc_client_secret_encrypted),
-                 "tenant_id": connection.oidc_tenant_id, "hosted_domains": connection.oidc_hosted_domains,
-                 "checked_at": connection.oidc_discovery_fetched_at}
+        found = {
+            "issuer": connection.oidc_issuer,
+            "authorization_endpoint": connection.oidc_authorization_endpoint,
+            "token_endpoint": connection.oidc_token_endpoint,
+            "client_id": connection.oidc_client_id,
+            "secret_set": bool(connection.oidc_client_secret_encrypted),
+            "tenant_id": connection.oidc_tenant_id,
+            "hosted_domains": connection.oidc_hosted_domains,
+            "checked_at": connection.oidc_discovery_fetched_at,
+        }
     return {"guide": guide, "found": found, "redirect_uri": redirect_uri_for(connection)}
 
 
@@ -293,9 +351,12 @@ def _test_login_context(wizard_: Wizard, form=None) -> dict:
 
 def _activate_context(wizard_: Wizard, form=None) -> dict:
     connection = wizard_.connection
-    return {"tested": connection.last_successful_test_at is not None, "bypass": connection.bypass_it_admin_test,
-            "ready": connection.has_usable_idp_configuration and (
-                connection.last_successful_test_at is not None or connection.bypass_it_admin_test)}
+    return {
+        "tested": connection.last_successful_test_at is not None,
+        "bypass": connection.bypass_it_admin_test,
+        "ready": connection.has_usable_idp_configuration
+        and (connection.last_successful_test_at is not None or connection.bypass_it_admin_test),
+    }
 
 
 STEP_CONTEXT = {
@@ -311,6 +372,7 @@ OIDC_STEP_CONTEXT = {**STEP_CONTEXT, "idp_settings": _idp_settings_context}
 
 # --- views --------------------------------------------------------------------------------------------
 
+
 @require_GET
 def start(request, token):
     """The link in the email: resume where the admin was (or the first step not done)."""
@@ -322,7 +384,8 @@ def start(request, token):
         return HttpResponseRedirect(wizard_.done_url)
     steps = wizard_.steps
     step = next((step for step in steps if step.key == onboarding.current_step), None) or next(
-        (step for step in steps if not step.is_done(onboarding)), steps[-1])
+        (step for step in steps if not step.is_done(onboarding)), steps[-1]
+    )
     return HttpResponseRedirect(_with_locale(request, wizard_.step_url(step)))
 
 
@@ -348,8 +411,9 @@ def step_view(request, token, slug):
         form = form_class(request.POST, request.FILES, context=wizard_)
         previous, _following = wizard_.neighbours()
         if request.POST.get("nav") == "back" and previous is not None:
-            wizard.wizard_draft_saved(onboarding=wizard_.onboarding, step_key=step.key, draft=form.draft(),
-                                      go_to=previous.key)
+            wizard.wizard_draft_saved(
+                onboarding=wizard_.onboarding, step_key=step.key, draft=form.draft(), go_to=previous.key
+            )
             return _see_other(wizard_.step_url(previous))
         if form.is_valid():
             target = form.save()
@@ -387,20 +451,27 @@ def test_result(request, token):
     values = our_values(wizard_.connection, token)
     fix_values, fix_step = FIXES.get(last.error_code, ((), None))
     mapping = wizard_.connection.attribute_mapping or {}
-    claims = [{"claim": claim, "label": label, "attribute": mapping.get(claim, ""),
-               "value": last.claims.get(claim, "")}
-              for claim, label in zip(MAPPED_CLAIMS, (_("Email address"), _("Given name"), _("Family name")),
-                                      strict=True)]
-    return render(request, "onboarding/test_result.html", wizard_.page(
-        result=last, claims=claims,
-        fix_values=[{"key": key, "label": _value_label(key), "value": values[key],
-                     "multiline": key == "certificate"} for key in fix_values],
-        fix_step=wizard_.step_by_key(fix_step) if fix_step else None,
-        fix_step_url=wizard_.step_url(wizard_.step_by_key(fix_step)) if fix_step else None,
-        activate_url=wizard_.step_url(wizard_.step_by_key("activate")),
-        mapping_url=wizard_.step_url(wizard_.step_by_key("attribute_mapping")),
-        test_login_url=wizard_.step_url(wizard_.step_by_key("test_login")),
-    ))
+    claims = [
+        {"claim": claim, "label": label, "attribute": mapping.get(claim, ""), "value": last.claims.get(claim, "")}
+        for claim, label in zip(MAPPED_CLAIMS, (_("Email address"), _("Given name"), _("Family name")), strict=True)
+    ]
+    return render(
+        request,
+        "onboarding/test_result.html",
+        wizard_.page(
+            result=last,
+            claims=claims,
+            fix_values=[
+                {"key": key, "label": _value_label(key), "value": values[key], "multiline": key == "certificate"}
+                for key in fix_values
+            ],
+            fix_step=wizard_.step_by_key(fix_step) if fix_step else None,
+            fix_step_url=wizard_.step_url(wizard_.step_by_key(fix_step)) if fix_step else None,
+            activate_url=wizard_.step_url(wizard_.step_by_key("activate")),
+            mapping_url=wizard_.step_url(wizard_.step_by_key("attribute_mapping")),
+            test_login_url=wizard_.step_url(wizard_.step_by_key("test_login")),
+        ),
+    )
 
 
 @require_GET

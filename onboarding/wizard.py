@@ -44,8 +44,14 @@ def _next_key(keys: list[str], key: str) -> str:
     return keys[min(index + 1, len(keys) - 1)]
 
 
-def wizard_step_saved(*, onboarding: AdminOnboarding, step_key: str, data: dict[str, Any] | None = None,
-                      done: bool = True, state: str = OnboardingState.IN_PROGRESS) -> None:
+def wizard_step_saved(
+    *,
+    onboarding: AdminOnboarding,
+    step_key: str,
+    data: dict[str, Any] | None = None,
+    done: bool = True,
+    state: str = OnboardingState.IN_PROGRESS,
+) -> None:
     """A step went through: remember what was entered, mark it done, move on to the next step."""
     keys = step_keys_for(onboarding)  # the path (SAML or OIDC) of the provider chosen
     with transaction.atomic():
@@ -91,8 +97,9 @@ def wizard_provider_chosen(*, onboarding: AdminOnboarding, provider_type: str, b
     """The provider decides the path: another protocol (SAML <-> OpenID Connect) starts the steps after
     this one again (the app created in the IdP and the mapping were for the other protocol)."""
     protocol_before = protocol_of(onboarding)
-    connection_update(connection=onboarding.connection, data={"provider_type": provider_type},
-                      by=_it_admin(onboarding, by))
+    connection_update(
+        connection=onboarding.connection, data={"provider_type": provider_type}, by=_it_admin(onboarding, by)
+    )
     onboarding.connection.refresh_from_db()
     with transaction.atomic():
         locked = _locked(onboarding)
@@ -107,8 +114,14 @@ def wizard_provider_chosen(*, onboarding: AdminOnboarding, provider_type: str, b
     wizard_step_saved(onboarding=onboarding, step_key="choose_provider", data={"provider_type": provider_type})
 
 
-def wizard_connection_updated(*, onboarding: AdminOnboarding, step_key: str, data: dict[str, Any],
-                              entered: dict[str, Any], by: Actor | None = None) -> SSOConnection:
+def wizard_connection_updated(
+    *,
+    onboarding: AdminOnboarding,
+    step_key: str,
+    data: dict[str, Any],
+    entered: dict[str, Any],
+    by: Actor | None = None,
+) -> SSOConnection:
     """Save IdP values or the mapping through the connection service (it raises ApiError with a
     sentence, having saved nothing), then the step."""
     connection = connection_update(connection=onboarding.connection, data=data, by=_it_admin(onboarding, by))
@@ -123,16 +136,23 @@ def wizard_test_recorded(*, onboarding: AdminOnboarding, result: AdminTestResult
     from dataclasses import asdict
 
     if result.ok:
-        onboarding.connection = connection_record_successful_test(connection=onboarding.connection,
-                                                                  by=_it_admin(onboarding, by))
-    wizard_step_saved(onboarding=onboarding, step_key="test_login", data={"last_result": asdict(result)},
-                      done=result.ok, state=OnboardingState.TESTED if result.ok else OnboardingState.IN_PROGRESS)
+        onboarding.connection = connection_record_successful_test(
+            connection=onboarding.connection, by=_it_admin(onboarding, by)
+        )
+    wizard_step_saved(
+        onboarding=onboarding,
+        step_key="test_login",
+        data={"last_result": asdict(result)},
+        done=result.ok,
+        state=OnboardingState.TESTED if result.ok else OnboardingState.IN_PROGRESS,
+    )
 
 
 def wizard_activated(*, onboarding: AdminOnboarding, by: Actor | None = None) -> SSOConnection:
     # The audit trail names the IT admin who followed the onboarding link.
-    connection = connection_update(connection=onboarding.connection, data={"active": True},
-                                   by=_it_admin(onboarding, by))
+    connection = connection_update(
+        connection=onboarding.connection, data={"active": True}, by=_it_admin(onboarding, by)
+    )
     onboarding.connection = connection
     wizard_step_saved(onboarding=onboarding, step_key="activate", data={}, state=OnboardingState.COMPLETED)
     return connection

@@ -47,15 +47,43 @@ def _flat_messages(detail) -> list[str]:
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     form = OrganizationForm
-    list_display = ("name", "domain", "locality", "country_name", "users_link", "connections_link",
-                    "applications_link", "inserted_at")
+    list_display = (
+        "name",
+        "domain",
+        "locality",
+        "country_name",
+        "users_link",
+        "connections_link",
+        "applications_link",
+        "inserted_at",
+    )
     search_fields = ("name", "domain", "allowed_email_domains")
     list_filter = ("country_name", "inserted_at")
-    readonly_fields = ("id", "domain", "users_link", "connections_overview", "applications_link",
-                       "recent_events", "inserted_at", "updated_at")
-    fields = ("id", "name", "domain", "locality", "country_name", "state", "allowed_email_domains",
-              "users_link", "connections_overview", "applications_link", "recent_events", "inserted_at",
-              "updated_at")
+    readonly_fields = (
+        "id",
+        "domain",
+        "users_link",
+        "connections_overview",
+        "applications_link",
+        "recent_events",
+        "inserted_at",
+        "updated_at",
+    )
+    fields = (
+        "id",
+        "name",
+        "domain",
+        "locality",
+        "country_name",
+        "state",
+        "allowed_email_domains",
+        "users_link",
+        "connections_overview",
+        "applications_link",
+        "recent_events",
+        "inserted_at",
+        "updated_at",
+    )
     date_hierarchy = "inserted_at"
     RECENT_EVENTS = 10
 
@@ -69,9 +97,14 @@ class OrganizationAdmin(admin.ModelAdmin):
             rows = model.objects.filter(organization=OuterRef("pk")).order_by().values("organization")
             return Coalesce(Subquery(rows.annotate(n=Count("pk")).values("n"), output_field=IntegerField()), 0)
 
-        return super().get_queryset(request).annotate(
-            users_count=count_of(User), connections_count=count_of(SSOConnection),
-            applications_count=count_of(Application),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                users_count=count_of(User),
+                connections_count=count_of(SSOConnection),
+                applications_count=count_of(Application),
+            )
         )
 
     @admin.display(description="SSO connections", ordering="connections_count")
@@ -90,23 +123,40 @@ class OrganizationAdmin(admin.ModelAdmin):
         if not connections:
             return "None yet."
         rows = format_html_join(
-            "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
-            ((reverse("admin:connections_ssoconnection_change", args=[c.pk]), c.pk, c.lifecycle, c.provider_type,
-              c.application.name) for c in connections),
+            "",
+            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:connections_ssoconnection_change", args=[c.pk]),
+                    c.pk,
+                    c.lifecycle,
+                    c.provider_type,
+                    c.application.name,
+                )
+                for c in connections
+            ),
         )
-        return format_html("<table><tr><th>idp_id</th><th>lifecycle</th><th>provider</th><th>application</th>"
-                           "</tr>{}</table>{}", rows, self.connections_link(obj))
+        return format_html(
+            "<table><tr><th>idp_id</th><th>lifecycle</th><th>provider</th><th>application</th></tr>{}</table>{}",
+            rows,
+            self.connections_link(obj),
+        )
 
     @admin.display(description="recent events")
     def recent_events(self, obj):
-        events = AuditEvent.objects.filter(organization=obj).order_by("-inserted_at", "-id")[:self.RECENT_EVENTS]
+        events = AuditEvent.objects.filter(organization=obj).order_by("-inserted_at", "-id")[: self.RECENT_EVENTS]
         url = reverse("admin:cryptr_sso_auditevent_changelist") + f"?organization__id__exact={obj.pk}"
         rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((e.inserted_at.strftime("%Y-%m-%d %H:%M:%S"), e.type, e.actor, e.connection_id) for e in events),
         )
-        return format_html('<table><tr><th>when</th><th>type</th><th>who</th><th>connection</th></tr>{}</table>'
-                           '<a href="{}">All events of this organization</a>', rows, url)
+        return format_html(
+            "<table><tr><th>when</th><th>type</th><th>who</th><th>connection</th></tr>{}</table>"
+            '<a href="{}">All events of this organization</a>',
+            rows,
+            url,
+        )
 
     @admin.display(description="users", ordering="users_count")
     def users_link(self, obj):
@@ -123,8 +173,12 @@ class OrganizationAdmin(admin.ModelAdmin):
             services.organization_update(organization=saved, data=form.cleaned_data, by=Actor.operator(request))
             return
         created = services.organization_create(
-            name=obj.name, locality=obj.locality, country_name=obj.country_name, state=obj.state,
-            allowed_email_domains=obj.allowed_email_domains, by=Actor.operator(request),
+            name=obj.name,
+            locality=obj.locality,
+            country_name=obj.country_name,
+            state=obj.state,
+            allowed_email_domains=obj.allowed_email_domains,
+            by=Actor.operator(request),
         )
         obj.pk, obj.domain, obj._state.adding = created.pk, created.domain, False
 
@@ -166,8 +220,13 @@ class UserAdmin(admin.ModelAdmin):
             obj.sessions_revoked_at = timezone.now()
         with transaction.atomic():
             super().save_model(request, obj, form, change)
-            audit.record("user.updated" if change else "user.created", by=Actor.operator(request),
-                         organization=obj.organization, user=obj, data={"changes": audit.changes(before, obj)})
+            audit.record(
+                "user.updated" if change else "user.created",
+                by=Actor.operator(request),
+                organization=obj.organization,
+                user=obj,
+                data={"changes": audit.changes(before, obj)},
+            )
 
     def delete_model(self, request, obj):
         services.user_delete(user=obj, by=Actor.operator(request))
@@ -176,8 +235,9 @@ class UserAdmin(admin.ModelAdmin):
         for user in queryset.select_related("organization"):
             services.user_delete(user=user, by=Actor.operator(request))
 
-    @admin.action(description="Revoke all sessions of the selected users (tokens and gateway sign-ins)",
-                  permissions=["change"])
+    @admin.action(
+        description="Revoke all sessions of the selected users (tokens and gateway sign-ins)", permissions=["change"]
+    )
     def revoke_sessions(self, request, queryset):
         from applications.oauth.sign_out import end_user_revoke_all_sessions
 
@@ -194,8 +254,9 @@ class UserAdmin(admin.ModelAdmin):
 
 
 class ApiKeyForm(forms.ModelForm):
-    scopes = forms.MultipleChoiceField(choices=[(s, s) for s in ALL_SCOPES], initial=list(ALL_SCOPES),
-                                       widget=forms.CheckboxSelectMultiple)
+    scopes = forms.MultipleChoiceField(
+        choices=[(s, s) for s in ALL_SCOPES], initial=list(ALL_SCOPES), widget=forms.CheckboxSelectMultiple
+    )
 
     class Meta:
         model = ApiKey
@@ -239,14 +300,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
         api_key, secret = services.api_key_create(
             name=obj.name,
             organizations=None if all_organizations else list(form.cleaned_data["organizations"]),
-            scopes=form.cleaned_data["scopes"], by=Actor.operator(request),
+            scopes=form.cleaned_data["scopes"],
+            by=Actor.operator(request),
         )
         obj.pk, obj.client_id, obj._state.adding = api_key.pk, api_key.client_id, False
         messages.warning(
             request,
-            format_html("API key created. client_id: <code>{}</code> client_secret: <code>{}</code> "
-                        "Copy the secret now: it is stored hashed and will not be shown again.",
-                        api_key.client_id, secret),
+            format_html(
+                "API key created. client_id: <code>{}</code> client_secret: <code>{}</code> "
+                "Copy the secret now: it is stored hashed and will not be shown again.",
+                api_key.client_id,
+                secret,
+            ),
         )
 
     def save_related(self, request, form, formsets, change):

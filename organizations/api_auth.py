@@ -23,9 +23,7 @@ class ApiKeyTokenAuthentication(authentication.BaseAuthentication):
             return None
         parts = header.split()
         if len(parts) != 2 or parts[0].lower() != self.keyword:
-            raise exceptions.AuthenticationFailed(
-                "The Authorization header must be 'Bearer <access_token>'."
-            )
+            raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <access_token>'.")
         token = (
             ApiAccessToken.objects.select_related("api_key")
             .filter(token_hash=hash_secret(parts[1]), api_key__active=True)

@@ -18,8 +18,15 @@ from .models import Organization
 PAGE_KEYS = ("page", "current_page", "per_page")
 
 
-def event_list(*, organization: Organization, type: str | None = None, since=None, until=None,
-               connection_id: str | None = None, user_id: str | None = None) -> QuerySet[AuditEvent]:
+def event_list(
+    *,
+    organization: Organization,
+    type: str | None = None,
+    since=None,
+    until=None,
+    connection_id: str | None = None,
+    user_id: str | None = None,
+) -> QuerySet[AuditEvent]:
     """The events of one organization only (another tenant's never appear). `type` is exact, or a prefix
     when it ends with "." or ".*" (`sso.login.` is every login, succeeded or failed)."""
     events = AuditEvent.objects.filter(organization=organization)
@@ -38,12 +45,16 @@ def event_list(*, organization: Organization, type: str | None = None, since=Non
 
 
 class EventListQuery(StrictSerializer):
-    type = serializers.CharField(max_length=64, required=False, help_text=(
-        'An event type ("sso.login.failed"), or a prefix ending with "." ("sso.login.") for a family.'))
+    type = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text=('An event type ("sso.login.failed"), or a prefix ending with "." ("sso.login.") for a family.'),
+    )
     since = serializers.DateTimeField(required=False, help_text="ISO-8601; events at or after this instant.")
     until = serializers.DateTimeField(required=False, help_text="ISO-8601; events strictly before this instant.")
-    connection_id = serializers.CharField(max_length=100, required=False,
-                                          help_text="Only the events of this SSO connection (its idp_id).")
+    connection_id = serializers.CharField(
+        max_length=100, required=False, help_text="Only the events of this SSO connection (its idp_id)."
+    )
     user_id = serializers.CharField(max_length=64, required=False, help_text="Only the events of this user.")
 
     def validate(self, attrs):
@@ -57,12 +68,15 @@ class EventOutput(serializers.Serializer):
     __domain__ = serializers.CharField(source="organization_domain")
     id = serializers.UUIDField()
     type = serializers.CharField()
-    actor = serializers.CharField(help_text=(
-        'Who acted: "operator:<username>" (admin), "api_key:<client_id>" (this API), "it_admin:<email>" (the '
-        'onboarding wizard), "end_user:<id>" (sign-in, sign-out, tokens; also the IdP\'s SAML single logout, '
-        'then data.reason is "saml_slo"), "end_user:anonymous" (a refused sign-in), "application:<client_id>" '
-        '(token revocation endpoint), or "system" (scheduled tasks, emails). ip and user_agent are those of '
-        "the actor's request, empty for the system."))
+    actor = serializers.CharField(
+        help_text=(
+            'Who acted: "operator:<username>" (admin), "api_key:<client_id>" (this API), "it_admin:<email>" (the '
+            'onboarding wizard), "end_user:<id>" (sign-in, sign-out, tokens; also the IdP\'s SAML single logout, '
+            'then data.reason is "saml_slo"), "end_user:anonymous" (a refused sign-in), "application:<client_id>" '
+            '(token revocation endpoint), or "system" (scheduled tasks, emails). ip and user_agent are those of '
+            "the actor's request, empty for the system."
+        )
+    )
     connection_id = serializers.CharField()
     user_id = serializers.CharField()
     ip = serializers.CharField()
@@ -77,15 +91,20 @@ class EventOutput(serializers.Serializer):
 class EventListApi(ApiView):
     required_scope_resource = "events"
 
-    @extend_schema(parameters=[*PAGE_PARAMS, EventListQuery],
-                   responses={200: list_schema(EventOutput, "EventList"), **ERRORS},
-                   summary="List the audit events of an organization, newest first")
+    @extend_schema(
+        parameters=[*PAGE_PARAMS, EventListQuery],
+        responses={200: list_schema(EventOutput, "EventList"), **ERRORS},
+        summary="List the audit events of an organization, newest first",
+    )
     def get(self, request, domain):
         organization = selectors.organization_get(api_key=self.api_key, domain=domain)
         number, per_page = read_page_params(request.query_params)
-        query = EventListQuery(data={key: value for key, value in request.query_params.items()
-                                     if key not in PAGE_KEYS})
+        query = EventListQuery(data={key: value for key, value in request.query_params.items() if key not in PAGE_KEYS})
         query.is_valid(raise_exception=True)
-        page = paginate(event_list(organization=organization, **query.validated_data), ordering=NEWEST_FIRST,
-                        number=number, per_page=per_page)
+        page = paginate(
+            event_list(organization=organization, **query.validated_data),
+            ordering=NEWEST_FIRST,
+            number=number,
+            per_page=per_page,
+        )
         return Response(list_envelope(page, EventOutput(page.items, many=True).data, domain=organization.domain))

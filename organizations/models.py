@@ -35,7 +35,9 @@ class User(BaseModel):
     # Every gateway sign-in of the user made before this moment is ended, whatever the protocol: the
     # authorize endpoint compares it with the sign-in's time in the session (connections/login_session.py).
     sessions_revoked_at = models.DateTimeField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="Gateway sign-ins made before this moment are ended (revoke all sessions, deactivation).",
     )
 
@@ -85,10 +87,13 @@ class ApiKey(BaseModel):
     client_id = models.CharField(max_length=64, unique=True, editable=False)
     secret_hash = models.CharField(max_length=64, editable=False)
     all_organizations = models.BooleanField(
-        default=False, help_text="The key sees every organization, present and future.",
+        default=False,
+        help_text="The key sees every organization, present and future.",
     )
     organizations = models.ManyToManyField(
-        Organization, blank=True, related_name="api_keys",
+        Organization,
+        blank=True,
+        related_name="api_keys",
         help_text="The only organizations this key sees, unless it sees all of them.",
     )
     scopes = models.JSONField(default=list, blank=True)

@@ -45,8 +45,9 @@ class OrganizationCreateInput(StrictSerializer):
     locality = serializers.CharField(max_length=255)
     country_name = serializers.CharField(max_length=255, required=False, allow_blank=True)
     state = serializers.CharField(max_length=255, required=False, allow_blank=True)
-    allowed_email_domains = serializers.ListField(child=EmailDomainField(max_length=253), required=False,
-                                                  max_length=100)
+    allowed_email_domains = serializers.ListField(
+        child=EmailDomainField(max_length=253), required=False, max_length=100
+    )
 
 
 class OrganizationUpdateInput(OrganizationCreateInput):
@@ -55,8 +56,19 @@ class OrganizationUpdateInput(OrganizationCreateInput):
 
 
 PROFILE_FIELDS = (
-    "given_name", "family_name", "middle_name", "name", "nickname", "preferred_username", "picture",
-    "website", "gender", "birthdate", "zoneinfo", "locale", "phone_number",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "name",
+    "nickname",
+    "preferred_username",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "phone_number",
 )
 
 
@@ -103,8 +115,9 @@ class UserUpdateInput(UserCreateInput):
 
 
 class UserListQuery(StrictSerializer):
-    email = serializers.EmailField(max_length=254, required=False,
-                                   help_text="Only the user with this email (compared case-insensitively).")
+    email = serializers.EmailField(
+        max_length=254, required=False, help_text="Only the user with this email (compared case-insensitively)."
+    )
 
 
 class IdentityOutput(serializers.Serializer):
@@ -143,12 +156,16 @@ class SessionsRevokedOutput(serializers.Serializer):
     sessions_revoked_at = serializers.DateTimeField(
         source="user.sessions_revoked_at",
         help_text="Every gateway sign-in of the user made before this moment is ended, SAML or OIDC connection: "
-                  "the next authorization request sends the person to their IdP again.")
+        "the next authorization request sends the person to their IdP again.",
+    )
     tokens_revoked = serializers.IntegerField(
-        source="tokens", help_text="Access and refresh tokens revoked (ID tokens go with their access token).")
+        source="tokens", help_text="Access and refresh tokens revoked (ID tokens go with their access token)."
+    )
     sign_ins_ended = serializers.IntegerField(
-        source="sign_ins", help_text="Of those sign-ins, the ones found by the SAML logout index and deleted at once "
-                                     "(the others end when they are next used).")
+        source="sign_ins",
+        help_text="Of those sign-ins, the ones found by the SAML logout index and deleted at once "
+        "(the others end when they are next used).",
+    )
 
     def get___type__(self, obj) -> str:
         return "SessionsRevocation"

@@ -21,10 +21,9 @@ from .slugs import domain_slug
 
 # --- organizations -------------------------------------------------------------------------------
 
+
 def _free_domain(base: str) -> str:
-    taken = set(
-        Organization.objects.filter(domain__regex=rf"^{base}(-[0-9]+)?$").values_list("domain", flat=True)
-    )
+    taken = set(Organization.objects.filter(domain__regex=rf"^{base}(-[0-9]+)?$").values_list("domain", flat=True))
     if base not in taken:
         return base
     number = 2
@@ -38,8 +37,15 @@ def _distinct(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def organization_create(*, name: str, locality: str, country_name: str = "", state: str = "",
-                        allowed_email_domains: list[str] | None = None, by: Actor | None = None) -> Organization:
+def organization_create(
+    *,
+    name: str,
+    locality: str,
+    country_name: str = "",
+    state: str = "",
+    allowed_email_domains: list[str] | None = None,
+    by: Actor | None = None,
+) -> Organization:
     base = domain_slug(name)
     for attempt in range(8):
         # Requests racing for one name all compute the same next number, so the k-th of them would need
@@ -48,11 +54,19 @@ def organization_create(*, name: str, locality: str, country_name: str = "", sta
         try:
             with transaction.atomic():
                 organization = Organization.objects.create(
-                    name=name, domain=domain, locality=locality, country_name=country_name,
-                    state=state, allowed_email_domains=_distinct(allowed_email_domains or []),
+                    name=name,
+                    domain=domain,
+                    locality=locality,
+                    country_name=country_name,
+                    state=state,
+                    allowed_email_domains=_distinct(allowed_email_domains or []),
                 )
-                audit.record("organization.created", by=by, organization=organization,
-                             data={"changes": audit.changes({}, organization)})
+                audit.record(
+                    "organization.created",
+                    by=by,
+                    organization=organization,
+                    data={"changes": audit.changes({}, organization)},
+                )
                 return organization
         except IntegrityError:
             continue  # another request took the same domain between the read and the insert
@@ -68,16 +82,24 @@ def organization_update(*, organization: Organization, data: dict[str, Any], by:
         organization.allowed_email_domains = _distinct(data["allowed_email_domains"])
     with transaction.atomic():
         organization.save()
-        audit.record("organization.updated", by=by, organization=organization,
-                     data={"changes": audit.changes(before, organization)})
+        audit.record(
+            "organization.updated",
+            by=by,
+            organization=organization,
+            data={"changes": audit.changes(before, organization)},
+        )
     return organization
 
 
 @transaction.atomic
 def organization_delete(*, organization: Organization, by: Actor | None = None) -> None:
     # Recorded first: the event keeps the domain when the row (and the foreign key) is gone.
-    audit.record("organization.deleted", by=by, organization=organization,
-                 data={"name": organization.name, "domain": organization.domain})
+    audit.record(
+        "organization.deleted",
+        by=by,
+        organization=organization,
+        data={"name": organization.name, "domain": organization.domain},
+    )
     organization.delete()
 
 
@@ -104,6 +126,7 @@ def _without_nulls(values: dict) -> dict:
     # In profile and meta_data a null value means "no such key", as the seed's API does.
     return {key: value for key, value in values.items() if value is not None}
 
+
 def _email_taken(*, organization: Organization, email: str, exclude: User | None = None) -> bool:
     users = User.objects.annotate(email_lower=Lower("email")).filter(
         organization=organization, email_lower=email.lower()
@@ -116,23 +139,37 @@ def _email_taken(*, organization: Organization, email: str, exclude: User | None
 def _email_conflict(email: str, organization: Organization) -> Conflict:
     return Conflict(
         f"A user with the email '{email}' already exists in '{organization.domain}'.",
-        code="email_taken", fields={"email": ["A user with this email already exists in this organization."]},
+        code="email_taken",
+        fields={"email": ["A user with this email already exists in this organization."]},
     )
 
 
-def user_create(*, organization: Organization, email: str, email_verified: bool = False, active: bool = True,
-                profile: dict | None = None, meta_data: dict | None = None, by: Actor | None = None) -> User:
+def user_create(
+    *,
+    organization: Organization,
+    email: str,
+    email_verified: bool = False,
+    active: bool = True,
+    profile: dict | None = None,
+    meta_data: dict | None = None,
+    by: Actor | None = None,
+) -> User:
     meta_data = _checked_meta_data(_without_nulls(meta_data or {}))
     if _email_taken(organization=organization, email=email):
         raise _email_conflict(email, organization)
     try:
         with transaction.atomic():
             user = User.objects.create(
-                organization=organization, email=email, email_verified=email_verified, active=active,
-                profile=_without_nulls(profile or {}), meta_data=meta_data,
+                organization=organization,
+                email=email,
+                email_verified=email_verified,
+                active=active,
+                profile=_without_nulls(profile or {}),
+                meta_data=meta_data,
             )
-            audit.record("user.created", by=by, organization=organization, user=user,
-                         data={"changes": audit.changes({}, user)})
+            audit.record(
+                "user.created", by=by, organization=organization, user=user, data={"changes": audit.changes({}, user)}
+            )
             return user
     except IntegrityError:
         raise _email_conflict(email, organization) from None
@@ -161,8 +198,13 @@ def user_update(*, user: User, data: dict[str, Any], by: Actor | None = None) ->
             if "meta_data" in data:
                 user.meta_data = _checked_meta_data(_without_nulls({**user.meta_data, **data["meta_data"]}))
             user.save()
-            audit.record("user.updated", by=by, organization=organization, user=user,
-                         data={"changes": audit.changes(before, user)})
+            audit.record(
+                "user.updated",
+                by=by,
+                organization=organization,
+                user=user,
+                data={"changes": audit.changes(before, user)},
+            )
     except IntegrityError:
         raise _email_conflict(data.get("email", user.email), organization) from None
     user.organization = organization
@@ -177,8 +219,14 @@ def user_delete(*, user: User, by: Actor | None = None) -> None:
 
 # --- API keys and their access tokens ------------------------------------------------------------
 
-def api_key_create(*, name: str, organizations: list[Organization] | None = None,
-                   scopes: list[str] | None = None, by: Actor | None = None) -> tuple[ApiKey, str]:
+
+def api_key_create(
+    *,
+    name: str,
+    organizations: list[Organization] | None = None,
+    scopes: list[str] | None = None,
+    by: Actor | None = None,
+) -> tuple[ApiKey, str]:
     """Returns the key and its secret. The secret is not stored and cannot be shown again.
 
     `organizations=None` makes a key that sees every organization; a list limits it to those."""
@@ -188,21 +236,33 @@ def api_key_create(*, name: str, organizations: list[Organization] | None = None
         raise ApiError("An API key needs at least one scope.", code="invalid_scope")
     unknown = sorted(set(scopes) - set(ALL_SCOPES))
     if unknown:
-        raise ApiError(f"Unknown scopes: {', '.join(unknown)}. Known scopes: {', '.join(ALL_SCOPES)}.",
-                       code="invalid_scope")
+        raise ApiError(
+            f"Unknown scopes: {', '.join(unknown)}. Known scopes: {', '.join(ALL_SCOPES)}.", code="invalid_scope"
+        )
     secret = secrets.token_urlsafe(32)
     with transaction.atomic():
         api_key = ApiKey.objects.create(
-            name=name, client_id=f"key_{secrets.token_hex(12)}", secret_hash=hash_secret(secret),
-            scopes=scopes, all_organizations=organizations is None,
+            name=name,
+            client_id=f"key_{secrets.token_hex(12)}",
+            secret_hash=hash_secret(secret),
+            scopes=scopes,
+            all_organizations=organizations is None,
         )
         if organizations:
             api_key.organizations.set(organizations)
         # One event per organization the key is limited to, so each tenant's trail shows it; else one.
         for organization in organizations or [None]:
-            audit.record("api_key.created", by=by, organization=organization,
-                         data={"client_id": api_key.client_id, "name": name, "scopes": scopes,
-                               "all_organizations": organizations is None})
+            audit.record(
+                "api_key.created",
+                by=by,
+                organization=organization,
+                data={
+                    "client_id": api_key.client_id,
+                    "name": name,
+                    "scopes": scopes,
+                    "all_organizations": organizations is None,
+                },
+            )
     return api_key, secret
 
 
@@ -213,8 +273,12 @@ def api_key_revoke(*, api_key: ApiKey, by: Actor | None = None) -> ApiKey:
     api_key.save(update_fields=["active", "revoked_at", "updated_at"])
     api_key.access_tokens.all().delete()
     for organization in (None,) if api_key.all_organizations else api_key.organizations.all() or (None,):
-        audit.record("api_key.revoked", by=by, organization=organization,
-                     data={"client_id": api_key.client_id, "name": api_key.name})
+        audit.record(
+            "api_key.revoked",
+            by=by,
+            organization=organization,
+            data={"client_id": api_key.client_id, "name": api_key.name},
+        )
     return api_key
 
 
@@ -235,7 +299,9 @@ def api_token_issue(*, api_key: ApiKey, scopes: list[str] | None = None) -> tupl
     now = timezone.now()
     with transaction.atomic():
         access_token = ApiAccessToken.objects.create(
-            token_hash=hash_secret(token), api_key=api_key, scopes=granted,
+            token_hash=hash_secret(token),
+            api_key=api_key,
+            scopes=granted,
             expires_at=now + timedelta(seconds=settings.API_ACCESS_TOKEN_LIFETIME),
         )
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)

@@ -45,12 +45,15 @@ def seed() -> dict:
     from organizations.services import organization_create
 
     org = Organization.objects.filter(name=DOMAIN_NAME).first() or organization_create(
-        name=DOMAIN_NAME, locality="Paris", allowed_email_domains=["example.com"])
+        name=DOMAIN_NAME, locality="Paris", allowed_email_domains=["example.com"]
+    )
     app = Application.objects.filter(organization=org, name="Demo app").first()
     secret = secrets.token_urlsafe(32)
     if app is None:
         app, secret = application_create(
-            organization=org, name="Demo app", application_type="regular_web",
+            organization=org,
+            name="Demo app",
+            application_type="regular_web",
             allowed_redirect_uris_after_login=[f"{APP}/callback"],
             allowed_redirect_uris_after_logout=[f"{APP}/"],
         )
@@ -58,7 +61,8 @@ def seed() -> dict:
         app.client_secret = secret
         app.save()
     connection = SSOConnection.objects.filter(organization=org).first() or connection_create(
-        organization=org, application=app, provider_type="generic_saml")
+        organization=org, application=app, provider_type="generic_saml"
+    )
     return {"domain": org.domain, "client_id": app.client_id, "client_secret": secret, "idp_id": connection.id}
 
 
@@ -67,17 +71,23 @@ def configure_idp(idp_id: str, metadata_xml: str) -> None:
     from connections.services import connection_update
 
     connection = SSOConnection.objects.get(pk=idp_id)
-    connection_update(connection=connection, data={
-        "saml_config": {"idp_metadata_xml": metadata_xml}, "bypass_it_admin_test": True, "active": True,
-    })
+    connection_update(
+        connection=connection,
+        data={
+            "saml_config": {"idp_metadata_xml": metadata_xml},
+            "bypass_it_admin_test": True,
+            "active": True,
+        },
+    )
 
 
 def start_idp(idp_id: str) -> tuple[subprocess.Popen, str]:
     server = ROOT / "tests/peers/saml-idp/server.mjs"
     process = subprocess.Popen(
-        ["node", str(server), "--port", str(IDP_PORT),
-         "--sp-metadata-url", f"{GATEWAY}/sso/sp/metadata/{idp_id}"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=server.parent,
+        ["node", str(server), "--port", str(IDP_PORT), "--sp-metadata-url", f"{GATEWAY}/sso/sp/metadata/{idp_id}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=server.parent,
     )
     ready = json.loads(process.stdout.readline() or "{}")
     if "metadata_url" not in ready:
@@ -88,6 +98,7 @@ def start_idp(idp_id: str) -> tuple[subprocess.Popen, str]:
 
 # --- the demo app: an OAuth 2.0 / OIDC client of the gateway -------------------------------------------
 
+
 def demo_app(conf: dict, *, gateway: str = GATEWAY, app_url: str = APP):
     """A WSGI app: `/login` starts authorization code + PKCE at the gateway, `/callback` exchanges the
     code with the client secret and shows the decoded tokens and the userinfo."""
@@ -96,10 +107,12 @@ def demo_app(conf: dict, *, gateway: str = GATEWAY, app_url: str = APP):
     pending: dict[str, dict] = {}
 
     def page(body: str) -> list[bytes]:
-        return [f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Demo app</title>
+        return [
+            f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Demo app</title>
 <style>body{{font:16px/1.5 system-ui;max-width:60rem;margin:2rem auto;padding:0 1rem}}
 pre{{background:#f4f5f7;padding:1rem;overflow:auto;border-radius:6px}}</style></head>
-<body><h1>Demo app</h1>{body}</body></html>""".encode()]
+<body><h1>Demo app</h1>{body}</body></html>""".encode()
+        ]
 
     def decode(jwt: str) -> dict:
         payload = jwt.split(".")[1]
@@ -111,11 +124,19 @@ pre{{background:#f4f5f7;padding:1rem;overflow:auto;border-radius:6px}}</style></
             state, verifier = secrets.token_urlsafe(16), secrets.token_urlsafe(48)
             challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
             pending[state] = {"verifier": verifier}
-            location = f"{issuer}/oauth2/authorize?" + urlencode({
-                "response_type": "code", "client_id": conf["client_id"], "redirect_uri": callback,
-                "scope": "openid email profile", "state": state, "nonce": secrets.token_urlsafe(16),
-                "code_challenge": challenge, "code_challenge_method": "S256", "idp_id": conf["idp_id"],
-            })
+            location = f"{issuer}/oauth2/authorize?" + urlencode(
+                {
+                    "response_type": "code",
+                    "client_id": conf["client_id"],
+                    "redirect_uri": callback,
+                    "scope": "openid email profile",
+                    "state": state,
+                    "nonce": secrets.token_urlsafe(16),
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                    "idp_id": conf["idp_id"],
+                }
+            )
             start_response("302 Found", [("Location", location)])
             return [b""]
         if path == "/callback":
@@ -123,13 +144,21 @@ pre{{background:#f4f5f7;padding:1rem;overflow:auto;border-radius:6px}}</style></
             if "error" in query or state not in pending:
                 start_response("400 Bad Request", [("Content-Type", "text/html; charset=utf-8")])
                 return page(f"<p>Sign-in failed: {escape(str(query))}</p><p><a href='/login'>Try again</a></p>")
-            data = urlencode({"grant_type": "authorization_code", "code": query["code"][0],
-                              "redirect_uri": callback, "code_verifier": pending.pop(state)["verifier"],
-                              "client_id": conf["client_id"], "client_secret": conf["client_secret"]}).encode()
+            data = urlencode(
+                {
+                    "grant_type": "authorization_code",
+                    "code": query["code"][0],
+                    "redirect_uri": callback,
+                    "code_verifier": pending.pop(state)["verifier"],
+                    "client_id": conf["client_id"],
+                    "client_secret": conf["client_secret"],
+                }
+            ).encode()
             with urllib.request.urlopen(f"{issuer}/oauth2/token", data=data, timeout=10) as response:
                 tokens = json.loads(response.read())
-            request = urllib.request.Request(f"{issuer}/oauth2/userinfo",
-                                             headers={"Authorization": f"Bearer {tokens['access_token']}"})
+            request = urllib.request.Request(
+                f"{issuer}/oauth2/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+            )
             with urllib.request.urlopen(request, timeout=10) as response:
                 userinfo = json.loads(response.read())
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
@@ -140,10 +169,13 @@ pre{{background:#f4f5f7;padding:1rem;overflow:auto;border-radius:6px}}</style></
                 f"<h2>Access token</h2><pre id='access-token'>"
                 f"{escape(json.dumps(decode(tokens['access_token']), indent=2))}</pre>"
                 f"<h2>Userinfo</h2><pre>{escape(json.dumps(userinfo, indent=2))}</pre>"
-                f"<p><a href='/login'>Sign in again</a></p>")
+                f"<p><a href='/login'>Sign in again</a></p>"
+            )
         start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
-        return page("<p>An app of the SaaS company, signing its customers' employees in through the gateway.</p>"
-                    "<p><a href='/login'>Sign in with my company's SSO</a></p>")
+        return page(
+            "<p>An app of the SaaS company, signing its customers' employees in through the gateway.</p>"
+            "<p><a href='/login'>Sign in with my company's SSO</a></p>"
+        )
 
     return app
 
@@ -157,8 +189,7 @@ def main() -> None:
     conf = seed()
     idp, metadata_xml = start_idp(conf["idp_id"])
     configure_idp(conf["idp_id"], metadata_xml)
-    gateway = subprocess.Popen([sys.executable, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"],
-                               cwd=ROOT)
+    gateway = subprocess.Popen([sys.executable, "manage.py", "runserver", "127.0.0.1:8000", "--noreload"], cwd=ROOT)
     server = make_server("127.0.0.1", 8001, demo_app(conf), handler_class=QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
@@ -170,15 +201,18 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     time.sleep(2)
-    print(f"""
+    print(
+        f"""
   Demo ready. Open this link, sign in at the test IdP as alice / alice-password (or bob / bob-password),
   and the demo app shows the tokens the gateway issued:
 
       {APP}/login
 
-  Organization '{DOMAIN_NAME}' (domain {conf['domain']}), SSO connection {conf['idp_id']},
-  issuer {GATEWAY}/t/{conf['domain']}. Ctrl-C stops everything.
-""", flush=True)
+  Organization '{DOMAIN_NAME}' (domain {conf["domain"]}), SSO connection {conf["idp_id"]},
+  issuer {GATEWAY}/t/{conf["domain"]}. Ctrl-C stops everything.
+""",
+        flush=True,
+    )
     try:
         gateway.wait()
     except KeyboardInterrupt:

@@ -30,11 +30,25 @@ sys.path.insert(0, str(ROOT))
 
 DESKTOP = {"width": 1280, "height": 900}
 IDP_USERS = [
-    {"username": "alice", "password": "alice-password", "email": "alice@example.com",
-     "attributes": {"email": "alice@example.com", "firstName": "Alice", "lastName": "Liddell",
-                    "given_name": "Alice", "family_name": "Liddell", "groups": ["staff", "wonderland"]}},
-    {"username": "carol", "password": "carol-password", "email": "carol@elsewhere.example",
-     "attributes": {"email": "carol@elsewhere.example", "firstName": "Carol", "lastName": "Other"}},
+    {
+        "username": "alice",
+        "password": "alice-password",
+        "email": "alice@example.com",
+        "attributes": {
+            "email": "alice@example.com",
+            "firstName": "Alice",
+            "lastName": "Liddell",
+            "given_name": "Alice",
+            "family_name": "Liddell",
+            "groups": ["staff", "wonderland"],
+        },
+    },
+    {
+        "username": "carol",
+        "password": "carol-password",
+        "email": "carol@elsewhere.example",
+        "attributes": {"email": "carol@elsewhere.example", "firstName": "Carol", "lastName": "Other"},
+    },
 ]
 PHONE = {"width": 390, "height": 844}
 OIDC_CLIENT_ID = "misapret-portal"
@@ -60,12 +74,17 @@ def wait_for(url: str, timeout: float = 30.0) -> None:
 
 def configure_environment(var_dir: str, base_url: str) -> dict:
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update({
-        "CRYPTR_VAR_DIR": var_dir, "BASE_URL": base_url, "DJANGO_SETTINGS_MODULE": "cryptr_sso.settings",
-        "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend", "PYTHONDONTWRITEBYTECODE": "1",
-        # Playwright's sync API runs an event loop in this thread; the ORM calls here stay synchronous.
-        "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
-    })
+    env.update(
+        {
+            "CRYPTR_VAR_DIR": var_dir,
+            "BASE_URL": base_url,
+            "DJANGO_SETTINGS_MODULE": "cryptr_sso.settings",
+            "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # Playwright's sync API runs an event loop in this thread; the ORM calls here stay synchronous.
+            "DJANGO_ALLOW_ASYNC_UNSAFE": "true",
+        }
+    )
     os.environ.clear()
     os.environ.update(env)
     return env
@@ -79,8 +98,12 @@ def seed(provider: str, app_name: str, org_name: str):
 
     # Only example.com people may sign in: carol@elsewhere.example shows what a refused test login looks like.
     org = organization_create(name=org_name, locality="Paris", allowed_email_domains=["example.com"])
-    app, _secret = application_create(organization=org, name=app_name, application_type="regular_web",
-                                      allowed_redirect_uris_after_login=["https://app.example/callback"])
+    app, _secret = application_create(
+        organization=org,
+        name=app_name,
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=["https://app.example/callback"],
+    )
     connection = connection_create(organization=org, application=app)
     invitation, token = onboarding_invite(connection=connection, email=f"it@{org.domain}.example", locale="en")
     return connection, invitation, token
@@ -109,8 +132,13 @@ def walk(chromium, gateway: str, provider: str, label: str, token: str, out: Pat
     page.get_by_role("button", name="Save and continue").click()
     page.wait_for_url("**/create-app")
     shoot(page, out, prefix + "02-create-app")
-    metadata_url = page.locator(".value").filter(has=page.locator(".name", has_text="Metadata URL")) \
-        .locator(".copy-source").first.inner_text().strip()
+    metadata_url = (
+        page.locator(".value")
+        .filter(has=page.locator(".name", has_text="Metadata URL"))
+        .locator(".copy-source")
+        .first.inner_text()
+        .strip()
+    )
 
     with run_saml_idp(sp_metadata_url=metadata_url, users=IDP_USERS) as idp:
         page.get_by_role("button", name="I have created the application: continue").click()
@@ -271,8 +299,10 @@ def invitation_emails(chromium, out: Path, invitation, token: str) -> None:
         html = next(content for content, mimetype in message.alternatives if mimetype == "text/html")
         page.set_content(html)
         shoot(page, out, f"invitation-email-{locale}")
-        page.set_content(f"<pre style='font:14px/1.5 monospace;white-space:pre-wrap;padding:1rem'>"
-                         f"Subject: {escape(message.subject)}\n\n{escape(message.body)}</pre>")
+        page.set_content(
+            f"<pre style='font:14px/1.5 monospace;white-space:pre-wrap;padding:1rem'>"
+            f"Subject: {escape(message.subject)}\n\n{escape(message.body)}</pre>"
+        )
         shoot(page, out, f"invitation-email-{locale}-text")
     context.close()
 
@@ -282,8 +312,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
     parser.add_argument("--providers", default="okta,azure_ad", help="SAML walks")
     parser.add_argument("--oidc-providers", default="okta_oidc", help="OpenID Connect walks (a typed issuer)")
-    parser.add_argument("--oidc-guides", default="entra_id_oidc,google_oidc",
-                        help="OpenID Connect providers whose guide and settings pages are shown without a walk")
+    parser.add_argument(
+        "--oidc-guides",
+        default="entra_id_oidc,google_oidc",
+        help="OpenID Connect providers whose guide and settings pages are shown without a walk",
+    )
     args = parser.parse_args()
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -302,16 +335,19 @@ def main() -> None:
 
         walks, oidc_walks, guides = [], [], []
         for index, provider in enumerate(args.providers.split(",") if args.providers else []):
-            connection, invitation, token = seed(provider, app_name="Misapret Portal",
-                                                 org_name=f"Misapret {index + 1}" if index else "Misapret")
+            connection, invitation, token = seed(
+                provider, app_name="Misapret Portal", org_name=f"Misapret {index + 1}" if index else "Misapret"
+            )
             walks.append((provider, PROVIDERS[provider].label, connection, invitation, token))
         for index, provider in enumerate(args.oidc_providers.split(",") if args.oidc_providers else []):
-            connection, _invitation, token = seed(provider, app_name="Misapret Portal",
-                                                  org_name=f"Misapret OIDC {index + 1}")
+            connection, _invitation, token = seed(
+                provider, app_name="Misapret Portal", org_name=f"Misapret OIDC {index + 1}"
+            )
             oidc_walks.append((provider, PROVIDERS[provider].label, connection, token))
         for index, provider in enumerate(args.oidc_guides.split(",") if args.oidc_guides else []):
-            _connection, _invitation, token = seed(provider, app_name="Misapret Portal",
-                                                   org_name=f"Misapret guide {index + 1}")
+            _connection, _invitation, token = seed(
+                provider, app_name="Misapret Portal", org_name=f"Misapret guide {index + 1}"
+            )
             guides.append((provider, PROVIDERS[provider].label, token))
 
         op = None
@@ -319,18 +355,29 @@ def main() -> None:
             from tests.peers.oidc_op import run_oidc_op
 
             # The IdP's client: our redirect and post-logout redirect URIs of every OIDC walk's connection.
-            op = stack.enter_context(run_oidc_op(clients=[{
-                "client_id": OIDC_CLIENT_ID, "client_secret": OIDC_CLIENT_SECRET,
-                "redirect_uris": [f"{gateway}/sso/oidc/callback/{c.id}" for _p, _l, c, _t in oidc_walks],
-                "post_logout_redirect_uris": [f"{gateway}/sso/oidc/logout/callback/{c.id}"
-                                              for _p, _l, c, _t in oidc_walks],
-            }]))
+            op = stack.enter_context(
+                run_oidc_op(
+                    clients=[
+                        {
+                            "client_id": OIDC_CLIENT_ID,
+                            "client_secret": OIDC_CLIENT_SECRET,
+                            "redirect_uris": [f"{gateway}/sso/oidc/callback/{c.id}" for _p, _l, c, _t in oidc_walks],
+                            "post_logout_redirect_uris": [
+                                f"{gateway}/sso/oidc/logout/callback/{c.id}" for _p, _l, c, _t in oidc_walks
+                            ],
+                        }
+                    ]
+                )
+            )
             # The peer's certificate is self-signed, on 127.0.0.1: the gateway trusts it for this run only.
             env.update({"SAML_METADATA_CA_BUNDLE": op.ca_file, "OIDC_DISCOVERY_ALLOW_PRIVATE_URLS": "true"})
 
         server = subprocess.Popen(
             [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             wait_for(f"{gateway}/healthz")

@@ -7,16 +7,23 @@ import shutil
 import pytest
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
 def chromium_path() -> str:
     path = shutil.which("chromium")
     if not path:
-        raise RuntimeError("Debian's chromium is not installed: run `make install SYSTEM_FLAGS=--with-browser` "
-                           "(make test does).")
+        raise RuntimeError(
+            "Debian's chromium is not installed: run `make install SYSTEM_FLAGS=--with-browser` (make test does)."
+        )
     return path
 
 

@@ -72,9 +72,25 @@ class CeleryWorker:
         }
         self.log.write_text("")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cryptr_sso", "worker", "--pool=solo", "--loglevel=INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"{self.name}{os.getpid()}@%h"],
-            cwd=ROOT, env=env, stdout=self.log.open("a"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "cryptr_sso",
+                "worker",
+                "--pool=solo",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"{self.name}{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log.open("a"),
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while "ready." not in self.log.read_text():

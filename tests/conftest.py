@@ -35,8 +35,9 @@ def make_api(db):
     """An API client authenticated with a fresh key: make_api(organizations=[org], scopes=[...])."""
 
     def make(*, organizations=None, scopes=None):
-        api_key, secret = services.api_key_create(name="test key", organizations=organizations,
-                                                  scopes=scopes or list(ALL_SCOPES))
+        api_key, secret = services.api_key_create(
+            name="test key", organizations=organizations, scopes=scopes or list(ALL_SCOPES)
+        )
         token, _ = services.api_token_issue(api_key=api_key)
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")

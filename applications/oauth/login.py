@@ -26,7 +26,8 @@ def connection_belongs_to(organization, idp_id: str) -> bool:
 def _active_connections(organization, client_id: str | None) -> list[SSOConnection]:
     connections = list(
         SSOConnection.objects.filter(organization=organization, active=True)
-        .select_related("application").order_by("inserted_at")
+        .select_related("application")
+        .order_by("inserted_at")
     )
     of_client = [c for c in connections if client_id and c.application.client_id == client_id]
     return of_client or connections
@@ -54,15 +55,20 @@ def sso_start_url(idp_id: str, next_url: str) -> str:
     return f"/sso/start/{idp_id}?{urlencode({'next': next_url})}"
 
 
-def start_sso_login(request, *, organization, idp_id: str | None, login_hint: str | None, next_url: str,
-                    client_id: str | None = None):
+def start_sso_login(
+    request, *, organization, idp_id: str | None, login_hint: str | None, next_url: str, client_id: str | None = None
+):
     """Send the user to the SSO connection that signs them in, then back to `next_url` (the
     authorize request, which then finds them signed in)."""
     if idp_id:
         if connection_belongs_to(organization, idp_id):
             return HttpResponseRedirect(sso_start_url(idp_id, next_url))
-        return render(request, "applications/oauth/no_connection.html",
-                      {"organization": organization, "idp_id": idp_id}, status=400)
+        return render(
+            request,
+            "applications/oauth/no_connection.html",
+            {"organization": organization, "idp_id": idp_id},
+            status=400,
+        )
     connections = _active_connections(organization, client_id)
     chosen = _by_login_hint(organization, connections, login_hint) if login_hint else None
     if chosen is None and len(connections) == 1:
@@ -70,9 +76,23 @@ def start_sso_login(request, *, organization, idp_id: str | None, login_hint: st
     if chosen is not None:
         return HttpResponseRedirect(sso_start_url(chosen.id, next_url))
     if not connections:
-        return render(request, "applications/oauth/no_connection.html",
-                      {"organization": organization, "idp_id": None, "none_active": True}, status=400)
-    choices = [{"url": sso_start_url(c.id, next_url), "label": provider_get(c.provider_type).label,
-                "application": c.application.name, "idp_id": c.id} for c in connections]
-    return render(request, "applications/oauth/choose_connection.html",
-                  {"organization": organization, "choices": choices, "login_hint": login_hint})
+        return render(
+            request,
+            "applications/oauth/no_connection.html",
+            {"organization": organization, "idp_id": None, "none_active": True},
+            status=400,
+        )
+    choices = [
+        {
+            "url": sso_start_url(c.id, next_url),
+            "label": provider_get(c.provider_type).label,
+            "application": c.application.name,
+            "idp_id": c.id,
+        }
+        for c in connections
+    ]
+    return render(
+        request,
+        "applications/oauth/choose_connection.html",
+        {"organization": organization, "choices": choices, "login_hint": login_hint},
+    )

@@ -16,8 +16,9 @@ from cryptr_sso import audit
 from cryptr_sso.audit import Actor
 
 
-def revoke_end_user_tokens(*, user, organization, by: Actor | None = None, reason: str = "sign_out",
-                           connection_id: str = "") -> int:
+def revoke_end_user_tokens(
+    *, user, organization, by: Actor | None = None, reason: str = "sign_out", connection_id: str = ""
+) -> int:
     """Revoke every access, refresh and ID token of `user` issued by the organization's applications, and
     delete the authorization codes not exchanged yet (a code issued a moment before would otherwise still
     buy fresh tokens); returns how many access and refresh tokens were revoked (one audit event says so,
@@ -45,9 +46,14 @@ def revoke_end_user_tokens(*, user, organization, by: Actor | None = None, reaso
     codes, _ = get_grant_model().objects.filter(user=user, application__organization=organization).delete()
     revoked = len(access_tokens) + len(refresh_tokens)
     if revoked or codes:
-        audit.record("token.revoked", by=by, organization=organization, user=user, connection_id=connection_id,
-                     data={"reason": reason, "access": len(access_tokens), "refresh": len(refresh_tokens),
-                           "grants": codes})
+        audit.record(
+            "token.revoked",
+            by=by,
+            organization=organization,
+            user=user,
+            connection_id=connection_id,
+            data={"reason": reason, "access": len(access_tokens), "refresh": len(refresh_tokens), "grants": codes},
+        )
     return revoked
 
 
@@ -55,8 +61,9 @@ def sign_out_end_user(request, *, organization, user=None) -> None:
     """Clear the end user's sign-in in this browser session (with a new session id) and, when `user` is
     given and DOT's OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS is on, revoke their tokens in `organization`."""
     if user is not None and oauth2_settings.OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS:
-        revoke_end_user_tokens(user=user, organization=organization,
-                               by=Actor.of_request(request, f"end_user:{user.pk}"))
+        revoke_end_user_tokens(
+            user=user, organization=organization, by=Actor.of_request(request, f"end_user:{user.pk}")
+        )
     end_user_logout(request)
     request.session.cycle_key()
 
@@ -86,6 +93,11 @@ def end_user_revoke_all_sessions(*, user, by: Actor | None = None) -> dict[str, 
                     store.delete()
                     ended += 1
             forget_sso_sessions(idp_id=identity.idp_id, name_id=identity.subject, session_keys=keys)
-        audit.record("user.sessions_revoked", by=by, organization=user.organization, user=user,
-                     data={"sign_ins_ended": ended, "revoked": tokens, "sessions_revoked_at": now.isoformat()})
+        audit.record(
+            "user.sessions_revoked",
+            by=by,
+            organization=user.organization,
+            user=user,
+            data={"sign_ins_ended": ended, "revoked": tokens, "sessions_revoked_at": now.isoformat()},
+        )
     return {"tokens": tokens, "sign_ins": ended}

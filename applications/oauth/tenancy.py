@@ -50,6 +50,7 @@ class LoadedClients:
     def __init__(self):
         self.by_client_id = {}
 
+
 _TENANT_PATH = re.compile(r"^/t/(?P<domain>[^/]+)(?P<rest>/.*)?$")
 # Browser-based clients (SPAs) call these across origins; the application's allowed origins decide.
 _CORS_PATHS = {"/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke", "/.well-known/jwks", "/.well-known"}

@@ -92,8 +92,12 @@ class GatewayOAuth2Validator(OAuth2Validator):
         so only that exchange pays the ~250 ms of the password hash."""
         request = _authenticating.get()
         client = getattr(request, "client", None) if request is not None else None
-        if (client is None or client.client_secret != stored_secret
-                or len(provided_secret or "") < GENERATED_SECRET_MIN_LENGTH or not GeneratedSecretHasher.verifiable()):
+        if (
+            client is None
+            or client.client_secret != stored_secret
+            or len(provided_secret or "") < GENERATED_SECRET_MIN_LENGTH
+            or not GeneratedSecretHasher.verifiable()
+        ):
             return super()._check_secret(provided_secret, stored_secret)
         try:
             identify_hasher(stored_secret)
@@ -283,8 +287,11 @@ class GatewayOAuth2Validator(OAuth2Validator):
         headers = getattr(request, "headers", None) or {}  # a copy of the Django request's META
         # The issuer's organization as TenantMiddleware found it: no query for it on the token endpoint.
         organization = Organization(pk=request_organization_id(request), domain=request_organization_domain(request))
-        return {"ip": headers.get("REMOTE_ADDR") or "", "user_agent": headers.get("HTTP_USER_AGENT") or "",
-                "organization": organization}
+        return {
+            "ip": headers.get("REMOTE_ADDR") or "",
+            "user_agent": headers.get("HTTP_USER_AGENT") or "",
+            "organization": organization,
+        }
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         # DOT opens a transaction here; the token request's own (TenantOAuthLibCore) is enough, and
@@ -296,10 +303,18 @@ class GatewayOAuth2Validator(OAuth2Validator):
         super()._save_bearer_token(token, request, *args, **kwargs)
         user, client = request.user, request.client
         record_event(
-            type="token.issued", actor=f"end_user:{user.pk}", user=user,
-            connection_id=sso_sign_in(request).idp_id or "", **self._audit_context(request),
-            data={"grant_type": request.grant_type, "client_id": client.client_id, "scope": token.get("scope", ""),
-                  "refresh": "refresh_token" in token, "openid": "id_token" in token},
+            type="token.issued",
+            actor=f"end_user:{user.pk}",
+            user=user,
+            connection_id=sso_sign_in(request).idp_id or "",
+            **self._audit_context(request),
+            data={
+                "grant_type": request.grant_type,
+                "client_id": client.client_id,
+                "scope": token.get("scope", ""),
+                "refresh": "refresh_token" in token,
+                "openid": "id_token" in token,
+            },
         )
 
     def _audit_refresh_reuse(self, family: dict, client, request) -> None:
@@ -308,12 +323,19 @@ class GatewayOAuth2Validator(OAuth2Validator):
         were still live. No webhook-specific signal: listeners see this event like any other."""
         presented_by = getattr(client, "client_id", None) or request.client_id or ""
         record_event(
-            type="token.revoked", actor=f"application:{presented_by}" if presented_by else "",
-            user=family["user_id"], connection_id=family["idp_id"] or "",
+            type="token.revoked",
+            actor=f"application:{presented_by}" if presented_by else "",
+            user=family["user_id"],
+            connection_id=family["idp_id"] or "",
             organization=Organization(pk=family["organization_id"], domain=family["organization_domain"]),
             **{key: value for key, value in self._audit_context(request).items() if key != "organization"},
-            data={"kind": "refresh_family", "reason": "refresh_reuse", "client_id": family["client_id"],
-                  "presented_by": presented_by, "refresh": family["live"]},
+            data={
+                "kind": "refresh_family",
+                "reason": "refresh_reuse",
+                "client_id": family["client_id"],
+                "presented_by": presented_by,
+                "refresh": family["live"],
+            },
         )
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
@@ -322,15 +344,21 @@ class GatewayOAuth2Validator(OAuth2Validator):
         if getattr(client, "pk", None) is not None:
             checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()
             for kind, model in (("access", AccessToken), ("refresh", RefreshToken)):  # noqa: B007
-                found = model.objects.filter(token_checksum=checksum, application=client).values(
-                    "user_id", "idp_id").first()
+                found = (
+                    model.objects.filter(token_checksum=checksum, application=client)
+                    .values("user_id", "idp_id")
+                    .first()
+                )
                 if found is not None:
                     break
         super().revoke_token(token, token_type_hint, request, *args, **kwargs)
         if found is not None:  # an unknown token changes nothing (RFC 7009 2.2): nothing to record
             record_event(
-                type="token.revoked", actor=f"application:{client.client_id}",
-                user=found["user_id"], connection_id=found["idp_id"] or "", **self._audit_context(request),
+                type="token.revoked",
+                actor=f"application:{client.client_id}",
+                user=found["user_id"],
+                connection_id=found["idp_id"] or "",
+                **self._audit_context(request),
                 data={"kind": kind, "client_id": client.client_id, "reason": "revocation_endpoint"},
             )
 

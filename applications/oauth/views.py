@@ -111,8 +111,10 @@ class JwksInfoView(dot_views.JwksInfoView):
     (applications.oauth.keys.published_jwks), with DOT's headers."""
 
     def get(self, request, *args, **kwargs):
-        keys = [{"alg": "RS256", "use": "sig", "kid": key.thumbprint(), **json.loads(key.export_public())}
-                for key in published_jwks()]
+        keys = [
+            {"alg": "RS256", "use": "sig", "kid": key.thumbprint(), **json.loads(key.export_public())}
+            for key in published_jwks()
+        ]
         response = JsonResponse({"keys": keys})
         max_age = oauth2_settings.OIDC_JWKS_MAX_AGE_SECONDS
         response["Access-Control-Allow-Origin"] = "*"
@@ -198,8 +200,9 @@ class RPInitiatedLogoutView(dot_views.RPInitiatedLogoutView):
         if post_logout_redirect_uri and state:
             post_logout_redirect_uri = add_params_to_uri(post_logout_redirect_uri, [("state", state)])
         schemes = application.get_allowed_schemes() if application else []
-        idp_logout = start_idp_logout(request, end_user=self.end_user, next_url=post_logout_redirect_uri or "",
-                                      schemes=schemes)
+        idp_logout = start_idp_logout(
+            request, end_user=self.end_user, next_url=post_logout_redirect_uri or "", schemes=schemes
+        )
         if idp_logout is not None:
             return idp_logout
         if post_logout_redirect_uri:

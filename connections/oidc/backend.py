@@ -36,8 +36,26 @@ from .tokens import IdTokenValidator
 logger = logging.getLogger(__name__)
 
 # Claims about the token itself: only ever read from the validated ID token, never from userinfo.
-PROTOCOL_CLAIMS = frozenset({"iss", "aud", "azp", "exp", "iat", "nbf", "nonce", "auth_time", "at_hash", "c_hash",
-                             "acr", "amr", "sid", "jti", "hd", "tid"})
+PROTOCOL_CLAIMS = frozenset(
+    {
+        "iss",
+        "aud",
+        "azp",
+        "exp",
+        "iat",
+        "nbf",
+        "nonce",
+        "auth_time",
+        "at_hash",
+        "c_hash",
+        "acr",
+        "amr",
+        "sid",
+        "jti",
+        "hd",
+        "tid",
+    }
+)
 # Recorded on the identity as this subject-format marker, so that an email-looking `sub` is never taken for
 # the email address (sign_in.mapped_claims falls back to the subject only for SAML email NameIDs).
 SUBJECT_FORMAT = "urn:openid:connect:sub"
@@ -73,8 +91,13 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
             credentials = f"{quote(payload.pop('client_id'), safe='')}:{quote(payload.pop('client_secret'), safe='')}"
             headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
         try:
-            answer = http.call("POST", self.OIDC_OP_TOKEN_ENDPOINT, what="token endpoint", headers=headers,
-                               body=urlencode(payload).encode("ascii"))
+            answer = http.call(
+                "POST",
+                self.OIDC_OP_TOKEN_ENDPOINT,
+                what="token endpoint",
+                headers=headers,
+                body=urlencode(payload).encode("ascii"),
+            )
         except OidcFetchError as error:
             raise OidcTokenRequestFailed(detail=error.detail) from None
         if answer.status != 200:
@@ -92,14 +115,22 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
 
     def get_userinfo(self, access_token, id_token, payload) -> dict:
         """Userinfo (OpenID Connect Core 5.3), read only when the ID token lacks a mapped claim."""
-        answer = http.call("GET", self.OIDC_OP_USER_ENDPOINT, what="userinfo endpoint",
-                           headers={"Authorization": f"Bearer {access_token}"})
+        answer = http.call(
+            "GET",
+            self.OIDC_OP_USER_ENDPOINT,
+            what="userinfo endpoint",
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
         if answer.status != 200:
             raise OidcUserinfoError(detail=f"HTTP {answer.status}")
         if answer.content_type.lower().startswith("application/jwt"):
-            raise OidcUserinfoError(gettext_lazy(
-                "The IdP answers userinfo as a signed JWT, which the gateway does not read: choose a JSON "
-                "userinfo response, or put the claims in the ID token."), detail="application/jwt")
+            raise OidcUserinfoError(
+                gettext_lazy(
+                    "The IdP answers userinfo as a signed JWT, which the gateway does not read: choose a JSON "
+                    "userinfo response, or put the claims in the ID token."
+                ),
+                detail="application/jwt",
+            )
         try:
             userinfo = answer.json("userinfo answer")
         except OidcFetchError:
@@ -116,16 +147,20 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
         wanted = [mapping[claim] for claim in MAPPED_CLAIMS if mapping.get(claim)]
         return bool(self.OIDC_OP_USER_ENDPOINT) and any(name not in claims for name in wanted)
 
-    def verified_claims(self, request, *, connection: SSOConnection, code: str, nonce: str,
-                        code_verifier: str) -> dict:
+    def verified_claims(self, request, *, connection: SSOConnection, code: str, nonce: str, code_verifier: str) -> dict:
         """Code -> tokens -> the validated ID token's claims (completed from userinfo where a mapped
         claim is missing)."""
         self.request = request
-        tokens = self.get_token({
-            "grant_type": "authorization_code", "code": code, "redirect_uri": self.settings.redirect_uri,
-            "code_verifier": code_verifier, "client_id": self.OIDC_RP_CLIENT_ID,
-            "client_secret": self.OIDC_RP_CLIENT_SECRET,
-        })
+        tokens = self.get_token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": self.settings.redirect_uri,
+                "code_verifier": code_verifier,
+                "client_id": self.OIDC_RP_CLIENT_ID,
+                "client_secret": self.OIDC_RP_CLIENT_SECRET,
+            }
+        )
         id_token = tokens.get("id_token")
         if not isinstance(id_token, str):
             raise IdTokenMalformed(detail="no id_token in the token response")
@@ -139,12 +174,12 @@ class ConnectionOidcBackend(OIDCAuthenticationBackend):
             raise EmailNotVerified()
         return claims
 
-    def authenticate(self, request, *, connection: SSOConnection, code: str, nonce: str,
-                     code_verifier: str) -> User:
+    def authenticate(self, request, *, connection: SSOConnection, code: str, nonce: str, code_verifier: str) -> User:
         """mozilla-django-oidc's authenticate, with its email lookup replaced by sso_sign_in (users keyed on
         (connection, sub))."""
-        claims = self.verified_claims(request, connection=connection, code=code, nonce=nonce,
-                                      code_verifier=code_verifier)
+        claims = self.verified_claims(
+            request, connection=connection, code=code, nonce=nonce, code_verifier=code_verifier
+        )
         return sso_sign_in(connection=connection, identity=asserted_identity(claims), request=request)
 
 
@@ -160,14 +195,23 @@ class OidcLogin:
 
 
 def asserted_identity(claims: dict) -> AssertedIdentity:
-    return AssertedIdentity(subject=str(claims["sub"]), attributes=claims_as_attributes(claims),
-                            authenticated_at=_authenticated_at(claims), name_id_format=SUBJECT_FORMAT)
+    return AssertedIdentity(
+        subject=str(claims["sub"]),
+        attributes=claims_as_attributes(claims),
+        authenticated_at=_authenticated_at(claims),
+        name_id_format=SUBJECT_FORMAT,
+    )
 
 
 def oidc_login(claims: dict) -> OidcLogin:
     identity = asserted_identity(claims)
-    return OidcLogin(name_id=identity.subject, name_id_format=SUBJECT_FORMAT, issuer=str(claims.get("iss", "")),
-                     attributes=identity.attributes, authn_instant=identity.authenticated_at)
+    return OidcLogin(
+        name_id=identity.subject,
+        name_id_format=SUBJECT_FORMAT,
+        issuer=str(claims.get("iss", "")),
+        attributes=identity.attributes,
+        authn_instant=identity.authenticated_at,
+    )
 
 
 def claims_as_attributes(claims: dict) -> dict[str, list[str]]:
@@ -178,8 +222,11 @@ def claims_as_attributes(claims: dict) -> dict[str, list[str]]:
         if name in ("nonce", "at_hash", "c_hash"):
             continue
         values = value if isinstance(value, list) else [value]
-        strings = [str(item).lower() if isinstance(item, bool) else str(item) for item in values
-                   if isinstance(item, str | int | float | bool)]
+        strings = [
+            str(item).lower() if isinstance(item, bool) else str(item)
+            for item in values
+            if isinstance(item, str | int | float | bool)
+        ]
         if strings:
             attributes[name] = strings
     return attributes
@@ -188,5 +235,3 @@ def claims_as_attributes(claims: dict) -> dict[str, list[str]]:
 def _authenticated_at(claims: dict) -> datetime:
     moment = claims.get("auth_time") or claims.get("iat")
     return datetime.fromtimestamp(int(moment), tz=UTC)
-
-

@@ -55,7 +55,9 @@ def oidc_settings_for(connection: SSOConnection) -> OidcSettings:
     except DecryptionError:
         raise OidcConfigurationError(
             "The connection's client secret cannot be read with the gateway's current encryption key "
-            "(FIELD_ENCRYPTION_KEY changed). Enter the client secret again.", detail="decryption") from None
+            "(FIELD_ENCRYPTION_KEY changed). Enter the client secret again.",
+            detail="decryption",
+        ) from None
     scopes = connection.oidc_scopes.split()
     if "openid" not in scopes:
         scopes.insert(0, "openid")

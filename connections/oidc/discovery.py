@@ -71,8 +71,10 @@ def _endpoint(document: dict, name: str, *, required: bool) -> str:
     if value in (None, "") and not required:
         return ""
     if not isinstance(value, str) or not value:
-        raise OidcDiscoveryError(_filled(_("The discovery document has no %(name)s; this is not a usable OpenID "
-                                           "provider."), name=name), detail=name)
+        raise OidcDiscoveryError(
+            _filled(_("The discovery document has no %(name)s; this is not a usable OpenID provider."), name=name),
+            detail=name,
+        )
     try:
         check_https_url(value, _filled(_("%(name)s of the discovery document"), name=name))
     except OidcFetchError as error:
@@ -102,20 +104,36 @@ def discover(issuer: str, *, provider_type: str) -> Discovery:
         raise OidcDiscoveryError(_("The discovery document has no issuer."), detail="issuer")
     if not _issuer_matches(issuer, discovered, provider_type=provider_type):
         raise OidcDiscoveryError(
-            _filled(_("The discovery document at %(url)s says its issuer is '%(discovered)s', not '%(issuer)s'. "
-                      "Give exactly the issuer the IdP shows (the ID tokens will carry it)."),
-                    url=discovery_url(issuer), discovered=discovered[:200], issuer=issuer),
-            detail="issuer mismatch")
+            _filled(
+                _(
+                    "The discovery document at %(url)s says its issuer is '%(discovered)s', not '%(issuer)s'. "
+                    "Give exactly the issuer the IdP shows (the ID tokens will carry it)."
+                ),
+                url=discovery_url(issuer),
+                discovered=discovered[:200],
+                issuer=issuer,
+            ),
+            detail="issuer mismatch",
+        )
     response_types = document.get("response_types_supported")
     if isinstance(response_types, list) and "code" not in response_types:
-        raise OidcDiscoveryError(_("The identity provider does not offer the authorization code flow "
-                                   "(response_types_supported has no 'code')."), detail="response_types")
+        raise OidcDiscoveryError(
+            _(
+                "The identity provider does not offer the authorization code flow "
+                "(response_types_supported has no 'code')."
+            ),
+            detail="response_types",
+        )
     methods = document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
     method = next((candidate for candidate in AUTH_METHODS if candidate in methods), "")
     if not method:
-        raise OidcDiscoveryError(_("The identity provider accepts neither client_secret_basic nor "
-                                   "client_secret_post at its token endpoint, which the gateway needs."),
-                                 detail="auth methods")
+        raise OidcDiscoveryError(
+            _(
+                "The identity provider accepts neither client_secret_basic nor "
+                "client_secret_post at its token endpoint, which the gateway needs."
+            ),
+            detail="auth methods",
+        )
     return Discovery(
         issuer=discovered,
         authorization_endpoint=_endpoint(document, "authorization_endpoint", required=True),

@@ -59,19 +59,23 @@ class HttpAnswer:
 
 
 def allow_private() -> bool:
-    return bool(getattr(settings, "OIDC_DISCOVERY_ALLOW_PRIVATE_URLS", False)
-                or getattr(settings, "SAML_METADATA_ALLOW_PRIVATE_URLS", False))
+    return bool(
+        getattr(settings, "OIDC_DISCOVERY_ALLOW_PRIVATE_URLS", False)
+        or getattr(settings, "SAML_METADATA_ALLOW_PRIVATE_URLS", False)
+    )
 
 
 def check_https_url(url: str, what: str) -> tuple[str, int]:
     """(host, port) of an https URL without credentials; OidcFetchError with a sentence otherwise."""
     parts, named = urlsplit(url), _named(what)
     if parts.scheme != "https" or not parts.hostname:
-        raise OidcFetchError(_filled(_("The %(what)s '%(url)s' must be an https:// URL."), what=named, url=url[:200]),
-                             detail="scheme")
+        raise OidcFetchError(
+            _filled(_("The %(what)s '%(url)s' must be an https:// URL."), what=named, url=url[:200]), detail="scheme"
+        )
     if parts.username or parts.password:
-        raise OidcFetchError(_filled(_("The %(what)s must not contain a user name or password."), what=named),
-                             detail="userinfo")
+        raise OidcFetchError(
+            _filled(_("The %(what)s must not contain a user name or password."), what=named), detail="userinfo"
+        )
     try:
         port = parts.port or 443
     except ValueError:
@@ -84,28 +88,45 @@ def _public_addresses(host: str, port: int, what: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
-        raise OidcFetchError(_filled(_("The host '%(host)s' of the %(what)s could not be found."), host=host,
-                                     what=what), detail="dns") from None
+        raise OidcFetchError(
+            _filled(_("The host '%(host)s' of the %(what)s could not be found."), host=host, what=what), detail="dns"
+        ) from None
     addresses: list[str] = []
     for info in infos:
         address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if not address.is_global and not allow_private():
-            raise OidcFetchError(_filled(_("The %(what)s points to a private, loopback or link-local address "
-                                           "(%(address)s), which the gateway does not call. Give the IdP's public "
-                                           "https URL."), what=what, address=str(address)),
-                                 detail="private address")
+            raise OidcFetchError(
+                _filled(
+                    _(
+                        "The %(what)s points to a private, loopback or link-local address "
+                        "(%(address)s), which the gateway does not call. Give the IdP's public "
+                        "https URL."
+                    ),
+                    what=what,
+                    address=str(address),
+                ),
+                detail="private address",
+            )
         if str(address) not in addresses:
             addresses.append(str(address))
     if not addresses:
-        raise OidcFetchError(_filled(_("The host '%(host)s' of the %(what)s has no address."), host=host, what=what),
-                             detail="dns")
+        raise OidcFetchError(
+            _filled(_("The host '%(host)s' of the %(what)s has no address."), host=host, what=what), detail="dns"
+        )
     return addresses
 
 
-def call(method: str, url: str, *, what: str, headers: dict[str, str] | None = None, body: bytes | None = None,
-         max_bytes: int = MAX_DOCUMENT_BYTES) -> HttpAnswer:
+def call(
+    method: str,
+    url: str,
+    *,
+    what: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+) -> HttpAnswer:
     """One HTTPS request to the IdP; raises OidcFetchError (never with the request's secrets in it)."""
     host, port = check_https_url(url, what)
     named = _named(what)
@@ -114,36 +135,73 @@ def call(method: str, url: str, *, what: str, headers: dict[str, str] | None = N
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    ca_file = (getattr(settings, "OIDC_CA_BUNDLE", None) or getattr(settings, "SAML_METADATA_CA_BUNDLE", None)
-               or certifi.where())
-    sent_headers = {"Host": host if port == 443 else f"{host}:{port}", "User-Agent": USER_AGENT,
-                    "Accept": "application/json", **(headers or {})}
+    ca_file = (
+        getattr(settings, "OIDC_CA_BUNDLE", None)
+        or getattr(settings, "SAML_METADATA_CA_BUNDLE", None)
+        or certifi.where()
+    )
+    sent_headers = {
+        "Host": host if port == 443 else f"{host}:{port}",
+        "User-Agent": USER_AGENT,
+        "Accept": "application/json",
+        **(headers or {}),
+    }
     addresses = _public_addresses(host, port, what)
     for index, address in enumerate(addresses):
         left = deadline - time.monotonic()
         if left <= 0:
             break
         pool = urllib3.HTTPSConnectionPool(
-            address, port, retries=False, maxsize=1, cert_reqs=ssl.CERT_REQUIRED, ca_certs=ca_file,
-            server_hostname=host, assert_hostname=host,
+            address,
+            port,
+            retries=False,
+            maxsize=1,
+            cert_reqs=ssl.CERT_REQUIRED,
+            ca_certs=ca_file,
+            server_hostname=host,
+            assert_hostname=host,
         )
         try:
-            response = pool.urlopen(method, target, headers=sent_headers, body=body, redirect=False,
-                                    preload_content=False, timeout=urllib3.Timeout(connect=left, read=left))
+            response = pool.urlopen(
+                method,
+                target,
+                headers=sent_headers,
+                body=body,
+                redirect=False,
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=left, read=left),
+            )
         except urllib3.exceptions.NewConnectionError:
             if index + 1 < len(addresses):
                 continue
-            raise OidcFetchError(_filled(_("Could not connect to %(host)s (%(what)s)."), host=host, what=named),
-                                 detail="connect") from None
+            raise OidcFetchError(
+                _filled(_("Could not connect to %(host)s (%(what)s)."), host=host, what=named), detail="connect"
+            ) from None
         except urllib3.exceptions.SSLError:
-            raise OidcFetchError(_filled(_("The TLS certificate of %(host)s could not be verified (%(what)s)."),
-                                         host=host, what=named), detail="tls") from None
+            raise OidcFetchError(
+                _filled(_("The TLS certificate of %(host)s could not be verified (%(what)s)."), host=host, what=named),
+                detail="tls",
+            ) from None
         except (urllib3.exceptions.TimeoutError, TimeoutError):
-            raise OidcFetchError(_filled(_("%(host)s did not answer within %(seconds)s seconds (%(what)s)."),
-                                         host=host, seconds=seconds, what=named), detail="timeout") from None
+            raise OidcFetchError(
+                _filled(
+                    _("%(host)s did not answer within %(seconds)s seconds (%(what)s)."),
+                    host=host,
+                    seconds=seconds,
+                    what=named,
+                ),
+                detail="timeout",
+            ) from None
         except urllib3.exceptions.HTTPError as error:
-            raise OidcFetchError(_filled(_("The %(what)s could not be read from %(host)s (%(error)s)."), what=named,
-                                         host=host, error=error.__class__.__name__), detail="http") from None
+            raise OidcFetchError(
+                _filled(
+                    _("The %(what)s could not be read from %(host)s (%(error)s)."),
+                    what=named,
+                    host=host,
+                    error=error.__class__.__name__,
+                ),
+                detail="http",
+            ) from None
         try:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
@@ -155,29 +213,49 @@ def call(method: str, url: str, *, what: str, headers: dict[str, str] | None = N
                     if len(data) > max_bytes:
                         raise _too_large(named, max_bytes)
                     if time.monotonic() > deadline:
-                        raise OidcFetchError(_filled(_("%(host)s took more than %(seconds)s seconds to send the "
-                                                       "%(what)s."), host=host, seconds=seconds, what=named),
-                                             detail="timeout")
+                        raise OidcFetchError(
+                            _filled(
+                                _("%(host)s took more than %(seconds)s seconds to send the %(what)s."),
+                                host=host,
+                                seconds=seconds,
+                                what=named,
+                            ),
+                            detail="timeout",
+                        )
             except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError, TimeoutError):
-                raise OidcFetchError(_filled(_("The %(what)s from %(host)s was cut off or took more than %(seconds)s "
-                                               "seconds."), what=named, host=host, seconds=seconds),
-                                     detail="timeout") from None
-            return HttpAnswer(status=response.status, content_type=response.headers.get("Content-Type", ""),
-                              body=bytes(data))
+                raise OidcFetchError(
+                    _filled(
+                        _("The %(what)s from %(host)s was cut off or took more than %(seconds)s seconds."),
+                        what=named,
+                        host=host,
+                        seconds=seconds,
+                    ),
+                    detail="timeout",
+                ) from None
+            return HttpAnswer(
+                status=response.status, content_type=response.headers.get("Content-Type", ""), body=bytes(data)
+            )
         finally:
             response.release_conn()
-    raise OidcFetchError(_filled(_("%(host)s did not answer within %(seconds)s seconds (%(what)s)."), host=host,
-                                 seconds=seconds, what=named), detail="timeout")
+    raise OidcFetchError(
+        _filled(
+            _("%(host)s did not answer within %(seconds)s seconds (%(what)s)."), host=host, seconds=seconds, what=named
+        ),
+        detail="timeout",
+    )
 
 
 def _too_large(what, max_bytes: int) -> OidcFetchError:
-    return OidcFetchError(_filled(_("The %(what)s is larger than %(size)s kB."), what=what, size=max_bytes // 1024),
-                          detail="size")
+    return OidcFetchError(
+        _filled(_("The %(what)s is larger than %(size)s kB."), what=what, size=max_bytes // 1024), detail="size"
+    )
 
 
 def get_json(url: str, *, what: str) -> dict:
     answer = call("GET", url, what=what)
     if answer.status != 200:
-        raise OidcFetchError(_filled(_("Reading the %(what)s answered HTTP %(status)s."), what=_named(what),
-                                     status=answer.status), detail=f"http {answer.status}")
+        raise OidcFetchError(
+            _filled(_("Reading the %(what)s answered HTTP %(status)s."), what=_named(what), status=answer.status),
+            detail=f"http {answer.status}",
+        )
     return answer.json(what)

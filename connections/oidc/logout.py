@@ -49,10 +49,14 @@ class OidcLogoutStateInvalid(OidcError):
 
 # --- the IdP's ID token of the sign-in, kept for id_token_hint ------------------------------------------
 
+
 def remember_id_token(request, *, connection: SSOConnection, user_id: str, id_token: str) -> None:
     """After a sign-in through `connection` (and after the session key was cycled by end_user_login)."""
-    request.session[ID_TOKEN_SESSION_KEY] = {"idp_id": connection.id, "user_id": str(user_id),
-                                             "id_token": encrypt_text(id_token)}
+    request.session[ID_TOKEN_SESSION_KEY] = {
+        "idp_id": connection.id,
+        "user_id": str(user_id),
+        "id_token": encrypt_text(id_token),
+    }
 
 
 def take_id_token(request, *, idp_id: str, user_id: str) -> str:
@@ -83,24 +87,35 @@ def start_oidc_logout(request, *, end_user, next_url: str, schemes: list[str]) -
         return None
     id_token = take_id_token(request, idp_id=end_user.idp_id, user_id=str(end_user.user.pk))
     connection = connection_get_for_login(idp_id=end_user.idp_id)
-    if (connection is None or connection.protocol != OIDC or not connection.oidc_logout_at_idp
-            or not connection.oidc_end_session_endpoint or not connection.oidc_client_id):
+    if (
+        connection is None
+        or connection.protocol != OIDC
+        or not connection.oidc_logout_at_idp
+        or not connection.oidc_end_session_endpoint
+        or not connection.oidc_client_id
+    ):
         return None
     state = secrets.token_urlsafe(32)
     LOGOUTS.add(request, state, idp_id=connection.id, next=next_url, schemes=list(schemes))
     # RP-Initiated Logout 1.0, section 2: id_token_hint RECOMMENDED; client_id lets the IdP check the
     # post_logout_redirect_uri when it has no hint (an ID token lost to a key change, a sign-in before
     # the gateway kept them).
-    params = {"client_id": connection.oidc_client_id,
-              "post_logout_redirect_uri": post_logout_redirect_uri_for(connection), "state": state}
+    params = {
+        "client_id": connection.oidc_client_id,
+        "post_logout_redirect_uri": post_logout_redirect_uri_for(connection),
+        "state": state,
+    }
     if id_token:
         params = {"id_token_hint": id_token, **params}
     endpoint = connection.oidc_end_session_endpoint
     separator = "&" if "?" in endpoint else "?"
     response = HttpResponseRedirect(f"{endpoint}{separator}{urlencode(params)}")
     response["Cache-Control"] = "no-store"
-    logger.info("Logout at the OIDC IdP of %s started (id_token_hint %s)", connection.id,
-                "sent" if id_token else "not available")
+    logger.info(
+        "Logout at the OIDC IdP of %s started (id_token_hint %s)",
+        connection.id,
+        "sent" if id_token else "not available",
+    )
     return response
 
 
@@ -123,15 +138,26 @@ class OidcLogoutCallbackView(View):
             started = _take_logout(request, connection.id)
         except OidcLogoutStateInvalid as exc:
             logger.warning("OIDC logout callback refused on %s: %s %s", connection.id, exc.code, exc.detail)
-            return render(request, "connections/sso_error.html", {
-                "title": _("Sign-out could not be completed"),
-                "message": _("Your company's identity provider sent you back here from a sign-out this browser "
-                             "did not start, so the gateway did not send you on to the application."),
-                "hint": exc.hint, "code": exc.code,
-                "idp_id": connection.id, "organization": connection.organization,
-                "who_can_fix": _("Sign out again from the application. If this keeps happening, your IT "
-                                 "administrator can check the identity provider's sign-out settings."),
-            }, status=400)
+            return render(
+                request,
+                "connections/sso_error.html",
+                {
+                    "title": _("Sign-out could not be completed"),
+                    "message": _(
+                        "Your company's identity provider sent you back here from a sign-out this browser "
+                        "did not start, so the gateway did not send you on to the application."
+                    ),
+                    "hint": exc.hint,
+                    "code": exc.code,
+                    "idp_id": connection.id,
+                    "organization": connection.organization,
+                    "who_can_fix": _(
+                        "Sign out again from the application. If this keeps happening, your IT "
+                        "administrator can check the identity provider's sign-out settings."
+                    ),
+                },
+                status=400,
+            )
         if started.get("next"):
             return OAuth2ResponseRedirect(started["next"], started.get("schemes") or [])
         return render(request, "applications/oauth/signed_out.html", {"organization": connection.organization})

@@ -53,6 +53,7 @@ MAX_TOKEN_BYTES = 16 * 1024
 
 # --- the IdP's keys ------------------------------------------------------------------------------
 
+
 def _cache_key(jwks_uri: str) -> str:
     return "oidc-jwks:" + hashlib.sha256(jwks_uri.encode("utf-8")).hexdigest()
 
@@ -107,6 +108,7 @@ def signing_keys(settings: OidcSettings, *, alg: str, kid: str | None) -> list[d
 
 # --- the checks ----------------------------------------------------------------------------------
 
+
 class IdTokenValidator:
     def __init__(self, settings: OidcSettings, *, keys: Callable[..., list[dict]] = signing_keys):
         self.settings = settings
@@ -152,7 +154,10 @@ class IdTokenValidator:
                 continue
             try:
                 return jwt.decode(
-                    id_token, key, algorithms=[alg], audience=self.settings.client_id,
+                    id_token,
+                    key,
+                    algorithms=[alg],
+                    audience=self.settings.client_id,
                     leeway=self.settings.clock_skew,
                     options={"require": ["iss", "sub", "aud", "exp", "iat"], "verify_iss": False},
                 )
@@ -181,8 +186,10 @@ class IdTokenValidator:
             expected = settings.issuer
         if iss != expected:
             raise IdTokenWrongIssuer(detail=f"iss {str(iss)[:200]!r}")
-        if settings.profile == OIDC_PROFILE_ENTRA and settings.tenant_id and claims.get("tid") not in (
-            None, settings.tenant_id
+        if (
+            settings.profile == OIDC_PROFILE_ENTRA
+            and settings.tenant_id
+            and claims.get("tid") not in (None, settings.tenant_id)
         ):
             raise TenantRefused(detail="tid is not the configured tenant")
 

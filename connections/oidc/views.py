@@ -66,13 +66,24 @@ class OidcLoginView(OIDCAuthenticationRequestView):
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         code_verifier = secrets.token_urlsafe(64)  # RFC 7636 4.1: 43 to 128 characters
         params = {
-            "response_type": "code", "client_id": settings.client_id, "redirect_uri": settings.redirect_uri,
-            "scope": settings.scopes, "state": state, "nonce": nonce,
-            "code_challenge": generate_code_challenge(code_verifier, "S256"), "code_challenge_method": "S256",
+            "response_type": "code",
+            "client_id": settings.client_id,
+            "redirect_uri": settings.redirect_uri,
+            "scope": settings.scopes,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": generate_code_challenge(code_verifier, "S256"),
+            "code_challenge_method": "S256",
             **self.get_extra_params(request),
         }
-        SIGN_INS.add(request, state, idp_id=connection.id, nonce=nonce, code_verifier=code_verifier,
-                     next=next_path or idp_initiated_landing(connection))
+        SIGN_INS.add(
+            request,
+            state,
+            idp_id=connection.id,
+            nonce=nonce,
+            code_verifier=code_verifier,
+            next=next_path or idp_initiated_landing(connection),
+        )
         separator = "&" if "?" in settings.authorization_endpoint else "?"
         return HttpResponseRedirect(f"{settings.authorization_endpoint}{separator}{urlencode(params)}")
 
@@ -91,8 +102,7 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
     """/sso/oidc/callback/<idp_id>: state -> code exchange -> ID token checks -> sign-in -> next."""
 
     def get(self, request, idp_id):
-        connection, error = connection_for_sign_in(request, idp_id,
-                                                   test_return_path=armed_return_path(request, idp_id))
+        connection, error = connection_for_sign_in(request, idp_id, test_return_path=armed_return_path(request, idp_id))
         if error:
             return error
         try:
@@ -116,9 +126,14 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
             record_sign_in(request, connection=connection, error=exc)
             return sso_error_page(request, exc, connection=connection)
         record_sign_in(request, connection=connection, user=user)
-        end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type,
-                       authenticated_at=identity.authenticated_at,
-                       sso_session={"protocol": "oidc", "sub": identity.subject, "sid": str(claims.get("sid", ""))})
+        end_user_login(
+            request,
+            user=user,
+            idp_id=connection.id,
+            provider_type=connection.provider_type,
+            authenticated_at=identity.authenticated_at,
+            sso_session={"protocol": "oidc", "sub": identity.subject, "sid": str(claims.get("sid", ""))},
+        )
         remember_id_token(request, connection=connection, user_id=str(user.pk), id_token=id_token)
         next_path = started.get("next") or ""
         return HttpResponseRedirect(next_path if is_gateway_path(next_path) else idp_initiated_landing(connection))
@@ -127,14 +142,16 @@ class OidcCallbackView(OIDCAuthenticationCallbackView):
     def _verified_claims(request, connection, started: dict) -> tuple[dict, str]:
         """The ID token's verified claims (with userinfo where needed) and the ID token itself."""
         if request.GET.get("error"):
-            raise OidcIdpRefused(error=request.GET["error"][:64],
-                                 description=request.GET.get("error_description", "")[:200])
+            raise OidcIdpRefused(
+                error=request.GET["error"][:64], description=request.GET.get("error_description", "")[:200]
+            )
         code = request.GET.get("code")
         if not code:
             raise OidcIdpRefused(error="no code")
         backend = ConnectionOidcBackend(oidc_settings_for(connection))
-        claims = backend.verified_claims(request, connection=connection, code=code, nonce=started["nonce"],
-                                         code_verifier=started["code_verifier"])
+        claims = backend.verified_claims(
+            request, connection=connection, code=code, nonce=started["nonce"], code_verifier=started["code_verifier"]
+        )
         return claims, backend.id_token
 
     @staticmethod

@@ -83,8 +83,15 @@ def certificate_base64(pem: str) -> str:
     return "".join(body.split())
 
 
-def minimal_idp_metadata(*, entity_id: str, sso_url: str, certificates: tuple[str, ...], slo_url: str = "",
-                         sso_binding: str = "", slo_binding: str = "") -> str:
+def minimal_idp_metadata(
+    *,
+    entity_id: str,
+    sso_url: str,
+    certificates: tuple[str, ...],
+    slo_url: str = "",
+    sso_binding: str = "",
+    slo_binding: str = "",
+) -> str:
     """An IdP EntityDescriptor for a connection configured by hand (entity ID, SSO URL, certificates)."""
     key_descriptors = [
         md.KeyDescriptor(
@@ -210,16 +217,20 @@ def _load(settings: SamlSettings) -> SPConfig:
         raise
     except Exception as exc:
         raise SamlConfigurationError(
-            _("The IdP metadata or the SP key of this connection could not be loaded. Re-import the IdP metadata "
-              "(an XML EntityDescriptor) and check the certificates."),
+            _(
+                "The IdP metadata or the SP key of this connection could not be loaded. Re-import the IdP metadata "
+                "(an XML EntityDescriptor) and check the certificates."
+            ),
             detail=f"{type(exc).__name__}: {exc}",
         ) from exc
     config.cryptr_key_files = keys  # keeps the key files alive as long as the config
     idps = list(config.metadata.identity_providers())
     if len(idps) != 1:
         raise SamlConfigurationError(
-            _("The IdP metadata must describe exactly one identity provider (an EntityDescriptor with an "
-              "IDPSSODescriptor). If it has expired (validUntil), download it again from the IdP."),
+            _(
+                "The IdP metadata must describe exactly one identity provider (an EntityDescriptor with an "
+                "IDPSSODescriptor). If it has expired (validUntil), download it again from the IdP."
+            ),
             detail=f"{len(idps)} identity providers in the metadata",
         )
     if settings.idp_entity_id and idps[0] != settings.idp_entity_id:

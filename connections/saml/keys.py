@@ -69,14 +69,26 @@ def generate_self_signed_pair(*, common_name: str) -> SpKeyPair:
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=365 * CERTIFICATE_YEARS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=True, content_commitment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                     crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_encipherment=True,
+                content_commitment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .sign(private_key, hashes.SHA256())
     )
     return SpKeyPair(
-        private_key_pem=private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()).decode(),
+        private_key_pem=private_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
         certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
     )
 
@@ -115,8 +127,9 @@ def deployment_key_pair() -> SpKeyPair:
         return _check_pair(private_key_pem, certificate_pem)
     if getattr(settings, "PRODUCTION", False):
         # Every process behind the load balancer must sign with the same key, and IdPs pin its certificate.
-        raise ImproperlyConfigured("SAML_SP_PRIVATE_KEY and SAML_SP_CERTIFICATE must be set when "
-                                   "CRYPTR_ENV=production.")
+        raise ImproperlyConfigured(
+            "SAML_SP_PRIVATE_KEY and SAML_SP_CERTIFICATE must be set when CRYPTR_ENV=production."
+        )
     return _embedded_pair(Path(settings.VAR_DIR))
 
 

@@ -81,50 +81,66 @@ class SamlLogoutError(SsoConnectionError):
 
 class LogoutMalformed(SamlLogoutError):
     code = "saml_logout_malformed"
-    hint = _("The SAML logout message is not a well-formed SAML 2.0 LogoutRequest or LogoutResponse. Check that "
-             "the IdP sends its single logout messages to this connection's SLO URL.")
+    hint = _(
+        "The SAML logout message is not a well-formed SAML 2.0 LogoutRequest or LogoutResponse. Check that "
+        "the IdP sends its single logout messages to this connection's SLO URL."
+    )
 
 
 class LogoutSignatureMissing(SamlLogoutError):
     code = "saml_logout_signature_missing"
-    hint = _("The SAML logout message is not signed. Configure the IdP to sign its LogoutRequest and "
-             "LogoutResponse messages (RSA-SHA256).")
+    hint = _(
+        "The SAML logout message is not signed. Configure the IdP to sign its LogoutRequest and "
+        "LogoutResponse messages (RSA-SHA256)."
+    )
 
 
 class LogoutSignatureInvalid(SamlLogoutError):
     code = "saml_logout_signature_invalid"
-    hint = _("The signature of the SAML logout message does not verify with the IdP certificate configured for "
-             "this connection. If the IdP rotated its signing certificate, upload the new certificate or metadata.")
+    hint = _(
+        "The signature of the SAML logout message does not verify with the IdP certificate configured for "
+        "this connection. If the IdP rotated its signing certificate, upload the new certificate or metadata."
+    )
 
 
 class LogoutWrongIssuer(SamlLogoutError):
     code = "saml_logout_unknown_issuer"
-    hint = _("The SAML logout message comes from an IdP entity ID that is not the one configured for this "
-             "connection. Check the connection's IdP entity ID, or re-import the IdP metadata.")
+    hint = _(
+        "The SAML logout message comes from an IdP entity ID that is not the one configured for this "
+        "connection. Check the connection's IdP entity ID, or re-import the IdP metadata."
+    )
 
 
 class LogoutWrongDestination(SamlLogoutError):
     code = "saml_logout_wrong_destination"
-    hint = _("The SAML logout message is addressed to another URL. In the IdP, set the single logout URL to "
-             "this connection's SLO URL.")
+    hint = _(
+        "The SAML logout message is addressed to another URL. In the IdP, set the single logout URL to "
+        "this connection's SLO URL."
+    )
 
 
 class LogoutExpired(SamlLogoutError):
     code = "saml_logout_expired"
-    hint = _("The SAML logout message has expired (or is not valid yet). Check the IdP's and the gateway's clocks, "
-             "then sign out again.")
+    hint = _(
+        "The SAML logout message has expired (or is not valid yet). Check the IdP's and the gateway's clocks, "
+        "then sign out again."
+    )
 
 
 class LogoutUnknownInResponseTo(SamlLogoutError):
     code = "saml_logout_unknown_in_response_to"
-    hint = _("This logout answer does not match a sign-out started in this browser (or it expired). You are "
-             "signed out of the application; sign out at your company's identity provider if needed.")
+    hint = _(
+        "This logout answer does not match a sign-out started in this browser (or it expired). You are "
+        "signed out of the application; sign out at your company's identity provider if needed."
+    )
 
 
 class LogoutRefusedByIdp(SamlLogoutError):
     code = "saml_logout_idp_status"
-    hint = _("You are signed out of the application, but your company's identity provider did not confirm "
-             "that it signed you out too. Sign out at the identity provider, or close the browser.")
+    hint = _(
+        "You are signed out of the application, but your company's identity provider did not confirm "
+        "that it signed you out too. Sign out at the identity provider, or close the browser."
+    )
 
 
 class LogoutReplayed(SamlLogoutError):
@@ -199,16 +215,18 @@ class SamlLogout:
         try:
             return self._parse_request(data, binding, raw_query)
         except SsoConnectionError as exc:
-            logger.warning("SAML LogoutRequest refused for connection %s: %s %s",
-                           self.settings.idp_id, exc.code, exc.detail)
+            logger.warning(
+                "SAML LogoutRequest refused for connection %s: %s %s", self.settings.idp_id, exc.code, exc.detail
+            )
             raise
 
     def parse_response(self, data, binding: str, raw_query: str = "") -> LogoutResponseIn:
         try:
             return self._parse_response(data, binding, raw_query)
         except SsoConnectionError as exc:
-            logger.warning("SAML LogoutResponse refused for connection %s: %s %s",
-                           self.settings.idp_id, exc.code, exc.detail)
+            logger.warning(
+                "SAML LogoutResponse refused for connection %s: %s %s", self.settings.idp_id, exc.code, exc.detail
+            )
             raise
 
     def _parse_request(self, data, binding, raw_query) -> LogoutRequestIn:
@@ -237,9 +255,13 @@ class SamlLogout:
             raise LogoutSignatureMissing(detail="pysaml2 saw no signature")
         # Last, once verified (a forged message must not burn a genuine ID): each LogoutRequest is used once.
         issued = _timestamp(root.get("IssueInstant"), "IssueInstant")
-        if not replay.claim_assertion_id(idp_id=self.settings.idp_id, issuer=f"{self.idp_entity_id}#LogoutRequest",
-                                         assertion_id=root.get("ID"), not_on_or_after=issued + MAX_MESSAGE_AGE,
-                                         clock_skew=self.settings.clock_skew):
+        if not replay.claim_assertion_id(
+            idp_id=self.settings.idp_id,
+            issuer=f"{self.idp_entity_id}#LogoutRequest",
+            assertion_id=root.get("ID"),
+            not_on_or_after=issued + MAX_MESSAGE_AGE,
+            clock_skew=self.settings.clock_skew,
+        ):
             raise LogoutReplayed(detail="LogoutRequest ID already used")
         name_id = name_ids[0]
         return LogoutRequestIn(
@@ -274,7 +296,8 @@ class SamlLogout:
             if binding == BINDING_HTTP_POST:
                 try:
                     self.client.sec.correctly_signed_logout_response(
-                        _decode(encoded, binding).decode("utf-8"), must=True)
+                        _decode(encoded, binding).decode("utf-8"), must=True
+                    )
                 except Exception as exc:
                     raise _pysaml2_refusal(exc) from None
         return LogoutResponseIn(
@@ -385,8 +408,12 @@ class SamlLogout:
         binding, location = service
         status = success_status_factory() if success else _status("urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal")
         response = self.client.create_logout_response(
-            request_in.message, bindings=[binding], status=status, sign=binding == BINDING_HTTP_POST,
-            sign_alg=ds.SIG_RSA_SHA256, digest_alg=ds.DIGEST_SHA256,
+            request_in.message,
+            bindings=[binding],
+            status=status,
+            sign=binding == BINDING_HTTP_POST,
+            sign_alg=ds.SIG_RSA_SHA256,
+            digest_alg=ds.DIGEST_SHA256,
         )
         return self._outgoing(binding, location, str(response), request_in.relay_state, response=True)
 
@@ -398,18 +425,22 @@ class SamlLogout:
         binding, location = service
         relay_state = secrets.token_urlsafe(16)
         request_id, request = self.client.create_logout_request(
-            location, self.idp_entity_id,
+            location,
+            self.idp_entity_id,
             name_id=saml.NameID(text=name_id, format=name_id_format or None),
             session_indexes=[session_index] if session_index else None,
-            sign=binding == BINDING_HTTP_POST, sign_alg=ds.SIG_RSA_SHA256, digest_alg=ds.DIGEST_SHA256,
+            sign=binding == BINDING_HTTP_POST,
+            sign_alg=ds.SIG_RSA_SHA256,
+            digest_alg=ds.DIGEST_SHA256,
         )
         return request_id, relay_state, self._outgoing(binding, location, str(request), relay_state, response=False)
 
     def _outgoing(self, binding, location, xml, relay_state, *, response) -> Outgoing:
         field = "SAMLResponse" if response else "SAMLRequest"
         if binding == BINDING_HTTP_REDIRECT:
-            info = self.client.apply_binding(binding, xml, location, relay_state, response=response, sign=True,
-                                             sigalg=ds.SIG_RSA_SHA256)
+            info = self.client.apply_binding(
+                binding, xml, location, relay_state, response=response, sign=True, sigalg=ds.SIG_RSA_SHA256
+            )
             return Outgoing(binding=binding, location=dict(info["headers"])["Location"])
         fields = {field: base64.b64encode(xml.encode("utf-8")).decode("ascii")}
         if relay_state:
@@ -420,11 +451,18 @@ class SamlLogout:
 # --- the outstanding LogoutRequests of a browser (the saml_session cookie) --------------------------------
 
 
-def remember_logout_request(saml_session, *, request_id: str, relay_state: str, idp_id: str, next_url: str,
-                            schemes: list[str], domain: str) -> None:
+def remember_logout_request(
+    saml_session, *, request_id: str, relay_state: str, idp_id: str, next_url: str, schemes: list[str], domain: str
+) -> None:
     pending = dict(saml_session.get(SLO_REQUESTS_KEY) or {})
-    pending[request_id] = {"relay_state": relay_state, "idp_id": idp_id, "next": next_url, "schemes": schemes,
-                           "domain": domain, "at": time.time()}
+    pending[request_id] = {
+        "relay_state": relay_state,
+        "idp_id": idp_id,
+        "next": next_url,
+        "schemes": schemes,
+        "domain": domain,
+        "at": time.time(),
+    }
     # Only the newest few: the cookie stays small.
     for old in sorted(pending, key=lambda k: pending[k]["at"])[:-MAX_OUTSTANDING]:
         pending.pop(old)
@@ -538,8 +576,9 @@ def _redirect_signed_octets(field: str, data, raw_query: str) -> list[bytes]:
 def _status(code: str):
     from saml2.samlp import Status, StatusCode
 
-    return Status(status_code=StatusCode(value="urn:oasis:names:tc:SAML:2.0:status:Responder",
-                                         status_code=StatusCode(value=code)))
+    return Status(
+        status_code=StatusCode(value="urn:oasis:names:tc:SAML:2.0:status:Responder", status_code=StatusCode(value=code))
+    )
 
 
 def _pysaml2_refusal(exc: Exception) -> SamlLogoutError:
@@ -574,8 +613,13 @@ def end_sso_sessions(request, *, connection, request_in: LogoutRequestIn) -> int
         if user is not None:
             # The person signed out at their IdP, which tells us through their browser (front channel):
             # the end user is the actor, the reason says the IdP's single logout brought it.
-            revoke_end_user_tokens(user=user, organization=connection.organization, reason="saml_slo",
-                                   connection_id=connection.id, by=Actor.end_user(user, request))
+            revoke_end_user_tokens(
+                user=user,
+                organization=connection.organization,
+                reason="saml_slo",
+                connection_id=connection.id,
+                by=Actor.end_user(user, request),
+            )
 
     ended, handled = 0, []
     current = request.session.get(SESSION_KEY)

@@ -115,6 +115,7 @@ class IdpMetadata:
 
 # --- certificates --------------------------------------------------------------------------------
 
+
 def certificate_from_text(text: str) -> IdpCertificate:
     """A certificate as PEM, or as the bare base64 of its DER (what metadata and IdP consoles show).
 
@@ -126,13 +127,18 @@ def certificate_from_text(text: str) -> IdpCertificate:
                 warnings.simplefilter("ignore", CryptographyDeprecationWarning)
                 certificate = x509.load_pem_x509_certificate(body.encode("ascii"))
         except (ValueError, UnicodeEncodeError):
-            raise MetadataError(_("The certificate is not a readable PEM certificate."),
-                                code="invalid_certificate") from None
+            raise MetadataError(
+                _("The certificate is not a readable PEM certificate."), code="invalid_certificate"
+            ) from None
     else:
         if "-----BEGIN" in body:
-            raise MetadataError(_("This is not a certificate (perhaps a private key): paste the IdP's "
-                                  "signing certificate, which begins with -----BEGIN CERTIFICATE-----."),
-                                code="invalid_certificate")
+            raise MetadataError(
+                _(
+                    "This is not a certificate (perhaps a private key): paste the IdP's "
+                    "signing certificate, which begins with -----BEGIN CERTIFICATE-----."
+                ),
+                code="invalid_certificate",
+            )
         compact = "".join(body.split())
         try:
             der = base64.b64decode(compact, validate=True)
@@ -142,8 +148,9 @@ def certificate_from_text(text: str) -> IdpCertificate:
                 warnings.simplefilter("ignore", CryptographyDeprecationWarning)
                 certificate = x509.load_der_x509_certificate(der)
         except (binascii.Error, ValueError):
-            raise MetadataError(_("The certificate is neither PEM nor the base64 of an X.509 certificate."),
-                                code="invalid_certificate") from None
+            raise MetadataError(
+                _("The certificate is neither PEM nor the base64 of an X.509 certificate."), code="invalid_certificate"
+            ) from None
     return _describe(certificate)
 
 
@@ -160,37 +167,64 @@ def _describe(certificate: x509.Certificate) -> IdpCertificate:
 
 # --- parsing -------------------------------------------------------------------------------------
 
+
 def _parse_xml(document: bytes | str) -> Element:
     raw = document.encode("utf-8") if isinstance(document, str) else document
     if len(raw) > MAX_METADATA_BYTES:
-        raise MetadataError(_filled(_("The metadata is larger than %(size)s kB; IdP metadata is a few kB. Check "
-                                    "that you exported the metadata of one identity provider."),
-                                  size=MAX_METADATA_BYTES // 1024),
-                            code="metadata_too_large")
+        raise MetadataError(
+            _filled(
+                _(
+                    "The metadata is larger than %(size)s kB; IdP metadata is a few kB. Check "
+                    "that you exported the metadata of one identity provider."
+                ),
+                size=MAX_METADATA_BYTES // 1024,
+            ),
+            code="metadata_too_large",
+        )
     raw = raw.strip()
     if raw.startswith(b"\xef\xbb\xbf"):  # Entra ID and AD FS save a UTF-8 byte order mark
         raw = raw[3:].lstrip()
     if not raw:
         raise MetadataError(_("The metadata is empty."))
     if not raw.startswith(b"<"):
-        raise MetadataError(_("This is not XML. Paste the identity provider's metadata XML document (it begins "
-                              "with <?xml or <EntityDescriptor), or give its URL as idp_metadata_url."))
+        raise MetadataError(
+            _(
+                "This is not XML. Paste the identity provider's metadata XML document (it begins "
+                "with <?xml or <EntityDescriptor), or give its URL as idp_metadata_url."
+            )
+        )
     try:
         return fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except defusedxml.DTDForbidden:
-        raise MetadataError(_("The metadata contains a DOCTYPE declaration. IdP metadata never needs one and we "
-                              "refuse it, because it is how XXE and entity-expansion attacks are made."),
-                            code="unsafe_metadata") from None
+        raise MetadataError(
+            _(
+                "The metadata contains a DOCTYPE declaration. IdP metadata never needs one and we "
+                "refuse it, because it is how XXE and entity-expansion attacks are made."
+            ),
+            code="unsafe_metadata",
+        ) from None
     except defusedxml.EntitiesForbidden:
-        raise MetadataError(_("The metadata declares XML entities, which we refuse (they are how entity-expansion "
-                              "attacks such as 'billion laughs' are made)."), code="unsafe_metadata") from None
+        raise MetadataError(
+            _(
+                "The metadata declares XML entities, which we refuse (they are how entity-expansion "
+                "attacks such as 'billion laughs' are made)."
+            ),
+            code="unsafe_metadata",
+        ) from None
     except defusedxml.ExternalReferenceForbidden:
-        raise MetadataError(_("The metadata refers to external resources, which we refuse (XXE)."),
-                            code="unsafe_metadata") from None
+        raise MetadataError(
+            _("The metadata refers to external resources, which we refuse (XXE)."), code="unsafe_metadata"
+        ) from None
     except ParseError as error:
-        raise MetadataError(_filled(_("The metadata is not well-formed XML (%(error)s). Download it again from "
-                                      "your identity provider rather than copying it by hand."),
-                                    error=str(error))) from None
+        raise MetadataError(
+            _filled(
+                _(
+                    "The metadata is not well-formed XML (%(error)s). Download it again from "
+                    "your identity provider rather than copying it by hand."
+                ),
+                error=str(error),
+            )
+        ) from None
 
 
 def _describe_root(root: Element) -> str:
@@ -199,8 +233,13 @@ def _describe_root(root: Element) -> str:
     if root.tag == f"{{{NS_SAML}}}Assertion":
         return _("This is a SAML assertion, not metadata. Paste the metadata XML of your identity provider.")
     local = root.tag.rsplit("}", 1)[-1]
-    return _filled(_("This is not SAML 2.0 metadata: the document starts with <%(element)s> where an "
-                     "<EntityDescriptor> was expected."), element=local)
+    return _filled(
+        _(
+            "This is not SAML 2.0 metadata: the document starts with <%(element)s> where an "
+            "<EntityDescriptor> was expected."
+        ),
+        element=local,
+    )
 
 
 def _entity_descriptors(root: Element) -> list[Element]:
@@ -252,8 +291,12 @@ def _signing_certificates(role: Element) -> list[IdpCertificate]:
             try:
                 certificate = certificate_from_text(element.text or "")
             except MetadataError:
-                raise MetadataError(_("A signing certificate in the metadata cannot be read (its base64 is damaged). "
-                                      "Download the metadata again from your identity provider.")) from None
+                raise MetadataError(
+                    _(
+                        "A signing certificate in the metadata cannot be read (its base64 is damaged). "
+                        "Download the metadata again from your identity provider."
+                    )
+                ) from None
             if certificate.sha256_fingerprint not in seen:
                 seen.add(certificate.sha256_fingerprint)
                 certificates.append(certificate)
@@ -273,23 +316,46 @@ def parse_idp_metadata(document: bytes | str) -> IdpMetadata:
     idps = [(entity, role) for entity in entities if (role := _idp_role(entity)) is not None]
     if not idps:
         if any(entity.find(_md("SPSSODescriptor")) is not None for entity in entities):
-            raise MetadataError(_("The metadata has no IDPSSODescriptor: this looks like service-provider "
-                                  "metadata (perhaps ours). Paste the metadata of your identity provider instead."),
-                                code="not_idp_metadata")
+            raise MetadataError(
+                _(
+                    "The metadata has no IDPSSODescriptor: this looks like service-provider "
+                    "metadata (perhaps ours). Paste the metadata of your identity provider instead."
+                ),
+                code="not_idp_metadata",
+            )
         if any(entity.find(_md("IDPSSODescriptor")) is not None for entity in entities):
-            raise MetadataError(_("The identity provider in this metadata does not support SAML 2.0 "
-                                  "(its IDPSSODescriptor lacks the SAML 2.0 protocol)."), code="not_idp_metadata")
+            raise MetadataError(
+                _(
+                    "The identity provider in this metadata does not support SAML 2.0 "
+                    "(its IDPSSODescriptor lacks the SAML 2.0 protocol)."
+                ),
+                code="not_idp_metadata",
+            )
         if any(entity.find(_md("RoleDescriptor")) is not None for entity in entities):
-            raise MetadataError(_("The metadata has no IDPSSODescriptor: it describes WS-Federation only. Export "
-                                  "the SAML 2.0 metadata of your identity provider."), code="not_idp_metadata")
-        raise MetadataError(_("The metadata has no IDPSSODescriptor, so it does not describe a SAML identity "
-                              "provider."),
-                            code="not_idp_metadata")
+            raise MetadataError(
+                _(
+                    "The metadata has no IDPSSODescriptor: it describes WS-Federation only. Export "
+                    "the SAML 2.0 metadata of your identity provider."
+                ),
+                code="not_idp_metadata",
+            )
+        raise MetadataError(
+            _("The metadata has no IDPSSODescriptor, so it does not describe a SAML identity provider."),
+            code="not_idp_metadata",
+        )
     if len(idps) > 1:
         names = ", ".join(entity.get("entityID") or "?" for entity, _role in idps[:5])
-        raise MetadataError(_filled(_("The metadata describes %(count)s identity providers (%(names)s). Paste the "
-                                    "metadata of the one identity provider for this connection."),
-                                  count=len(idps), names=names), code="several_idps")
+        raise MetadataError(
+            _filled(
+                _(
+                    "The metadata describes %(count)s identity providers (%(names)s). Paste the "
+                    "metadata of the one identity provider for this connection."
+                ),
+                count=len(idps),
+                names=names,
+            ),
+            code="several_idps",
+        )
     entity, role = idps[0]
 
     entity_id = (entity.get("entityID") or "").strip()
@@ -300,16 +366,25 @@ def parse_idp_metadata(document: bytes | str) -> IdpMetadata:
 
     sso_urls = _endpoints(role, "SingleSignOnService")
     if not sso_urls:
-        raise MetadataError(_("The metadata lists no SingleSignOnService with the HTTP-Redirect or HTTP-POST "
-                              "binding, so browsers cannot be sent to this identity provider to sign in."))
+        raise MetadataError(
+            _(
+                "The metadata lists no SingleSignOnService with the HTTP-Redirect or HTTP-POST "
+                "binding, so browsers cannot be sent to this identity provider to sign in."
+            )
+        )
     slo_urls = _endpoints(role, "SingleLogoutService")
     for url in [*sso_urls.values(), *slo_urls.values()]:
         _check_url(url)
 
     certificates = _signing_certificates(role)
     if not certificates:
-        raise MetadataError(_("The metadata has no signing certificate in its IDPSSODescriptor, so we could not "
-                              "check the identity provider's signatures."), code="no_signing_certificate")
+        raise MetadataError(
+            _(
+                "The metadata has no signing certificate in its IDPSSODescriptor, so we could not "
+                "check the identity provider's signatures."
+            ),
+            code="no_signing_certificate",
+        )
 
     parents = {child: parent for parent in root.iter() for child in parent}
     ancestors, node = [], entity
@@ -317,11 +392,16 @@ def parse_idp_metadata(document: bytes | str) -> IdpMetadata:
         node = parents[node]
         ancestors.append(node)
     valid_until = _valid_until(entity, *ancestors)
-    name_id_formats = [(element.text or "").strip() for element in role.findall(_md("NameIDFormat"))
-                       if (element.text or "").strip()]
+    name_id_formats = [
+        (element.text or "").strip() for element in role.findall(_md("NameIDFormat")) if (element.text or "").strip()
+    ]
     metadata = IdpMetadata(
-        entity_id=entity_id, sso_urls=sso_urls, slo_urls=slo_urls, certificates=certificates,
-        valid_until=valid_until, name_id_formats=name_id_formats,
+        entity_id=entity_id,
+        sso_urls=sso_urls,
+        slo_urls=slo_urls,
+        certificates=certificates,
+        valid_until=valid_until,
+        name_id_formats=name_id_formats,
         want_authn_requests_signed=(role.get("WantAuthnRequestsSigned") or "").strip() in ("true", "1"),
     )
     metadata.warnings.extend(_warnings(metadata))
@@ -331,14 +411,18 @@ def parse_idp_metadata(document: bytes | str) -> IdpMetadata:
 def _warnings(metadata: IdpMetadata) -> list[str]:
     found = []
     if "{" in metadata.entity_id:
-        found.append(f"The entity id '{metadata.entity_id}' contains a placeholder: this is the multi-tenant "
-                     "'common' metadata. Use the federation metadata of your own tenant.")
+        found.append(
+            f"The entity id '{metadata.entity_id}' contains a placeholder: this is the multi-tenant "
+            "'common' metadata. Use the federation metadata of your own tenant."
+        )
     if metadata.valid_until is not None and metadata.valid_until <= datetime.now(UTC):
         found.append(f"The metadata says it expired on {metadata.valid_until:%Y-%m-%d}. Download it again.")
     if all(certificate.expired for certificate in metadata.certificates):
         last = max(certificate.not_valid_after for certificate in metadata.certificates)
-        found.append(f"Every signing certificate in the metadata expired (the last on {last:%Y-%m-%d}). "
-                     "Check that this is the current metadata.")
+        found.append(
+            f"Every signing certificate in the metadata expired (the last on {last:%Y-%m-%d}). "
+            "Check that this is the current metadata."
+        )
     return found
 
 
@@ -358,26 +442,37 @@ def _public_addresses(host: str, port: int) -> list[str]:
     try:
         return checked_addresses(host, port, allow_private=_allow_private())
     except HostNotFound:
-        raise MetadataError(_filled(_("The host '%(host)s' of the metadata URL could not be found."), host=host),
-                            code="metadata_fetch_failed") from None
+        raise MetadataError(
+            _filled(_("The host '%(host)s' of the metadata URL could not be found."), host=host),
+            code="metadata_fetch_failed",
+        ) from None
     except PrivateAddress as refused:
-        raise MetadataError(_filled(_("The metadata URL points to a private, loopback or link-local address "
-                                    "(%(address)s), which we do not fetch. Give a public https URL, or paste the "
-                                    "metadata XML."), address=str(refused.address)),
-                            code="metadata_url_refused") from None
+        raise MetadataError(
+            _filled(
+                _(
+                    "The metadata URL points to a private, loopback or link-local address "
+                    "(%(address)s), which we do not fetch. Give a public https URL, or paste the "
+                    "metadata XML."
+                ),
+                address=str(refused.address),
+            ),
+            code="metadata_url_refused",
+        ) from None
 
 
 def check_metadata_url(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.scheme != "https":
-        raise MetadataError(_("The metadata URL must start with https://, so that nobody on the way can change "
-                              "it."),
-                            code="metadata_url_refused")
+        raise MetadataError(
+            _("The metadata URL must start with https://, so that nobody on the way can change it."),
+            code="metadata_url_refused",
+        )
     if not parts.hostname:
         raise MetadataError(_("The metadata URL has no host name."), code="metadata_url_refused")
     if parts.username or parts.password:
-        raise MetadataError(_("The metadata URL must not contain a user name or password."),
-                            code="metadata_url_refused")
+        raise MetadataError(
+            _("The metadata URL must not contain a user name or password."), code="metadata_url_refused"
+        )
     try:
         port = parts.port or 443
     except ValueError:
@@ -388,9 +483,12 @@ def check_metadata_url(url: str) -> tuple[str, int]:
 def _remaining(deadline: float, host: str, timeout: float) -> float:
     left = deadline - time.monotonic()
     if left <= 0:
-        raise MetadataError(_filled(_("%(host)s did not send the metadata within %(timeout)s seconds."), host=host,
-                                    timeout=f"{timeout:g}"),
-                            code="metadata_fetch_failed")
+        raise MetadataError(
+            _filled(
+                _("%(host)s did not send the metadata within %(timeout)s seconds."), host=host, timeout=f"{timeout:g}"
+            ),
+            code="metadata_fetch_failed",
+        )
     return left
 
 
@@ -401,35 +499,59 @@ def _get(url: str, *, deadline: float, timeout: float) -> urllib3.BaseHTTPRespon
     if parts.query:
         target = f"{target}?{parts.query}"
     ca_file = getattr(settings, "SAML_METADATA_CA_BUNDLE", None) or certifi.where()
-    headers = {"Host": host if port == 443 else f"{host}:{port}", "User-Agent": "sso-gateway-metadata-fetcher",
-               "Accept": "application/samlmetadata+xml, application/xml, text/xml"}
+    headers = {
+        "Host": host if port == 443 else f"{host}:{port}",
+        "User-Agent": "sso-gateway-metadata-fetcher",
+        "Accept": "application/samlmetadata+xml, application/xml, text/xml",
+    }
     addresses = _public_addresses(host, port)
     for index, address in enumerate(addresses):
         left = _remaining(deadline, host, timeout)
         # Connect to the address we checked, and verify the certificate for (and send SNI of) the host name.
         pool = urllib3.HTTPSConnectionPool(
-            address, port, retries=False, maxsize=1, cert_reqs=ssl.CERT_REQUIRED, ca_certs=ca_file,
-            server_hostname=host, assert_hostname=host,
+            address,
+            port,
+            retries=False,
+            maxsize=1,
+            cert_reqs=ssl.CERT_REQUIRED,
+            ca_certs=ca_file,
+            server_hostname=host,
+            assert_hostname=host,
         )
         try:
-            return pool.urlopen("GET", target, headers=headers, redirect=False, preload_content=False,
-                                timeout=urllib3.Timeout(connect=left, read=left))
+            return pool.urlopen(
+                "GET",
+                target,
+                headers=headers,
+                redirect=False,
+                preload_content=False,
+                timeout=urllib3.Timeout(connect=left, read=left),
+            )
         except urllib3.exceptions.NewConnectionError:
             if index + 1 < len(addresses):
                 continue  # e.g. an IPv6 address on a host without an IPv6 route: try the next one
-            raise MetadataError(_filled(_("Could not connect to %(host)s."), host=host),
-                                code="metadata_fetch_failed") from None
+            raise MetadataError(
+                _filled(_("Could not connect to %(host)s."), host=host), code="metadata_fetch_failed"
+            ) from None
         except urllib3.exceptions.SSLError:
-            raise MetadataError(_filled(_("The TLS certificate of %(host)s could not be verified."), host=host),
-                                code="metadata_fetch_failed") from None
+            raise MetadataError(
+                _filled(_("The TLS certificate of %(host)s could not be verified."), host=host),
+                code="metadata_fetch_failed",
+            ) from None
         except (urllib3.exceptions.TimeoutError, TimeoutError):
-            raise MetadataError(_filled(_("%(host)s did not answer within %(timeout)s seconds."), host=host,
-                                        timeout=f"{timeout:g}"),
-                                code="metadata_fetch_failed") from None
+            raise MetadataError(
+                _filled(_("%(host)s did not answer within %(timeout)s seconds."), host=host, timeout=f"{timeout:g}"),
+                code="metadata_fetch_failed",
+            ) from None
         except urllib3.exceptions.HTTPError as error:
-            raise MetadataError(_filled(_("The metadata could not be downloaded from %(host)s (%(error)s)."), host=host,
-                                        error=error.__class__.__name__),
-                                code="metadata_fetch_failed") from None
+            raise MetadataError(
+                _filled(
+                    _("The metadata could not be downloaded from %(host)s (%(error)s)."),
+                    host=host,
+                    error=error.__class__.__name__,
+                ),
+                code="metadata_fetch_failed",
+            ) from None
     raise MetadataError(_filled(_("Could not connect to %(host)s."), host=host), code="metadata_fetch_failed")
 
 
@@ -446,9 +568,12 @@ def fetch_idp_metadata_xml(url: str) -> bytes:
                 url = urljoin(url, response.headers["Location"])
                 continue
             if response.status != 200:
-                raise MetadataError(_filled(_("Downloading the metadata answered HTTP %(status)s. Check the URL."),
-                                            status=response.status),
-                                    code="metadata_fetch_failed")
+                raise MetadataError(
+                    _filled(
+                        _("Downloading the metadata answered HTTP %(status)s. Check the URL."), status=response.status
+                    ),
+                    code="metadata_fetch_failed",
+                )
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > MAX_METADATA_BYTES:
                 raise _too_large()
@@ -460,9 +585,17 @@ def fetch_idp_metadata_xml(url: str) -> bytes:
                         raise _too_large()
                     _remaining(deadline, host, timeout)  # a server dripping bytes is cut off too
             except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError, TimeoutError):
-                raise MetadataError(_filled(_("The download of the metadata from %(host)s was cut off or took more "
-                                              "than %(timeout)s seconds."), host=host, timeout=f"{timeout:g}"),
-                                    code="metadata_fetch_failed") from None
+                raise MetadataError(
+                    _filled(
+                        _(
+                            "The download of the metadata from %(host)s was cut off or took more "
+                            "than %(timeout)s seconds."
+                        ),
+                        host=host,
+                        timeout=f"{timeout:g}",
+                    ),
+                    code="metadata_fetch_failed",
+                ) from None
             return bytes(body)
         finally:
             response.release_conn()
@@ -470,8 +603,13 @@ def fetch_idp_metadata_xml(url: str) -> bytes:
 
 
 def _too_large() -> MetadataError:
-    return MetadataError(_filled(_("The document at the metadata URL is larger than %(size)s kB; IdP metadata is "
-                                   "a few kB."), size=MAX_METADATA_BYTES // 1024), code="metadata_too_large")
+    return MetadataError(
+        _filled(
+            _("The document at the metadata URL is larger than %(size)s kB; IdP metadata is a few kB."),
+            size=MAX_METADATA_BYTES // 1024,
+        ),
+        code="metadata_too_large",
+    )
 
 
 def fetch_idp_metadata(url: str) -> tuple[bytes, IdpMetadata]:

@@ -12,7 +12,10 @@ class SamlSessionMiddleware(BaseSamlSessionMiddleware):
     def process_response(self, request, response):
         response = super().process_response(request, response)
         cookie = response.cookies.get(self.cookie_name)
-        if cookie is not None and (settings.SESSION_COOKIE_SECURE or request.get_host().split(":")[0] in LOOPBACK_HOSTS
-                                   or request.get_host().startswith("[::1]")):
+        if cookie is not None and (
+            settings.SESSION_COOKIE_SECURE
+            or request.get_host().split(":")[0] in LOOPBACK_HOSTS
+            or request.get_host().startswith("[::1]")
+        ):
             cookie["secure"] = True
         return response

@@ -232,8 +232,11 @@ def _verify_enveloped_signature(root, node_name: str, node_id: str, key, signed_
     # SAML Core 5.4.4 (as pysaml2 checks it): the enveloped-signature transform, and at most one more
     # (exclusive c14n); no ds:Object.
     transforms = [t.get("Algorithm") for t in references[0].iter(f"{{{NS_DS}}}Transform")]
-    if (not 1 <= len(transforms) <= 2 or _TRANSFORM_ENVELOPED not in transforms
-            or not set(transforms) <= _ALLOWED_TRANSFORMS):
+    if (
+        not 1 <= len(transforms) <= 2
+        or _TRANSFORM_ENVELOPED not in transforms
+        or not set(transforms) <= _ALLOWED_TRANSFORMS
+    ):
         raise XmlsecError("Reference transforms other than enveloped-signature and exclusive c14n")
     if signature.find(f"{{{NS_DS}}}Object") is not None:
         raise XmlsecError("ds:Object in the signature")
@@ -253,7 +256,11 @@ def _verify_enveloped_signature(root, node_name: str, node_id: str, key, signed_
 
 _TRANSFORM_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 _ALLOWED_TRANSFORMS = frozenset(
-    {_TRANSFORM_ENVELOPED, "http://www.w3.org/2001/10/xml-exc-c14n#", "http://www.w3.org/2001/10/xml-exc-c14n#WithComments"}
+    {
+        _TRANSFORM_ENVELOPED,
+        "http://www.w3.org/2001/10/xml-exc-c14n#",
+        "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
+    }
 )
 
 

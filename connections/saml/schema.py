@@ -63,7 +63,7 @@ class _LocalSchemas(etree.Resolver):
         name = _REMOTE_LOCATIONS.get(system_url)
         if name is not None:
             return self.resolve_filename(os.path.join(SCHEMA_DIR, name), context)
-        path = system_url[len("file://"):] if system_url.startswith("file://") else system_url
+        path = system_url[len("file://") :] if system_url.startswith("file://") else system_url
         path = os.path.realpath(path)
         if os.path.dirname(path) == SCHEMA_DIR and path.endswith(".xsd") and os.path.isfile(path):
             return self.resolve_filename(path, context)

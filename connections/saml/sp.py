@@ -17,8 +17,9 @@ def sp_metadata_xml(connection: SSOConnection) -> str:
     """Our SP metadata for this connection. It exists before the IdP is known (the IT admin pastes it
     into the IdP first), so it is built from an SP-only configuration."""
     sp_settings = saml_settings_for(connection)
-    keys = saml_config._KeyFiles(sp_settings.sp_private_key_pem, sp_settings.sp_certificate_pem,
-                                 sp_settings.sp_next_key_pairs)
+    keys = saml_config._KeyFiles(
+        sp_settings.sp_private_key_pem, sp_settings.sp_certificate_pem, sp_settings.sp_next_key_pairs
+    )
     config_dict = saml_config._sp_config_dict(sp_settings, keys, metadata_xml="")
     config_dict.pop("metadata")
     config_dict["service"]["sp"]["want_assertions_signed"] = True

@@ -60,7 +60,8 @@ class SamlLoginView(View):
     def dispatch(self, request, *args, idp_id, **kwargs):
         # An inactive connection only for the IT admin's test login (connections/admin_test_login.py).
         connection, error = connection_for_sign_in(
-            request, idp_id, test_return_path=request.GET.get("next") or request.GET.get("RelayState"))
+            request, idp_id, test_return_path=request.GET.get("next") or request.GET.get("RelayState")
+        )
         if error:
             return error
         self.connection = connection
@@ -98,16 +99,23 @@ class SamlLoginView(View):
         options = {"sigalg": SIG_RSA_SHA256, "digest_alg": DIGEST_SHA256, "nsprefix": get_namespace_prefixes()}
         if binding == BINDING_HTTP_REDIRECT:
             request_id, http_info = client.prepare_for_authenticate(
-                entityid=idp, relay_state=relay_state, binding=binding, sign=True, **options)
+                entityid=idp, relay_state=relay_state, binding=binding, sign=True, **options
+            )
             response = HttpResponseRedirect(get_location(http_info))
         else:
             location = client.sso_location(idp, binding)
             request_id, request_xml = client.create_authn_request(location, binding=binding, sign=True, **options)
-            response = render(request, self.post_binding_form_template, {
-                "target_url": location,
-                "params": {"SAMLRequest": base64.b64encode(str(request_xml).encode()).decode(),
-                           "RelayState": relay_state},
-            })
+            response = render(
+                request,
+                self.post_binding_form_template,
+                {
+                    "target_url": location,
+                    "params": {
+                        "SAMLRequest": base64.b64encode(str(request_xml).encode()).decode(),
+                        "RelayState": relay_state,
+                    },
+                },
+            )
         OutstandingQueriesCache(request.saml_session).set(request_id, next_path)
         return response
 
@@ -115,8 +123,7 @@ class SamlLoginView(View):
 @method_decorator(csrf_exempt, name="dispatch")  # the IdP posts cross-site; the signed response is the proof
 class AssertionConsumerView(View):
     def post(self, request, idp_id):
-        connection, error = connection_for_sign_in(request, idp_id,
-                                                   test_return_path=armed_return_path(request, idp_id))
+        connection, error = connection_for_sign_in(request, idp_id, test_return_path=armed_return_path(request, idp_id))
         if error:
             return error
         outstanding = OutstandingQueriesCache(request.saml_session)
@@ -132,10 +139,16 @@ class AssertionConsumerView(View):
             if not connection.active:
                 record_sign_in(request, connection=connection, error="connection_inactive")
                 return inactive_connection_page(request, connection)
-            user = sso_sign_in(connection=connection, identity=AssertedIdentity(
-                subject=login.name_id, attributes=login.attributes, name_id_format=login.name_id_format,
-                authenticated_at=login.authn_instant,
-            ), request=request)
+            user = sso_sign_in(
+                connection=connection,
+                identity=AssertedIdentity(
+                    subject=login.name_id,
+                    attributes=login.attributes,
+                    name_id_format=login.name_id_format,
+                    authenticated_at=login.authn_instant,
+                ),
+                request=request,
+            )
         except SsoConnectionError as exc:
             logger.warning("SSO sign-in refused on %s: %s", connection.id, exc.code)
             if armed_return_path(request, connection.id):
@@ -145,11 +158,19 @@ class AssertionConsumerView(View):
         record_sign_in(request, connection=connection, user=user)
         if login.in_response_to:
             outstanding.delete(login.in_response_to)
-        end_user_login(request, user=user, idp_id=connection.id, provider_type=connection.provider_type,
-                       authenticated_at=login.authn_instant, sso_session={
-                           "protocol": "saml", "name_id": login.name_id, "name_id_format": login.name_id_format,
-                           "session_index": login.session_index,
-                       })
+        end_user_login(
+            request,
+            user=user,
+            idp_id=connection.id,
+            provider_type=connection.provider_type,
+            authenticated_at=login.authn_instant,
+            sso_session={
+                "protocol": "saml",
+                "name_id": login.name_id,
+                "name_id_format": login.name_id_format,
+                "session_index": login.session_index,
+            },
+        )
         from .logout import remember_sso_session
 
         remember_sso_session(idp_id=connection.id, name_id=login.name_id, session_key=request.session.session_key)
@@ -165,8 +186,10 @@ class AssertionConsumerView(View):
 
 class InvalidNextUrl(SsoConnectionError):
     code = "invalid_next_url"
-    hint = gettext_lazy("The sign-in link asks to return to an address outside the gateway. Start the sign-in from "
-                        "the application again; if this keeps happening, tell the application's developers.")
+    hint = gettext_lazy(
+        "The sign-in link asks to return to an address outside the gateway. Start the sign-in from "
+        "the application again; if this keeps happening, tell the application's developers."
+    )
 
 
 def is_gateway_path(url: str) -> bool:
@@ -197,11 +220,15 @@ def idp_initiated_landing(connection) -> str:
 
     application = connection.application
     if application.client_type == application.CLIENT_PUBLIC:
-        return add_params_to_uri(application.default_redirect_uri_after_login,
-                                 [(IDP_INITIATED_HINT, "1"), ("idp_id", connection.id)])
+        return add_params_to_uri(
+            application.default_redirect_uri_after_login, [(IDP_INITIATED_HINT, "1"), ("idp_id", connection.id)]
+        )
     query = {
-        "response_type": "code", "client_id": application.client_id, "scope": "openid email profile",
-        "redirect_uri": application.default_redirect_uri_after_login, "idp_id": connection.id,
+        "response_type": "code",
+        "client_id": application.client_id,
+        "scope": "openid email profile",
+        "redirect_uri": application.default_redirect_uri_after_login,
+        "idp_id": connection.id,
     }
     return f"/t/{connection.organization.domain}/oauth2/authorize?{urlencode(query)}"
 
@@ -213,16 +240,27 @@ def _logout_error_page(request, error: SsoConnectionError, *, connection, status
     from django.shortcuts import render
     from django.utils.translation import gettext as _
 
-    return render(request, "connections/sso_error.html", {
-        "title": _("Single sign-out could not be completed"),
-        "message": _("A sign-out message from your company's identity provider could not be accepted, so it "
-                     "changed nothing. Give the details below to your IT administrator."),
-        "hint": error.hint, "code": error.code,
-        "idp_id": connection.id, "organization": connection.organization,
-        "who_can_fix": _("Your IT administrator can fix this in your identity provider or in the SSO connection's "
-                         "settings. To make sure you are signed out, close the browser."),
-        "continue_url": continue_url,
-    }, status=status)
+    return render(
+        request,
+        "connections/sso_error.html",
+        {
+            "title": _("Single sign-out could not be completed"),
+            "message": _(
+                "A sign-out message from your company's identity provider could not be accepted, so it "
+                "changed nothing. Give the details below to your IT administrator."
+            ),
+            "hint": error.hint,
+            "code": error.code,
+            "idp_id": connection.id,
+            "organization": connection.organization,
+            "who_can_fix": _(
+                "Your IT administrator can fix this in your identity provider or in the SSO connection's "
+                "settings. To make sure you are signed out, close the browser."
+            ),
+            "continue_url": continue_url,
+        },
+        status=status,
+    )
 
 
 def _send(request, outgoing) -> HttpResponse:
@@ -232,8 +270,11 @@ def _send(request, outgoing) -> HttpResponse:
     if outgoing.location:
         response = HttpResponseRedirect(outgoing.location)
     else:
-        response = render(request, "connections/post_binding_logout_form.html",
-                          {"target_url": outgoing.form_action, "params": outgoing.form_fields})
+        response = render(
+            request,
+            "connections/post_binding_logout_form.html",
+            {"target_url": outgoing.form_action, "params": outgoing.form_fields},
+        )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -272,8 +313,9 @@ class SingleLogoutView(View):
                 return self._logout_response(request, connection, slo, data, binding, raw_query)
             raise LogoutMalformed(detail="neither SAMLRequest nor SAMLResponse")
         except SsoConnectionError as exc:
-            return _logout_error_page(request, exc, connection=connection,
-                                      status=400 if isinstance(exc, LogoutMalformed) else 403)
+            return _logout_error_page(
+                request, exc, connection=connection, status=400 if isinstance(exc, LogoutMalformed) else 403
+            )
 
     def _logout_request(self, request, connection, slo, data, binding, raw_query):
         from .logout import end_sso_sessions
@@ -290,13 +332,22 @@ class SingleLogoutView(View):
         from .logout import LogoutRefusedByIdp, claim_logout_request
 
         incoming = slo.parse_response(data, binding, raw_query)
-        entry = claim_logout_request(request.saml_session, in_response_to=incoming.in_response_to,
-                                     idp_id=connection.id, relay_state=incoming.relay_state)
+        entry = claim_logout_request(
+            request.saml_session,
+            in_response_to=incoming.in_response_to,
+            idp_id=connection.id,
+            relay_state=incoming.relay_state,
+        )
         if not incoming.status_ok:
             logger.warning("SAML LogoutResponse of %s: status %s", connection.id, incoming.status_code)
             # Signed out of the gateway already: say so, and let the person go on to the application.
-            return _logout_error_page(request, LogoutRefusedByIdp(detail=incoming.status_code),
-                                      connection=connection, status=200, continue_url=entry["next"])
+            return _logout_error_page(
+                request,
+                LogoutRefusedByIdp(detail=incoming.status_code),
+                connection=connection,
+                status=200,
+                continue_url=entry["next"],
+            )
         if entry["next"]:
             return OAuth2ResponseRedirect(entry["next"], entry["schemes"])
         return render(request, "applications/oauth/signed_out.html", {"organization": connection.organization})
@@ -319,13 +370,20 @@ def start_saml_logout(request, *, end_user, next_url: str, schemes: list[str]) -
     try:
         slo = SamlLogout(saml_settings_for(connection))
         request_id, relay_state, outgoing = slo.logout_request(
-            name_id=sso["name_id"], name_id_format=sso.get("name_id_format", ""),
+            name_id=sso["name_id"],
+            name_id_format=sso.get("name_id_format", ""),
             session_index=sso.get("session_index", ""),
         )
     except SsoConnectionError as exc:
         logger.warning("SAML LogoutRequest not sent for %s: %s %s", connection.id, exc.code, exc.detail)
         return None
-    remember_logout_request(request.saml_session, request_id=request_id, relay_state=relay_state,
-                            idp_id=connection.id, next_url=next_url, schemes=list(schemes),
-                            domain=connection.organization.domain)
+    remember_logout_request(
+        request.saml_session,
+        request_id=request_id,
+        relay_state=relay_state,
+        idp_id=connection.id,
+        next_url=next_url,
+        schemes=list(schemes),
+        domain=connection.organization.domain,
+    )
     return _send(request, outgoing)

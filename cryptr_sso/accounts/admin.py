@@ -17,8 +17,10 @@ from cryptr_sso.admin_audit import ViewOnlyAdminMixin, register_audited
 
 class ReadOnlyAuthenticatorAdmin(ViewOnlyAdminMixin, AuthenticatorAdmin):
     def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "title": "Second factors (to remove an operator's: Users, action "
-                         "\"Reset second factors\")"}
+        extra_context = {
+            **(extra_context or {}),
+            "title": 'Second factors (to remove an operator\'s: Users, action "Reset second factors")',
+        }
         return super().changelist_view(request, extra_context)
 
 

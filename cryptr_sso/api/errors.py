@@ -16,9 +16,15 @@ class ApiError(exceptions.APIException):
     default_code = "invalid_request"
     default_detail = "The request is not valid."
 
-    def __init__(self, description: str | None = None, *, code: str | None = None,
-                 fields: dict[str, list[str]] | None = None, status_code: int | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        code: str | None = None,
+        fields: dict[str, list[str]] | None = None,
+        status_code: int | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(description or self.default_detail, code or self.default_code)
         self.error = code or self.default_code
         self.fields = fields or {}
@@ -90,14 +96,16 @@ def _describe_fields(fields: dict[str, Any]) -> str:
 
 _DRF_CODES = {
     exceptions.NotAuthenticated: (
-        "unauthorized", "Send an access token from POST /api/v2/oauth/token as 'Authorization: Bearer <token>'.",
+        "unauthorized",
+        "Send an access token from POST /api/v2/oauth/token as 'Authorization: Bearer <token>'.",
     ),
     exceptions.AuthenticationFailed: ("invalid_token", None),
     exceptions.PermissionDenied: ("insufficient_scope", None),
     exceptions.NotFound: ("not_found", "There is no such resource, or your API key cannot see it."),
     exceptions.MethodNotAllowed: ("method_not_allowed", None),
     exceptions.UnsupportedMediaType: (
-        "unsupported_media_type", "Send the body as application/json or application/x-www-form-urlencoded.",
+        "unsupported_media_type",
+        "Send the body as application/json or application/x-www-form-urlencoded.",
     ),
     exceptions.ParseError: ("malformed_body", None),
     exceptions.NotAcceptable: ("not_acceptable", "This API answers in application/json."),

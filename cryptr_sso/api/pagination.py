@@ -43,8 +43,11 @@ def read_page_params(query_params) -> tuple[int, int]:
     data = {key: query_params.get(key) for key in ("page", "current_page", "per_page") if query_params.get(key)}
     params = PageQuerySerializer(data=data)
     if not params.is_valid():
-        raise ApiError("'page' and 'per_page' must be positive whole numbers.", code="invalid_request",
-                       fields={k: [str(e) for e in v] for k, v in params.errors.items()})
+        raise ApiError(
+            "'page' and 'per_page' must be positive whole numbers.",
+            code="invalid_request",
+            fields={k: [str(e) for e in v] for k, v in params.errors.items()},
+        )
     number = params.validated_data.get("page") or params.validated_data.get("current_page") or 1
     per_page = min(params.validated_data.get("per_page") or settings.API_DEFAULT_PER_PAGE, settings.API_MAX_PER_PAGE)
     return number, per_page

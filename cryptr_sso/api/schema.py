@@ -38,6 +38,7 @@ class ApiAutoSchema(AutoSchema):
 
 # --- pieces every v2 view documents the same way -----------------------------------------------------
 
+
 class ErrorOutput(serializers.Serializer):
     error = serializers.CharField()
     error_description = serializers.CharField()
@@ -47,24 +48,38 @@ class ErrorOutput(serializers.Serializer):
 ERRORS = {code: ErrorOutput for code in (400, 401, 403, 404)}
 
 PAGE_PARAMS = [
-    OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1},
-                     description="Page number, from 1 (alias: current_page). Past the last page, `data` is empty."),
-    OpenApiParameter("per_page", {"type": "integer", "minimum": 1, "default": settings.API_DEFAULT_PER_PAGE},
-                     description=f"Items per page, default {settings.API_DEFAULT_PER_PAGE}, at most "
-                                 f"{settings.API_MAX_PER_PAGE}: larger values are capped (see pagination.per_page)."),
+    OpenApiParameter(
+        "page",
+        {"type": "integer", "minimum": 1, "default": 1},
+        description="Page number, from 1 (alias: current_page). Past the last page, `data` is empty.",
+    ),
+    OpenApiParameter(
+        "per_page",
+        {"type": "integer", "minimum": 1, "default": settings.API_DEFAULT_PER_PAGE},
+        description=f"Items per page, default {settings.API_DEFAULT_PER_PAGE}, at most "
+        f"{settings.API_MAX_PER_PAGE}: larger values are capped (see pagination.per_page).",
+    ),
 ]
 
 
 def list_schema(item: type[serializers.Serializer], name: str):
     """The `List` envelope of `item`s, as cryptr_sso.api.pagination.list_envelope answers it."""
-    return inline_serializer(name, fields={
-        "__type__": serializers.CharField(), "__domain__": serializers.CharField(allow_null=True),
-        "data": item(many=True), "total": serializers.IntegerField(),
-        "pagination": inline_serializer(f"{name}Pagination", fields={
-            key: serializers.IntegerField(allow_null=True)
-            for key in ("current_page", "next_page", "prev_page", "per_page", "total_pages")
-        }),
-    })
+    return inline_serializer(
+        name,
+        fields={
+            "__type__": serializers.CharField(),
+            "__domain__": serializers.CharField(allow_null=True),
+            "data": item(many=True),
+            "total": serializers.IntegerField(),
+            "pagination": inline_serializer(
+                f"{name}Pagination",
+                fields={
+                    key: serializers.IntegerField(allow_null=True)
+                    for key in ("current_page", "next_page", "prev_page", "per_page", "total_pages")
+                },
+            ),
+        },
+    )
 
 
 def deleted_schema(item: type[serializers.Serializer], name: str):

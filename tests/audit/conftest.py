@@ -31,9 +31,11 @@ def one_event(type_: str, **filters) -> AuditEvent:
 @pytest.fixture
 def make_app(api):
     def make(org, uri=CALLBACK, application_type="spa"):
-        response = api.post(f"/api/v2/org/{org.domain}/applications", {
-            "name": "App", "application_type": application_type, "allowed_redirect_uris_after_login": [uri]},
-            format="json")
+        response = api.post(
+            f"/api/v2/org/{org.domain}/applications",
+            {"name": "App", "application_type": application_type, "allowed_redirect_uris_after_login": [uri]},
+            format="json",
+        )
         assert response.status_code == 201, response.json()
         return response.json()
 
@@ -44,8 +46,11 @@ def make_app(api):
 def make_connection(api, make_app):
     def make(org, **extra):
         application = make_app(org)
-        response = api.post("/api/v2/sso-connections", {
-            "organization_id": org.domain, "application_id": application["id"], **extra}, format="json")
+        response = api.post(
+            "/api/v2/sso-connections",
+            {"organization_id": org.domain, "application_id": application["id"], **extra},
+            format="json",
+        )
         assert response.status_code == 201, response.json()
         return response.json()
 

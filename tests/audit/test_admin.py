@@ -27,9 +27,16 @@ def certificate_pem(days: int) -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.example")])
     now = dt.datetime.now(dt.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-                   .not_valid_after(now + dt.timedelta(days=days)).sign(key, hashes.SHA256()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -43,7 +50,8 @@ def operator_client(client, db):
 @pytest.fixture
 def application(org):
     created, _secret = application_services.application_create(
-        organization=org, name="App", application_type="regular_web", allowed_redirect_uris_after_login=[CALLBACK])
+        organization=org, name="App", application_type="regular_web", allowed_redirect_uris_after_login=[CALLBACK]
+    )
     return created
 
 
@@ -57,12 +65,17 @@ def make_connection(org, application, **fields) -> SSOConnection:
 
 def login_events(connection, *, failed_reason="The IdP's signature did not verify."):
     record_event(type="sso.login.succeeded", organization=connection.organization, connection_id=connection.id)
-    record_event(type="sso.login.failed", organization=connection.organization, connection_id=connection.id,
-                 data={"error": "saml_signature_invalid", "reason": failed_reason})
+    record_event(
+        type="sso.login.failed",
+        organization=connection.organization,
+        connection_id=connection.id,
+        data={"error": "saml_signature_invalid", "reason": failed_reason},
+    )
 
 
 def test_connection_list_shows_lifecycle_last_sign_ins_and_expiry_without_n_plus_one(
-        operator_client, org, application, django_assert_max_num_queries):
+    operator_client, org, application, django_assert_max_num_queries
+):
     for _ in range(2):
         login_events(make_connection(org, application, idp_certificates=[certificate_pem(10)]))
     url = "/admin/connections/ssoconnection/"
@@ -99,11 +112,20 @@ def test_connection_page_shows_health(operator_client, org, application):
 
 
 def test_deactivate_action_records_the_operator(operator_client, org, application):
-    connection = make_connection(org, application, active=True, last_successful_test_at=timezone.now(),
-                                 idp_entity_id="https://idp.example", idp_sso_url="https://idp.example/sso",
-                                 idp_certificates=[certificate_pem(300)])
-    response = operator_client.post("/admin/connections/ssoconnection/", {
-        "action": "deactivate_connections", "_selected_action": [connection.pk]}, follow=True)
+    connection = make_connection(
+        org,
+        application,
+        active=True,
+        last_successful_test_at=timezone.now(),
+        idp_entity_id="https://idp.example",
+        idp_sso_url="https://idp.example/sso",
+        idp_certificates=[certificate_pem(300)],
+    )
+    response = operator_client.post(
+        "/admin/connections/ssoconnection/",
+        {"action": "deactivate_connections", "_selected_action": [connection.pk]},
+        follow=True,
+    )
     assert response.status_code == 200
     connection.refresh_from_db()
     assert connection.lifecycle == "inactive" and connection.deactivated_by == "operator:operator"
@@ -112,15 +134,18 @@ def test_deactivate_action_records_the_operator(operator_client, org, applicatio
 
 
 def test_admin_changes_are_recorded_with_the_operator(operator_client, org):
-    response = operator_client.post(f"/admin/organizations/organization/{org.pk}/change/", {
-        "name": org.name, "locality": "Lyon", "country_name": "", "state": "", "allowed_email_domains": "[]"})
+    response = operator_client.post(
+        f"/admin/organizations/organization/{org.pk}/change/",
+        {"name": org.name, "locality": "Lyon", "country_name": "", "state": "", "allowed_email_domains": "[]"},
+    )
     assert response.status_code == 302, response.content[:2000]
     event = one_event("organization.updated")
     assert event.actor == "operator:operator" and event.data["changes"] == {"locality": {"old": "Paris", "new": "Lyon"}}
 
 
 def test_organization_page_lists_connections_applications_users_and_recent_events(
-        operator_client, org, application, django_assert_max_num_queries):
+    operator_client, org, application, django_assert_max_num_queries
+):
     connection = make_connection(org, application)
     record_event(type="sso.login.failed", organization=org, connection_id=connection.id, data={"error": "x"})
     page = operator_client.get(f"/admin/organizations/organization/{org.pk}/change/").content.decode()
@@ -138,7 +163,8 @@ def test_audit_trail_admin_is_read_only_and_filterable(operator_client, org):
     found = operator_client.get(url, {"type_prefix": "sso.login."}).context["cl"].result_list
     assert [e.type for e in found] == ["sso.login.failed"]
     assert [e.type for e in operator_client.get(url, {"q": "misapret_def"}).context["cl"].result_list] == [
-        "token.issued"]
+        "token.issued"
+    ]
     assert [e.type for e in operator_client.get(url, {"q": "u-42"}).context["cl"].result_list] == ["token.issued"]
     assert operator_client.get(url, {"organization__id__exact": org.pk}).status_code == 200
     event = found[0]
@@ -150,12 +176,13 @@ def test_audit_trail_admin_is_read_only_and_filterable(operator_client, org):
 def test_revoke_all_sessions_of_a_user(operator_client, org, application):
     user = User.objects.create(organization=org, email="ada@misapret.fr")
     expires = timezone.now() + dt.timedelta(hours=1)
-    access = get_access_token_model().objects.create(user=user, application=application, token="at-1",
-                                                     expires=expires, scope="openid")
-    get_refresh_token_model().objects.create(user=user, application=application, token="rt-1",
-                                             access_token=access)
-    response = operator_client.post("/admin/organizations/user/", {
-        "action": "revoke_sessions", "_selected_action": [user.pk]}, follow=True)
+    access = get_access_token_model().objects.create(
+        user=user, application=application, token="at-1", expires=expires, scope="openid"
+    )
+    get_refresh_token_model().objects.create(user=user, application=application, token="rt-1", access_token=access)
+    response = operator_client.post(
+        "/admin/organizations/user/", {"action": "revoke_sessions", "_selected_action": [user.pk]}, follow=True
+    )
     assert response.status_code == 200
     assert not get_access_token_model().objects.filter(user=user).exists()
     assert get_refresh_token_model().objects.get(user=user).revoked is not None

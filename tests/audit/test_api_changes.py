@@ -12,8 +12,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_organization_created_updated_deleted_by_the_api_key(api):
-    created = api.post("/api/v2/organizations", {"name": "Misapret", "locality": "Paris"}, format="json",
-                       HTTP_USER_AGENT="billing-backend/1.0", REMOTE_ADDR="192.0.2.10").json()
+    created = api.post(
+        "/api/v2/organizations",
+        {"name": "Misapret", "locality": "Paris"},
+        format="json",
+        HTTP_USER_AGENT="billing-backend/1.0",
+        REMOTE_ADDR="192.0.2.10",
+    ).json()
     event = one_event("organization.created")
     assert event.actor == f"api_key:{api.api_key.client_id}" and event.organization_domain == "misapret"
     assert event.ip == "192.0.2.10" and event.user_agent == "billing-backend/1.0"
@@ -31,8 +36,11 @@ def test_organization_created_updated_deleted_by_the_api_key(api):
 def test_user_created_updated_deleted(api, org):
     user = api.post(f"/api/v2/org/{org.domain}/users", {"email": "ada@misapret.fr"}, format="json").json()
     assert one_event("user.created").user_id == user["id"]
-    api.put(f"/api/v2/org/{org.domain}/users/{user['id']}", {"active": False, "profile": {"given_name": "Ada"}},
-            format="json")
+    api.put(
+        f"/api/v2/org/{org.domain}/users/{user['id']}",
+        {"active": False, "profile": {"given_name": "Ada"}},
+        format="json",
+    )
     changes = one_event("user.updated").data["changes"]
     assert changes["active"] == {"old": True, "new": False}
     assert changes["profile"] == {"old": {}, "new": {"given_name": "Ada"}}
@@ -91,8 +99,11 @@ def test_refused_activation_records_nothing(api, org, make_connection):
 
 def test_oidc_client_secret_is_masked_in_the_trail(api, org, make_connection, monkeypatch):
     idp_id = make_connection(org, protocol="oidc")["id"]
-    response = api.put(f"/api/v2/sso-connections/{idp_id}",
-                       {"oidc_config": {"client_id": "rp", "client_secret": "very-secret-value"}}, format="json")
+    response = api.put(
+        f"/api/v2/sso-connections/{idp_id}",
+        {"oidc_config": {"client_id": "rp", "client_secret": "very-secret-value"}},
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     changes = one_event("connection.updated", connection_id=idp_id).data["changes"]
     assert changes["oidc_client_secret_encrypted"] == "[masked]"
@@ -133,8 +144,7 @@ def test_a_tested_connection_given_another_idp_goes_back_to_draft_and_needs_a_ne
     assert changes["last_successful_test_at"]["new"] is None  # the trail says the test no longer holds
 
 
-def test_a_changed_attribute_mapping_needs_a_new_test_but_an_active_connection_keeps_serving(api, org,
-                                                                                              make_connection):
+def test_a_changed_attribute_mapping_needs_a_new_test_but_an_active_connection_keeps_serving(api, org, make_connection):
     idp_id = make_connection(org)["id"]
     url = f"/api/v2/sso-connections/{idp_id}"
     api.put(url, {"saml_config": {"idp_metadata_xml": OKTA_METADATA}}, format="json")

@@ -47,12 +47,13 @@ def test_filters_by_exact_type_prefix_connection_and_user(org, api):
     record_event(type="token.issued", organization=org, connection_id="c1", user="u1")
     url = f"/api/v2/org/{org.domain}/events"
     assert events_of(api.get(url, {"type": "sso.login.failed"})) == [("sso.login.failed", "c2")]
-    assert events_of(api.get(url, {"type": "sso.login."})) == [("sso.login.failed", "c2"),
-                                                               ("sso.login.succeeded", "c1")]
+    assert events_of(api.get(url, {"type": "sso.login."})) == [
+        ("sso.login.failed", "c2"),
+        ("sso.login.succeeded", "c1"),
+    ]
     assert events_of(api.get(url, {"type": "sso.login.*"})) == events_of(api.get(url, {"type": "sso.login."}))
     assert events_of(api.get(url, {"type": "sso.login"})) == []  # not a prefix without the dot
-    assert events_of(api.get(url, {"connection_id": "c1"})) == [("token.issued", "c1"),
-                                                                ("sso.login.succeeded", "c1")]
+    assert events_of(api.get(url, {"connection_id": "c1"})) == [("token.issued", "c1"), ("sso.login.succeeded", "c1")]
     assert events_of(api.get(url, {"user_id": "u1", "type": "token.issued"})) == [("token.issued", "c1")]
 
 
@@ -71,9 +72,15 @@ def test_filters_by_date(org, api):
     assert [t for t, _ in events_of(api.get(url, {"since": "2000-01-01"}))] == ["c.now", "b.recent", "a.old"]
 
 
-@pytest.mark.parametrize("query", [{"since": "yesterday"}, {"until": "2026-13-01T00:00:00Z"},
-                                   {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
-                                   {"colour": "blue"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"since": "yesterday"},
+        {"until": "2026-13-01T00:00:00Z"},
+        {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+        {"colour": "blue"},
+    ],
+)
 def test_bad_filters_answer_400_with_the_error_shape(org, api, query):
     response = api.get(f"/api/v2/org/{org.domain}/events", query)
     assert response.status_code == 400
@@ -94,8 +101,14 @@ def test_pages_newest_first(org, api):
 
 
 def test_event_shape_never_carries_a_secret(org, api):
-    record_event(type="application.created", organization=org, actor="api_key:abc", ip="192.0.2.1",
-                 user_agent="curl/8", data={"client_secret": "s3cr3t", "changes": {"name": {"old": None, "new": "x"}}})
+    record_event(
+        type="application.created",
+        organization=org,
+        actor="api_key:abc",
+        ip="192.0.2.1",
+        user_agent="curl/8",
+        data={"client_secret": "s3cr3t", "changes": {"name": {"old": None, "new": "x"}}},
+    )
     event = api.get(f"/api/v2/org/{org.domain}/events", {"type": "application.created"}).json()["data"][0]
     assert event["__type__"] == "Event" and event["actor"] == "api_key:abc" and event["ip"] == "192.0.2.1"
     assert event["data"]["client_secret"] == "[masked]" and event["data"]["changes"]["name"]["new"] == "x"

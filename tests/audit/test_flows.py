@@ -27,15 +27,23 @@ def test_idp():
 @pytest.fixture
 def live_connection(connection, test_idp):  # noqa: F811
     """Active, with the test IdP's metadata and IdP-initiated sign-ins allowed (no AuthnRequest needed)."""
-    return connection_update(connection=connection, data={
-        "saml_config": {"idp_metadata_xml": test_idp.metadata(), "allow_idp_initiated": True},
-        "bypass_it_admin_test": True, "active": True,
-    })
+    return connection_update(
+        connection=connection,
+        data={
+            "saml_config": {"idp_metadata_xml": test_idp.metadata(), "allow_idp_initiated": True},
+            "bypass_it_admin_test": True,
+            "active": True,
+        },
+    )
 
 
 def acs(client, to, answer):
-    return client.post(f"/sso/sp/consume/{to.id}", {"SAMLResponse": answer},
-                       HTTP_USER_AGENT="Mozilla/5.0 (audit test)", REMOTE_ADDR="198.51.100.7")
+    return client.post(
+        f"/sso/sp/consume/{to.id}",
+        {"SAMLResponse": answer},
+        HTTP_USER_AGENT="Mozilla/5.0 (audit test)",
+        REMOTE_ADDR="198.51.100.7",
+    )
 
 
 def test_saml_sign_in_records_success_and_jit_provisioning(client, live_connection, test_idp):
@@ -113,8 +121,9 @@ def test_tokens_issued_refreshed_and_revoked(client):
     assert [e.data["grant_type"] for e in events("token.issued")] == ["authorization_code", "refresh_token"]
 
     new_tokens = refreshed.json()
-    response = client.post(tenant.url("/oauth2/revoke"), {
-        "token": new_tokens["access_token"], "client_id": tenant.public_app.client_id})
+    response = client.post(
+        tenant.url("/oauth2/revoke"), {"token": new_tokens["access_token"], "client_id": tenant.public_app.client_id}
+    )
     assert response.status_code == 200
     revoked = one_event("token.revoked")
     assert revoked.data["kind"] == "access" and revoked.data["reason"] == "revocation_endpoint"
@@ -128,30 +137,47 @@ def test_tokens_issued_refreshed_and_revoked(client):
 def test_logout_revokes_tokens_and_records_it(client):
     tenant = Tenant("Misapret")
     tokens = tenant.tokens(client)
-    response = client.get(tenant.url("/oauth2/logout"), {
-        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGOUT_URI,
-        "client_id": tenant.public_app.client_id})
+    response = client.get(
+        tenant.url("/oauth2/logout"),
+        {
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": LOGOUT_URI,
+            "client_id": tenant.public_app.client_id,
+        },
+    )
     assert response.status_code in (200, 302), response.content[:500]
     revoked = one_event("token.revoked")
     assert revoked.data["reason"] == "sign_out" and revoked.actor == f"end_user:{tenant.user.pk}"
 
 
-def test_invitation_through_the_api_is_sent_and_recorded(api, connection, django_capture_on_commit_callbacks,  # noqa: F811
-                                                         monkeypatch):
+def test_invitation_through_the_api_is_sent_and_recorded(
+    api,
+    connection,  # noqa: F811
+    django_capture_on_commit_callbacks,
+    monkeypatch,
+):
     monkeypatch.setattr(send_invitation, "delay", lambda **kwargs: send_invitation.run(**kwargs))
     with django_capture_on_commit_callbacks(execute=True):
-        response = api.post(f"/api/v2/sso-connections/{connection.id}/invite-admin",
-                            {"sso_admin_email": "it@misapret.fr"}, format="json")
+        response = api.post(
+            f"/api/v2/sso-connections/{connection.id}/invite-admin",
+            {"sso_admin_email": "it@misapret.fr"},
+            format="json",
+        )
     assert response.status_code in (200, 201), response.json()
     assert one_event("invitation.sent", connection_id=connection.id).data["email"] == "it@misapret.fr"
 
 
-
-def test_who_asked_for_an_invitation_is_recorded_and_revoking_links_too(api, connection,  # noqa: F811
-                                                                         django_capture_on_commit_callbacks):
+def test_who_asked_for_an_invitation_is_recorded_and_revoking_links_too(
+    api,
+    connection,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
     with django_capture_on_commit_callbacks(execute=False):
-        response = api.post(f"/api/v2/sso-connections/{connection.id}/invite-admin",
-                            {"sso_admin_email": "it@misapret.fr", "locale": "fr"}, format="json")
+        response = api.post(
+            f"/api/v2/sso-connections/{connection.id}/invite-admin",
+            {"sso_admin_email": "it@misapret.fr", "locale": "fr"},
+            format="json",
+        )
         assert response.status_code in (200, 201), response.json()
         response = api.post(f"/api/v2/sso-connections/{connection.id}/admin-onboarding", {}, format="json")
         assert response.status_code == 200, response.json()

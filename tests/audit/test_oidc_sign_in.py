@@ -20,8 +20,11 @@ pytestmark = pytest.mark.django_db
 
 def test_oidc_sign_in_succeeded_and_provisioned(client, connection, idp):  # noqa: F811
     request = start(client, connection)
-    idp.token_response = {"access_token": "at-1", "token_type": "Bearer",
-                          "id_token": idp.sign(idp.claims(client_id=CLIENT_ID, nonce=request["nonce"]))}
+    idp.token_response = {
+        "access_token": "at-1",
+        "token_type": "Bearer",
+        "id_token": idp.sign(idp.claims(client_id=CLIENT_ID, nonce=request["nonce"])),
+    }
     assert callback(client, connection, code="code-1", state=request["state"]).status_code == 302
     succeeded = one_event("sso.login.succeeded", connection_id=connection.id)
     assert succeeded.data["protocol"] == "oidc" and succeeded.user_id
@@ -33,8 +36,11 @@ def test_oidc_sign_in_succeeded_and_provisioned(client, connection, idp):  # noq
 
 def test_oidc_refusal_is_recorded_with_its_code(client, connection, idp):  # noqa: F811
     request = start(client, connection)
-    idp.token_response = {"access_token": "at-1", "token_type": "Bearer",
-                          "id_token": idp.sign(idp.claims(client_id=CLIENT_ID, nonce="another-nonce"))}
+    idp.token_response = {
+        "access_token": "at-1",
+        "token_type": "Bearer",
+        "id_token": idp.sign(idp.claims(client_id=CLIENT_ID, nonce="another-nonce")),
+    }
     assert callback(client, connection, code="code-1", state=request["state"]).status_code == 403
     failed = one_event("sso.login.failed", connection_id=connection.id)
     assert failed.data["error"] and failed.data["reason"] and failed.data["protocol"] == "oidc"

@@ -10,8 +10,10 @@ from django.core.cache import cache
 
 from cryptr_sso.cache import SharedClientRedisCache, SharedClientRedisCacheClient
 
-pytestmark = pytest.mark.skipif(not settings.CACHES["default"]["BACKEND"].endswith("SharedClientRedisCache"),
-                                reason="needs REDIS_URL (make test sets it)")
+pytestmark = pytest.mark.skipif(
+    not settings.CACHES["default"]["BACKEND"].endswith("SharedClientRedisCache"),
+    reason="needs REDIS_URL (make test sets it)",
+)
 
 
 def _fresh_cache():

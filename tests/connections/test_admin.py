@@ -31,7 +31,8 @@ def operator_client(client, db):
 @pytest.fixture
 def application(org):
     created, _secret = application_services.application_create(
-        organization=org, name="App", application_type="regular_web", allowed_redirect_uris_after_login=[CALLBACK])
+        organization=org, name="App", application_type="regular_web", allowed_redirect_uris_after_login=[CALLBACK]
+    )
     return created
 
 
@@ -41,12 +42,21 @@ def connection(org, application):
 
 
 def test_admin_creates_an_application_and_shows_the_secret_once(operator_client, org):
-    response = operator_client.post("/admin/applications/application/add/", {
-        "organization": org.pk, "name": "Admin app", "description": "", "application_type": "python_flask",
-        "allowed_redirect_uris_after_login": f"{CALLBACK}\nhttp://localhost:5000/cb",
-        "allowed_redirect_uris_after_logout": "", "allowed_origins_cors": "",
-        "default_redirect_uri_after_login": "", "default_redirect_uri_after_logout": "",
-    }, follow=True)
+    response = operator_client.post(
+        "/admin/applications/application/add/",
+        {
+            "organization": org.pk,
+            "name": "Admin app",
+            "description": "",
+            "application_type": "python_flask",
+            "allowed_redirect_uris_after_login": f"{CALLBACK}\nhttp://localhost:5000/cb",
+            "allowed_redirect_uris_after_logout": "",
+            "allowed_origins_cors": "",
+            "default_redirect_uri_after_login": "",
+            "default_redirect_uri_after_logout": "",
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     application = Application.objects.get(name="Admin app")
     assert application.redirect_uris == f"{CALLBACK} http://localhost:5000/cb"
@@ -59,19 +69,30 @@ def test_admin_creates_an_application_and_shows_the_secret_once(operator_client,
 
 
 def test_admin_refuses_bad_redirect_uris(operator_client, org):
-    response = operator_client.post("/admin/applications/application/add/", {
-        "organization": org.pk, "name": "Bad", "application_type": "spa",
-        "allowed_redirect_uris_after_login": "http://app.example/cb#frag",
-    })
+    response = operator_client.post(
+        "/admin/applications/application/add/",
+        {
+            "organization": org.pk,
+            "name": "Bad",
+            "application_type": "spa",
+            "allowed_redirect_uris_after_login": "http://app.example/cb#frag",
+        },
+    )
     assert response.status_code == 200
     assert "fragment" in response.content.decode()
     assert not Application.objects.filter(name="Bad").exists()
 
 
 def test_admin_creates_a_connection_with_a_generated_idp_id(operator_client, org, application):
-    response = operator_client.post("/admin/connections/ssoconnection/add/", {
-        "organization": org.pk, "application": application.pk, "provider_type": "azure_ad", "sso_admin_email": "",
-    })
+    response = operator_client.post(
+        "/admin/connections/ssoconnection/add/",
+        {
+            "organization": org.pk,
+            "application": application.pk,
+            "provider_type": "azure_ad",
+            "sso_admin_email": "",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     connection = SSOConnection.objects.get()
     assert connection.id.startswith("misapret_") and len(connection.id) == len("misapret_") + 22
@@ -80,9 +101,14 @@ def test_admin_creates_a_connection_with_a_generated_idp_id(operator_client, org
 
 def test_admin_refuses_an_application_of_another_organization(operator_client, make_org, application):
     other = make_org(name="Other Corp")
-    response = operator_client.post("/admin/connections/ssoconnection/add/", {
-        "organization": other.pk, "application": application.pk, "provider_type": "okta",
-    })
+    response = operator_client.post(
+        "/admin/connections/ssoconnection/add/",
+        {
+            "organization": other.pk,
+            "application": application.pk,
+            "provider_type": "okta",
+        },
+    )
     assert response.status_code == 200
     assert "Choose an application of this organization." in response.content.decode()
     assert not SSOConnection.objects.exists()
@@ -90,14 +116,22 @@ def test_admin_refuses_an_application_of_another_organization(operator_client, m
 
 def _change_form(connection, **overrides):
     data = {
-        "active": "", "provider_type": connection.provider_type, "users_provisioning": connection.users_provisioning,
-        "application": connection.application_id, "sso_admin_email": connection.sso_admin_email,
-        "bypass_it_admin_test": "", "idp_metadata_xml": connection.idp_metadata_xml,
-        "idp_metadata_url": connection.idp_metadata_url, "idp_entity_id": connection.idp_entity_id,
-        "idp_sso_url": connection.idp_sso_url, "idp_sso_binding": connection.idp_sso_binding,
-        "idp_slo_url": connection.idp_slo_url, "idp_certificates": "\n".join(connection.idp_certificates),
+        "active": "",
+        "provider_type": connection.provider_type,
+        "users_provisioning": connection.users_provisioning,
+        "application": connection.application_id,
+        "sso_admin_email": connection.sso_admin_email,
+        "bypass_it_admin_test": "",
+        "idp_metadata_xml": connection.idp_metadata_xml,
+        "idp_metadata_url": connection.idp_metadata_url,
+        "idp_entity_id": connection.idp_entity_id,
+        "idp_sso_url": connection.idp_sso_url,
+        "idp_sso_binding": connection.idp_sso_binding,
+        "idp_slo_url": connection.idp_slo_url,
+        "idp_certificates": "\n".join(connection.idp_certificates),
         "attribute_mapping": '{"email": "email", "given_name": "firstName", "family_name": "lastName"}',
-        "allow_idp_initiated": "", "want_response_signed": "",
+        "allow_idp_initiated": "",
+        "want_response_signed": "",
     }
     data.update(overrides)
     return {key: value for key, value in data.items() if value is not False}
@@ -115,8 +149,9 @@ def test_admin_pastes_metadata_and_activates_with_bypass(operator_client, connec
     connection.refresh_from_db()
     assert (connection.active, connection.idp_entity_id) == (False, "")
 
-    response = operator_client.post(url, _change_form(connection, idp_metadata_xml=metadata, active="on",
-                                                      bypass_it_admin_test="on"))
+    response = operator_client.post(
+        url, _change_form(connection, idp_metadata_xml=metadata, active="on", bypass_it_admin_test="on")
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     connection.refresh_from_db()
     assert connection.active is True
@@ -131,8 +166,9 @@ def test_admin_shows_the_metadata_error(operator_client, connection):
     assert "This is not SAML 2.0 metadata" in response.content.decode()
 
 
-@pytest.mark.parametrize("query", ["", "?active__exact=0", "?provider_type__exact=okta", "?q=misapret_",
-                                   "?organization__id__exact={org}"])
+@pytest.mark.parametrize(
+    "query", ["", "?active__exact=0", "?provider_type__exact=okta", "?q=misapret_", "?organization__id__exact={org}"]
+)
 def test_admin_connection_list_filters_and_search(operator_client, connection, org, query):
     response = operator_client.get("/admin/connections/ssoconnection/" + query.format(org=org.pk))
     assert response.status_code == 200

@@ -164,8 +164,12 @@ def test_the_sso_error_page_stays_english_for_an_english_browser(client, active_
 
 # --- hints made at the raise: SAML configuration, OIDC fetch and discovery, IdP metadata ---------------------
 
-RUNTIME_MODULES = ("connections/saml/config.py", "connections/saml/metadata.py", "connections/oidc/http.py",
-                   "connections/oidc/discovery.py")
+RUNTIME_MODULES = (
+    "connections/saml/config.py",
+    "connections/saml/metadata.py",
+    "connections/oidc/http.py",
+    "connections/oidc/discovery.py",
+)
 RAISED = {"SamlConfigurationError", "OidcFetchError", "OidcDiscoveryError", "OidcError", "MetadataError"}
 
 
@@ -183,8 +187,11 @@ def test_no_hint_is_raised_as_a_plain_english_string(path):
     literal: those would reach a French page in English."""
     import ast
 
-    plain = [f"{path}:{call.lineno}" for call in _calls(path) if call.func.id in RAISED and call.args
-             and isinstance(call.args[0], ast.JoinedStr | ast.Constant)]
+    plain = [
+        f"{path}:{call.lineno}"
+        for call in _calls(path)
+        if call.func.id in RAISED and call.args and isinstance(call.args[0], ast.JoinedStr | ast.Constant)
+    ]
     assert plain == []
 
 
@@ -192,8 +199,11 @@ def test_no_hint_is_raised_as_a_plain_english_string(path):
 def test_every_sentence_of_these_modules_has_a_french_translation(path):
     import ast
 
-    sentences = [call.args[0].value for call in _calls(path) if call.func.id == "_" and call.args
-                 and isinstance(call.args[0], ast.Constant)]
+    sentences = [
+        call.args[0].value
+        for call in _calls(path)
+        if call.func.id == "_" and call.args and isinstance(call.args[0], ast.Constant)
+    ]
     assert len(sentences) >= 5
     for english in sentences:
         with translation.override("fr"):
@@ -208,8 +218,10 @@ def test_an_oidc_fetch_refusal_names_the_document_in_french_and_stays_english_fo
     with pytest.raises(exceptions.OidcFetchError) as refused:
         check_https_url("https://user:secret@idp.example/token", "token endpoint")
     with translation.override("fr"):
-        assert str(refused.value.hint) == ("L\u2019adresse (point de terminaison de jeton (token endpoint)) ne doit "
-                                           "contenir ni nom d\u2019utilisateur ni mot de passe.")
+        assert str(refused.value.hint) == (
+            "L\u2019adresse (point de terminaison de jeton (token endpoint)) ne doit "
+            "contenir ni nom d\u2019utilisateur ni mot de passe."
+        )
         assert refused.value.english_hint == "The token endpoint must not contain a user name or password."
         assert str(refused.value) == "The token endpoint must not contain a user name or password. (userinfo)"
 
@@ -220,10 +232,13 @@ def test_a_discovery_refusal_keeps_the_values_inside_the_french_sentence():
     with pytest.raises(exceptions.OidcDiscoveryError) as refused:
         _endpoint({"jwks_uri": "http://idp.example/keys"}, "jwks_uri", required=True)
     with translation.override("fr"):
-        assert str(refused.value.hint) == ("L\u2019adresse « http://idp.example/keys » (jwks_uri du document de "
-                                           "découverte) doit être une URL https://.")
+        assert str(refused.value.hint) == (
+            "L\u2019adresse « http://idp.example/keys » (jwks_uri du document de "
+            "découverte) doit être une URL https://."
+        )
     assert refused.value.english_hint == (
-        "The jwks_uri of the discovery document 'http://idp.example/keys' must be an https:// URL.")
+        "The jwks_uri of the discovery document 'http://idp.example/keys' must be an https:// URL."
+    )
 
 
 def test_a_saml_configuration_refusal_is_french_on_a_french_page():
@@ -241,18 +256,23 @@ def test_a_saml_configuration_refusal_is_french_on_a_french_page():
 def test_a_metadata_refusal_is_french_in_its_hint_and_english_in_its_message():
     from connections.saml.metadata import MetadataError, parse_idp_metadata
 
-    document = ('<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">'
-                + "".join(f'<md:EntityDescriptor entityID="https://idp-{n}.example"><md:IDPSSODescriptor '
-                          'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>'
-                          for n in (1, 2))
-                + "</md:EntitiesDescriptor>")
+    document = (
+        '<md:EntitiesDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata">'
+        + "".join(
+            f'<md:EntityDescriptor entityID="https://idp-{n}.example"><md:IDPSSODescriptor '
+            'protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>'
+            for n in (1, 2)
+        )
+        + "</md:EntitiesDescriptor>"
+    )
     with translation.override("fr"), pytest.raises(MetadataError) as refused:
         parse_idp_metadata(document)
     error = refused.value
     assert error.code == "several_idps"
     with translation.override("fr"):
         assert str(error.hint).startswith(
-            "Les métadonnées décrivent 2 fournisseurs d\u2019identité (https://idp-1.example, https://idp-2.example).")
+            "Les métadonnées décrivent 2 fournisseurs d\u2019identité (https://idp-1.example, https://idp-2.example)."
+        )
         assert error.message.startswith("The metadata describes 2 identity providers (https://idp-1.example, ")
         assert str(error) == error.message
 
@@ -265,8 +285,12 @@ def test_the_discovery_refresh_records_its_refusal_in_english_whatever_the_langu
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = settings.SAML_METADATA_ALLOW_PRIVATE_URLS = False
-    application, _secret = application_create(organization=org, name="Portal", application_type="regular_web",
-                                              allowed_redirect_uris_after_login=["https://app.misapret.example/cb"])
+    application, _secret = application_create(
+        organization=org,
+        name="Portal",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=["https://app.misapret.example/cb"],
+    )
     connection = connection_create(organization=org, application=application, protocol="oidc")
     SSOConnection.objects.filter(pk=connection.pk).update(oidc_issuer="https://10.1.2.3/realms/acme")
     with translation.override("fr"):
@@ -275,4 +299,5 @@ def test_the_discovery_refresh_records_its_refusal_in_english_whatever_the_langu
     assert event.data["error"] == "oidc_idp_unreachable"
     assert event.data["reason"] == (
         "The discovery document points to a private, loopback or link-local address (10.1.2.3), which the gateway "
-        "does not call. Give the IdP's public https URL.")
+        "does not call. Give the IdP's public https URL."
+    )

@@ -45,14 +45,27 @@ def test_a_person_signs_in_through_their_idp_and_the_app_gets_tokens(live_server
     settings.BASE_URL = live_server.url
     app_url, holder = app_server
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, secret = application_create(organization=org, name="Demo app", application_type="regular_web",
-                                     allowed_redirect_uris_after_login=[f"{app_url}/callback"])
+    app, secret = application_create(
+        organization=org,
+        name="Demo app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[f"{app_url}/callback"],
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta")
     with run_saml_idp(sp_metadata_url=f"{live_server.url}/sso/sp/metadata/{connection.id}") as idp:
-        connection_update(connection=connection, data={
-            "saml_config": {"idp_metadata_xml": idp.metadata_xml()}, "bypass_it_admin_test": True, "active": True})
-        holder["app"] = demo_app({"domain": org.domain, "client_id": app.client_id, "client_secret": secret,
-                                  "idp_id": connection.id}, gateway=live_server.url, app_url=app_url)
+        connection_update(
+            connection=connection,
+            data={
+                "saml_config": {"idp_metadata_xml": idp.metadata_xml()},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
+        holder["app"] = demo_app(
+            {"domain": org.domain, "client_id": app.client_id, "client_secret": secret, "idp_id": connection.id},
+            gateway=live_server.url,
+            app_url=app_url,
+        )
 
         page.goto(app_url)
         page.get_by_role("link", name="Sign in with my company's SSO").click()
@@ -83,12 +96,22 @@ def test_post_only_idp_sign_in_works_with_javascript_off(live_server, settings, 
     settings.BASE_URL = live_server.url
     callback = "https://app.example/callback"
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _ = application_create(organization=org, name="Server app", application_type="regular_web",
-                                allowed_redirect_uris_after_login=[callback])
+    app, _ = application_create(
+        organization=org,
+        name="Server app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[callback],
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta")
     with run_saml_idp(sp_metadata_url=f"{live_server.url}/sso/sp/metadata/{connection.id}") as idp:
-        connection_update(connection=connection, data={
-            "saml_config": {"idp_metadata_xml": idp.metadata_xml()}, "bypass_it_admin_test": True, "active": True})
+        connection_update(
+            connection=connection,
+            data={
+                "saml_config": {"idp_metadata_xml": idp.metadata_xml()},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         SSOConnection.objects.filter(pk=connection.pk).update(idp_sso_binding=BINDING_HTTP_POST)
         context = chromium.new_context(java_script_enabled=False)
         try:
@@ -111,8 +134,9 @@ def test_post_only_idp_sign_in_works_with_javascript_off(live_server, settings, 
 
 
 @pytest.mark.parametrize("binding", ["redirect", "post"])
-def test_single_logout_from_the_idp_signs_the_person_out_in_a_real_browser(live_server, settings, page, app_server,
-                                                                            binding):
+def test_single_logout_from_the_idp_signs_the_person_out_in_a_real_browser(
+    live_server, settings, page, app_server, binding
+):
     """The IdP's LogoutRequest reaches the gateway through the browser: on the Redirect binding with the
     gateway's session cookie, on the POST binding cross-site without it (SameSite=Lax); either way the
     gateway session ends and the IdP gets a signed LogoutResponse it accepts."""
@@ -125,12 +149,23 @@ def test_single_logout_from_the_idp_signs_the_person_out_in_a_real_browser(live_
     holder["app"] = lambda environ, start: start("200 OK", [("Content-Type", "text/plain")]) or [b"the app"]
     callback = f"{app_url}/callback"
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _ = application_create(organization=org, name="Server app", application_type="regular_web",
-                                allowed_redirect_uris_after_login=[callback], default_redirect_uri_after_login=callback)
+    app, _ = application_create(
+        organization=org,
+        name="Server app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[callback],
+        default_redirect_uri_after_login=callback,
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta")
     with run_saml_idp(sp_metadata_url=f"{live_server.url}/sso/sp/metadata/{connection.id}") as idp:
-        connection_update(connection=connection, data={
-            "saml_config": {"idp_metadata_xml": idp.metadata_xml()}, "bypass_it_admin_test": True, "active": True})
+        connection_update(
+            connection=connection,
+            data={
+                "saml_config": {"idp_metadata_xml": idp.metadata_xml()},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         if binding == "post":
             SSOConnection.objects.filter(pk=connection.pk).update(idp_slo_binding=BINDING_HTTP_POST)
         page.goto(f"{live_server.url}/sso/start/{connection.id}")

@@ -50,10 +50,14 @@ def gateway(live_server, settings):
 @pytest.fixture
 def tenant(gateway):
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _ = application_create(organization=org, name="Demo app", application_type="spa",
-                                allowed_redirect_uris_after_login=[REDIRECT_URI],
-                                allowed_redirect_uris_after_logout=[LOGOUT_URI],
-                                default_redirect_uri_after_login=REDIRECT_URI)
+    app, _ = application_create(
+        organization=org,
+        name="Demo app",
+        application_type="spa",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+        allowed_redirect_uris_after_logout=[LOGOUT_URI],
+        default_redirect_uri_after_login=REDIRECT_URI,
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta")
     return org, app, connection
 
@@ -62,17 +66,29 @@ def tenant(gateway):
 def idp(tenant, gateway):
     _org, _app, connection = tenant
     with run_saml_idp(sp_metadata_url=f"{gateway}/sso/sp/metadata/{connection.id}") as peer:
-        connection_update(connection=connection, data={
-            "saml_config": {"idp_metadata_xml": peer.metadata_xml()},
-            "bypass_it_admin_test": True, "active": True,
-        })
+        connection_update(
+            connection=connection,
+            data={
+                "saml_config": {"idp_metadata_xml": peer.metadata_xml()},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         yield peer
 
 
 def authorize_url(gateway, org, app, connection, challenge):
-    query = {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT_URI,
-             "scope": "openid email profile", "state": "st-1", "nonce": "n-1", "code_challenge": challenge,
-             "code_challenge_method": "S256", "idp_id": connection.id}
+    query = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid email profile",
+        "state": "st-1",
+        "nonce": "n-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "idp_id": connection.id,
+    }
     return f"{gateway}/t/{org.domain}/oauth2/authorize?{urlencode(query)}"
 
 
@@ -86,13 +102,23 @@ def sign_in_with_tokens(gateway, tenant, session=None):
     org, app, connection = tenant
     session = session or browser()
     verifier, challenge = pkce_pair()
-    response = follow(session, session.get(authorize_url(gateway, org, app, connection, challenge),
-                                           allow_redirects=False), stop_at=REDIRECT_URI)
+    response = follow(
+        session,
+        session.get(authorize_url(gateway, org, app, connection, challenge), allow_redirects=False),
+        stop_at=REDIRECT_URI,
+    )
     response = sign_in_at_idp(session, response, username="alice", password="alice-password", stop_at=REDIRECT_URI)
-    token = requests.post(f"{gateway}/t/{org.domain}/oauth2/token", data={
-        "grant_type": "authorization_code", "code": code_of(response)["code"], "redirect_uri": REDIRECT_URI,
-        "client_id": app.client_id, "code_verifier": verifier,
-    }, timeout=10)
+    token = requests.post(
+        f"{gateway}/t/{org.domain}/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code_of(response)["code"],
+            "redirect_uri": REDIRECT_URI,
+            "client_id": app.client_id,
+            "code_verifier": verifier,
+        },
+        timeout=10,
+    )
     assert token.status_code == 200, token.text
     return session, token.json()
 
@@ -111,8 +137,11 @@ def still_signed_in(gateway, tenant, session) -> bool:
 
 
 def tokens_alive(gateway, org, tokens) -> bool:
-    response = requests.get(f"{gateway}/t/{org.domain}/oauth2/userinfo",
-                            headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=10)
+    response = requests.get(
+        f"{gateway}/t/{org.domain}/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
     return response.status_code == 200
 
 
@@ -132,8 +161,11 @@ def test_idp_initiated_logout_ends_the_session_revokes_tokens_and_answers_the_id
     session, tokens = sign_in_with_tokens(gateway, tenant)
     assert tokens_alive(gateway, org, tokens)
 
-    response = session.get(f"{idp.base_url}/idp-logout", params={"username": "alice", "binding": binding,
-                                                                 "relay_state": "rs-1"}, allow_redirects=False)
+    response = session.get(
+        f"{idp.base_url}/idp-logout",
+        params={"username": "alice", "binding": binding, "relay_state": "rs-1"},
+        allow_redirects=False,
+    )
     if binding == "redirect":
         assert response.status_code == 302
         assert response.headers["Location"].startswith(f"{gateway}/sso/sp/logout/{connection.id}?SAMLRequest=")
@@ -173,8 +205,9 @@ def test_idp_initiated_logout_without_the_session_cookie_still_ends_the_session(
     finds the session the SAML login opened through its (connection, NameID) index."""
     org, _app, _connection = tenant
     session, tokens = sign_in_with_tokens(gateway, tenant)
-    response = session.get(f"{idp.base_url}/idp-logout", params={"username": "alice", "binding": "post"},
-                           allow_redirects=False)
+    response = session.get(
+        f"{idp.base_url}/idp-logout", params={"username": "alice", "binding": "post"}, allow_redirects=False
+    )
     action, fields = form_of(response.text, response.url)
     cookieless = browser()
     response = cookieless.post(action, data=fields, allow_redirects=False)
@@ -190,9 +223,15 @@ def test_idp_initiated_logout_without_the_session_cookie_still_ends_the_session(
 def test_sp_initiated_logout_goes_through_the_idp_and_ends_on_the_post_logout_redirect_uri(gateway, tenant, idp):
     org, _app, connection = tenant
     session, tokens = sign_in_with_tokens(gateway, tenant)
-    response = session.get(f"{gateway}/t/{org.domain}/oauth2/logout", params={
-        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGOUT_URI, "state": "bye",
-    }, allow_redirects=False)
+    response = session.get(
+        f"{gateway}/t/{org.domain}/oauth2/logout",
+        params={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": LOGOUT_URI,
+            "state": "bye",
+        },
+        allow_redirects=False,
+    )
     # The gateway signed out, then sends a signed LogoutRequest (NameID + SessionIndex) to the IdP.
     assert response.status_code == 302, response.text[:800]
     location = response.headers["Location"]
@@ -228,9 +267,14 @@ def test_sp_initiated_logout_with_the_post_binding(gateway, tenant, idp):
     org, _app, connection = tenant
     SSOConnection.objects.filter(pk=connection.pk).update(idp_slo_binding=BINDING_HTTP_POST)
     session, tokens = sign_in_with_tokens(gateway, tenant)
-    response = session.get(f"{gateway}/t/{org.domain}/oauth2/logout", params={
-        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGOUT_URI,
-    }, allow_redirects=False)
+    response = session.get(
+        f"{gateway}/t/{org.domain}/oauth2/logout",
+        params={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": LOGOUT_URI,
+        },
+        allow_redirects=False,
+    )
     assert response.status_code == 200, response.text[:800]
     action, fields = form_of(response.text, response.url)
     assert action == idp.slo_url and b"Signature" in base64.b64decode(fields["SAMLRequest"])
@@ -246,9 +290,14 @@ def test_sp_initiated_logout_with_the_post_binding(gateway, tenant, idp):
 def test_logout_to_a_disallowed_post_logout_redirect_uri_is_refused_and_nothing_ends(gateway, tenant, idp):
     org, _app, _connection = tenant
     session, tokens = sign_in_with_tokens(gateway, tenant)
-    response = session.get(f"{gateway}/t/{org.domain}/oauth2/logout", params={
-        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://evil.example/",
-    }, allow_redirects=False)
+    response = session.get(
+        f"{gateway}/t/{org.domain}/oauth2/logout",
+        params={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": "https://evil.example/",
+        },
+        allow_redirects=False,
+    )
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert still_signed_in(gateway, tenant, session)
@@ -261,8 +310,9 @@ def test_idp_initiated_login_of_a_public_client_lands_on_the_app_which_finishes_
     org, app, connection = tenant
     SSOConnection.objects.filter(pk=connection.pk).update(allow_idp_initiated=True)
     session = browser()
-    response = sign_in_at_idp(session, session.get(idp.idp_initiated_url), username="alice",
-                              password="alice-password", stop_at=REDIRECT_URI)
+    response = sign_in_at_idp(
+        session, session.get(idp.idp_initiated_url), username="alice", password="alice-password", stop_at=REDIRECT_URI
+    )
     # No code (the SPA holds the PKCE verifier): the documented hint instead.
     assert response.is_redirect, response.text[:800]
     assert response.headers["Location"] == f"{REDIRECT_URI}?idp_initiated=1&idp_id={connection.id}"
@@ -270,10 +320,17 @@ def test_idp_initiated_login_of_a_public_client_lands_on_the_app_which_finishes_
     verifier, challenge = pkce_pair()
     response = session.get(authorize_url(gateway, org, app, connection, challenge), allow_redirects=False)
     assert response.headers["Location"].startswith(REDIRECT_URI)
-    token = requests.post(f"{gateway}/t/{org.domain}/oauth2/token", data={
-        "grant_type": "authorization_code", "code": code_of(response)["code"], "redirect_uri": REDIRECT_URI,
-        "client_id": app.client_id, "code_verifier": verifier,
-    }, timeout=10)
+    token = requests.post(
+        f"{gateway}/t/{org.domain}/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code_of(response)["code"],
+            "redirect_uri": REDIRECT_URI,
+            "client_id": app.client_id,
+            "code_verifier": verifier,
+        },
+        timeout=10,
+    )
     assert token.status_code == 200, token.text
 
 
@@ -282,8 +339,9 @@ def test_idp_initiated_login_of_a_public_client_lands_on_the_app_which_finishes_
 def test_login_started_at_the_gateway_for_a_public_client_lands_on_the_app_with_the_hint(gateway, tenant, idp):
     _org, _app, connection = tenant
     session = browser()
-    response = follow(session, session.get(f"{gateway}/sso/start/{connection.id}", allow_redirects=False),
-                      stop_at=REDIRECT_URI)
+    response = follow(
+        session, session.get(f"{gateway}/sso/start/{connection.id}", allow_redirects=False), stop_at=REDIRECT_URI
+    )
     response = sign_in_at_idp(session, response, username="alice", password="alice-password", stop_at=REDIRECT_URI)
     assert response.headers["Location"] == f"{REDIRECT_URI}?idp_initiated=1&idp_id={connection.id}"
 
@@ -292,18 +350,30 @@ def test_login_started_at_the_gateway_for_a_public_client_lands_on_the_app_with_
 @pytest.mark.django_db(transaction=True)
 def test_idp_initiated_login_of_a_confidential_client_still_gets_a_code(gateway, tenant, idp):
     org, _app, connection = tenant
-    confidential, secret = application_create(organization=org, name="Server app", application_type="regular_web",
-                                              allowed_redirect_uris_after_login=[REDIRECT_URI],
-                                              default_redirect_uri_after_login=REDIRECT_URI)
+    confidential, secret = application_create(
+        organization=org,
+        name="Server app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+        default_redirect_uri_after_login=REDIRECT_URI,
+    )
     SSOConnection.objects.filter(pk=connection.pk).update(allow_idp_initiated=True, application=confidential)
     session = browser()
-    response = sign_in_at_idp(session, session.get(idp.idp_initiated_url), username="alice",
-                              password="alice-password", stop_at=REDIRECT_URI)
+    response = sign_in_at_idp(
+        session, session.get(idp.idp_initiated_url), username="alice", password="alice-password", stop_at=REDIRECT_URI
+    )
     params = code_of(response)
     assert "idp_initiated" not in params
-    token = requests.post(f"{gateway}/t/{org.domain}/oauth2/token", data={
-        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": REDIRECT_URI,
-    }, auth=(confidential.client_id, secret), timeout=10)
+    token = requests.post(
+        f"{gateway}/t/{org.domain}/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": REDIRECT_URI,
+        },
+        auth=(confidential.client_id, secret),
+        timeout=10,
+    )
     assert token.status_code == 200, token.text
 
 
@@ -350,13 +420,15 @@ def crafting_idp(*, entity_id: str, key: str) -> Server:
     """A pysaml2 IdP that signs with `key` ("a" or "b") under `entity_id`."""
     import shutil
 
-    config = IdPConfig().load({
-        "entityid": entity_id,
-        "xmlsec_binary": shutil.which("xmlsec1"),
-        "key_file": str(FIXTURES / f"idp_{key}.key.pem"),
-        "cert_file": str(FIXTURES / f"idp_{key}.crt.pem"),
-        "service": {"idp": {"endpoints": {"single_logout_service": [(SLO_A, BINDING_HTTP_REDIRECT)]}}},
-    })
+    config = IdPConfig().load(
+        {
+            "entityid": entity_id,
+            "xmlsec_binary": shutil.which("xmlsec1"),
+            "key_file": str(FIXTURES / f"idp_{key}.key.pem"),
+            "cert_file": str(FIXTURES / f"idp_{key}.crt.pem"),
+            "service": {"idp": {"endpoints": {"single_logout_service": [(SLO_A, BINDING_HTTP_REDIRECT)]}}},
+        }
+    )
     return Server(config=config)
 
 
@@ -365,16 +437,25 @@ def sp(db, settings):
     settings.BASE_URL = "http://testserver"
     clear_sp_config_cache()
     org = directory.organization_create(name="Acme", locality="Paris")
-    app, _ = application_create(organization=org, name="App", application_type="spa",
-                                allowed_redirect_uris_after_login=[REDIRECT_URI],
-                                allowed_redirect_uris_after_logout=[LOGOUT_URI])
+    app, _ = application_create(
+        organization=org,
+        name="App",
+        application_type="spa",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+        allowed_redirect_uris_after_logout=[LOGOUT_URI],
+    )
     idp_a, idp_b = TestIdp("a"), TestIdp("b")
 
     def connect(idp, slo_url):
         connection = connection_create(organization=org, application=app, provider_type="okta")
         SSOConnection.objects.filter(pk=connection.pk).update(
-            idp_entity_id=idp.entity_id, idp_sso_url=idp.sso_url, idp_slo_url=slo_url,
-            idp_slo_binding=BINDING_HTTP_REDIRECT, idp_certificates=[idp.cert_pem], active=True)
+            idp_entity_id=idp.entity_id,
+            idp_sso_url=idp.sso_url,
+            idp_slo_url=slo_url,
+            idp_slo_binding=BINDING_HTTP_REDIRECT,
+            idp_certificates=[idp.cert_pem],
+            active=True,
+        )
         return SSOConnection.objects.get(pk=connection.pk)
 
     a = connect(idp_a, SLO_A)
@@ -391,10 +472,17 @@ def open_session(client, sp, *, connection=None, name_id=NAME_ID, session_index=
     connection = connection or sp["a"]
     session = client.session
     session[SESSION_KEY] = {
-        "user_id": str(sp["user"].pk), "organization_id": str(sp["org"].pk), "idp_id": connection.id,
-        "provider_type": "okta", "authenticated_at": datetime.now(UTC).timestamp(),
-        "sso_session": {"protocol": "saml", "name_id": name_id, "name_id_format": saml.NAMEID_FORMAT_EMAILADDRESS,
-                        "session_index": session_index},
+        "user_id": str(sp["user"].pk),
+        "organization_id": str(sp["org"].pk),
+        "idp_id": connection.id,
+        "provider_type": "okta",
+        "authenticated_at": datetime.now(UTC).timestamp(),
+        "sso_session": {
+            "protocol": "saml",
+            "name_id": name_id,
+            "name_id_format": saml.NAMEID_FORMAT_EMAILADDRESS,
+            "session_index": session_index,
+        },
     }
     session.save()
     client.cookies[django_settings.SESSION_COOKIE_NAME] = session.session_key
@@ -410,19 +498,34 @@ def slo_path(connection) -> str:
     return f"/sso/sp/logout/{connection.id}"
 
 
-def logout_request(server: Server, *, destination: str, name_id=NAME_ID, session_index="sess-1", sign_post=False,
-                   sign_alg=ds.SIG_RSA_SHA256, digest_alg=ds.DIGEST_SHA256, expire=None) -> str:
+def logout_request(
+    server: Server,
+    *,
+    destination: str,
+    name_id=NAME_ID,
+    session_index="sess-1",
+    sign_post=False,
+    sign_alg=ds.SIG_RSA_SHA256,
+    digest_alg=ds.DIGEST_SHA256,
+    expire=None,
+) -> str:
     _id, request = server.create_logout_request(
-        destination, "http://testserver/sp", name_id=saml.NameID(format=saml.NAMEID_FORMAT_EMAILADDRESS, text=name_id),
-        session_indexes=[session_index] if session_index else None, expire=expire, sign=sign_post,
-        sign_alg=sign_alg, digest_alg=digest_alg,
+        destination,
+        "http://testserver/sp",
+        name_id=saml.NameID(format=saml.NAMEID_FORMAT_EMAILADDRESS, text=name_id),
+        session_indexes=[session_index] if session_index else None,
+        expire=expire,
+        sign=sign_post,
+        sign_alg=sign_alg,
+        digest_alg=digest_alg,
     )
     return str(request)
 
 
 def send_redirect(client, server, xml, *, sign=True, sigalg=ds.SIG_RSA_SHA256, path, relay_state="rs"):
-    info = server.apply_binding(BINDING_HTTP_REDIRECT, xml, f"http://testserver{path}", relay_state, sign=sign,
-                                sigalg=sigalg)
+    info = server.apply_binding(
+        BINDING_HTTP_REDIRECT, xml, f"http://testserver{path}", relay_state, sign=sign, sigalg=sigalg
+    )
     location = dict(info["headers"])["Location"]
     return client.get(location.removeprefix("http://testserver"))
 
@@ -449,8 +552,9 @@ def test_a_valid_post_logout_request_ends_the_session(client, sp):
     open_session(client, sp)
     server = crafting_idp(entity_id=sp["idp_a"].entity_id, key="a")
     path = slo_path(sp["a"])
-    response = send_post(client, logout_request(server, destination=f"http://testserver{path}", sign_post=True),
-                         path=path)
+    response = send_post(
+        client, logout_request(server, destination=f"http://testserver{path}", sign_post=True), path=path
+    )
     assert response.status_code in (200, 302), response.content[:800]
     assert not is_open(client)
 
@@ -459,8 +563,10 @@ def test_another_name_id_or_session_index_leaves_the_session_open(client, sp):
     open_session(client, sp)
     server = crafting_idp(entity_id=sp["idp_a"].entity_id, key="a")
     path = slo_path(sp["a"])
-    for xml in (logout_request(server, destination=f"http://testserver{path}", name_id="john@acme.test"),
-                logout_request(server, destination=f"http://testserver{path}", session_index="other-session")):
+    for xml in (
+        logout_request(server, destination=f"http://testserver{path}", name_id="john@acme.test"),
+        logout_request(server, destination=f"http://testserver{path}", session_index="other-session"),
+    ):
         response = send_redirect(client, server, xml, path=path)
         assert response.status_code == 302  # answered (nothing of theirs is open here), but nothing ended
         assert is_open(client)
@@ -472,8 +578,9 @@ def test_the_other_connections_idp_cannot_end_a_session_opened_by_this_one(clien
     open_session(client, sp)
     server_b = crafting_idp(entity_id=sp["idp_b"].entity_id, key="b")
     path = slo_path(sp["b"])
-    response = send_redirect(client, server_b, logout_request(server_b, destination=f"http://testserver{path}"),
-                             path=path)
+    response = send_redirect(
+        client, server_b, logout_request(server_b, destination=f"http://testserver{path}"), path=path
+    )
     assert response.status_code == 302
     assert is_open(client)
 
@@ -484,10 +591,21 @@ def _refused(response, code):
     assert "Location" not in response
 
 
-@pytest.mark.parametrize("case", [
-    "unsigned-redirect", "unsigned-post", "wrong-key-redirect", "wrong-key-post", "sha1-redirect", "sha1-post",
-    "other-connections-idp", "wrong-destination", "expired", "tampered-after-signing",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unsigned-redirect",
+        "unsigned-post",
+        "wrong-key-redirect",
+        "wrong-key-post",
+        "sha1-redirect",
+        "sha1-post",
+        "other-connections-idp",
+        "wrong-destination",
+        "expired",
+        "tampered-after-signing",
+    ],
+)
 def test_forged_or_weak_logout_requests_are_refused_and_the_session_stays_open(client, sp, case):
     open_session(client, sp)
     a_entity = sp["idp_a"].entity_id
@@ -496,8 +614,9 @@ def test_forged_or_weak_logout_requests_are_refused_and_the_session_stays_open(c
     genuine = crafting_idp(entity_id=a_entity, key="a")
     impostor = crafting_idp(entity_id=a_entity, key="b")  # claims IdP a, signs with IdP b's key
     if case == "unsigned-redirect":
-        response = send_redirect(client, genuine, logout_request(genuine, destination=destination), sign=False,
-                                 path=path)
+        response = send_redirect(
+            client, genuine, logout_request(genuine, destination=destination), sign=False, path=path
+        )
         code = "saml_logout_signature_missing"
     elif case == "unsigned-post":
         response = send_post(client, logout_request(genuine, destination=destination), path=path)
@@ -509,12 +628,14 @@ def test_forged_or_weak_logout_requests_are_refused_and_the_session_stays_open(c
         response = send_post(client, logout_request(impostor, destination=destination, sign_post=True), path=path)
         code = "saml_logout_signature_invalid"
     elif case == "sha1-redirect":
-        response = send_redirect(client, genuine, logout_request(genuine, destination=destination),
-                                 sigalg=ds.SIG_RSA_SHA1, path=path)
+        response = send_redirect(
+            client, genuine, logout_request(genuine, destination=destination), sigalg=ds.SIG_RSA_SHA1, path=path
+        )
         code = "saml_weak_algorithm"
     elif case == "sha1-post":
-        xml = logout_request(genuine, destination=destination, sign_post=True, sign_alg=ds.SIG_RSA_SHA1,
-                             digest_alg=ds.DIGEST_SHA1)
+        xml = logout_request(
+            genuine, destination=destination, sign_post=True, sign_alg=ds.SIG_RSA_SHA1, digest_alg=ds.DIGEST_SHA1
+        )
         response = send_post(client, xml, path=path)
         code = "saml_weak_algorithm"
     elif case == "other-connections-idp":
@@ -527,8 +648,9 @@ def test_forged_or_weak_logout_requests_are_refused_and_the_session_stays_open(c
         code = "saml_logout_wrong_destination"
     elif case == "expired":
         expired = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        response = send_redirect(client, genuine, logout_request(genuine, destination=destination, expire=expired),
-                                 path=path)
+        response = send_redirect(
+            client, genuine, logout_request(genuine, destination=destination, expire=expired), path=path
+        )
         code = "saml_logout_expired"
     else:  # a genuine POST-signed request for someone else, re-pointed at our user
         xml = logout_request(genuine, destination=destination, sign_post=True, name_id="john@acme.test")
@@ -541,8 +663,14 @@ def test_forged_or_weak_logout_requests_are_refused_and_the_session_stays_open(c
 def test_a_replayed_logout_request_is_refused(client, sp):
     server = crafting_idp(entity_id=sp["idp_a"].entity_id, key="a")
     path = slo_path(sp["a"])
-    info = server.apply_binding(BINDING_HTTP_REDIRECT, logout_request(server, destination=f"http://testserver{path}"),
-                                f"http://testserver{path}", "rs", sign=True, sigalg=ds.SIG_RSA_SHA256)
+    info = server.apply_binding(
+        BINDING_HTTP_REDIRECT,
+        logout_request(server, destination=f"http://testserver{path}"),
+        f"http://testserver{path}",
+        "rs",
+        sign=True,
+        sigalg=ds.SIG_RSA_SHA256,
+    )
     location = dict(info["headers"])["Location"].removeprefix("http://testserver")
     open_session(client, sp)
     assert client.get(location).status_code == 302
@@ -573,20 +701,30 @@ def test_oversized_logout_request_is_refused_before_parsing(client, sp):
 
 def logout_response(server: Server, *, in_response_to: str, destination: str, sign: bool, status=None):
     response = server._status_response(
-        samlp.LogoutResponse, server._issuer(), status or success_status_factory(), sign, sign_alg=ds.SIG_RSA_SHA256,
-        digest_alg=ds.DIGEST_SHA256, in_response_to=in_response_to, destination=destination,
+        samlp.LogoutResponse,
+        server._issuer(),
+        status or success_status_factory(),
+        sign,
+        sign_alg=ds.SIG_RSA_SHA256,
+        digest_alg=ds.DIGEST_SHA256,
+        in_response_to=in_response_to,
+        destination=destination,
     )
     return str(response)
 
 
 def test_sp_initiated_logout_sends_a_signed_request_and_accepts_the_matching_response(client, sp):
     open_session(client, sp)
-    response = client.get(f"/t/{sp['org'].domain}/oauth2/logout",
-                          {"client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI})
+    response = client.get(
+        f"/t/{sp['org'].domain}/oauth2/logout",
+        {"client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI},
+    )
     # Without id_token_hint DOT asks first; confirmed:
     if response.status_code == 200:
-        response = client.post(f"/t/{sp['org'].domain}/oauth2/logout", {
-            "client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"})
+        response = client.post(
+            f"/t/{sp['org'].domain}/oauth2/logout",
+            {"client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"},
+        )
     assert response.status_code == 302 and response["Location"].startswith(f"{SLO_A}?SAMLRequest=")
     assert not is_open(client)
     query = parse_qs(urlsplit(response["Location"]).query)
@@ -601,14 +739,16 @@ def test_sp_initiated_logout_sends_a_signed_request_and_accepts_the_matching_res
 
     def answer(server, irt, *, sign=True, relay=relay_state, status=None):
         xml = logout_response(server, in_response_to=irt, destination=destination, sign=False, status=status)
-        info = server.apply_binding(BINDING_HTTP_REDIRECT, xml, destination, relay, response=True, sign=sign,
-                                    sigalg=ds.SIG_RSA_SHA256)
+        info = server.apply_binding(
+            BINDING_HTTP_REDIRECT, xml, destination, relay, response=True, sign=sign, sigalg=ds.SIG_RSA_SHA256
+        )
         return client.get(dict(info["headers"])["Location"].removeprefix("http://testserver"))
 
     _refused(answer(genuine, "_not-ours"), "saml_logout_unknown_in_response_to")
     _refused(answer(genuine, request_id, sign=False), "saml_logout_signature_missing")
-    _refused(answer(crafting_idp(entity_id=sp["idp_a"].entity_id, key="b"), request_id),
-             "saml_logout_signature_invalid")
+    _refused(
+        answer(crafting_idp(entity_id=sp["idp_a"].entity_id, key="b"), request_id), "saml_logout_signature_invalid"
+    )
     _refused(answer(genuine, request_id, relay="another"), "saml_logout_unknown_in_response_to")
     done = answer(genuine, request_id)
     assert done.status_code == 302 and done["Location"] == LOGOUT_URI
@@ -617,13 +757,19 @@ def test_sp_initiated_logout_sends_a_signed_request_and_accepts_the_matching_res
 
 def test_logout_of_a_session_without_saml_details_skips_the_idp(client, sp):
     session = client.session
-    session[SESSION_KEY] = {"user_id": str(sp["user"].pk), "organization_id": str(sp["org"].pk),
-                            "idp_id": sp["a"].id, "provider_type": "okta",
-                            "authenticated_at": datetime.now(UTC).timestamp()}  # a session from before SLO
+    session[SESSION_KEY] = {
+        "user_id": str(sp["user"].pk),
+        "organization_id": str(sp["org"].pk),
+        "idp_id": sp["a"].id,
+        "provider_type": "okta",
+        "authenticated_at": datetime.now(UTC).timestamp(),
+    }  # a session from before SLO
     session.save()
     client.cookies[django_settings.SESSION_COOKIE_NAME] = session.session_key
-    response = client.post(f"/t/{sp['org'].domain}/oauth2/logout", {
-        "client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"})
+    response = client.post(
+        f"/t/{sp['org'].domain}/oauth2/logout",
+        {"client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"},
+    )
     assert response.status_code == 302 and response["Location"] == LOGOUT_URI
 
 
@@ -637,18 +783,30 @@ def test_user_model_untouched_by_logout(client, sp):
 
 def test_an_idp_that_answers_logout_with_an_error_gets_a_clear_page_with_a_way_on(client, sp):
     open_session(client, sp)
-    response = client.post(f"/t/{sp['org'].domain}/oauth2/logout", {
-        "client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"})
+    response = client.post(
+        f"/t/{sp['org'].domain}/oauth2/logout",
+        {"client_id": sp["app"].client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"},
+    )
     query = parse_qs(urlsplit(response["Location"]).query)
     request_xml = zlib.decompress(base64.b64decode(query["SAMLRequest"][0]), -15).decode()
     request_id = request_xml.split(' ID="', 1)[1].split('"', 1)[0]
     server = crafting_idp(entity_id=sp["idp_a"].entity_id, key="a")
     destination = f"http://testserver{slo_path(sp['a'])}"
-    status = samlp.Status(status_code=samlp.StatusCode(
-        value=samlp.STATUS_RESPONDER, status_code=samlp.StatusCode(value=samlp.STATUS_PARTIAL_LOGOUT)))
+    status = samlp.Status(
+        status_code=samlp.StatusCode(
+            value=samlp.STATUS_RESPONDER, status_code=samlp.StatusCode(value=samlp.STATUS_PARTIAL_LOGOUT)
+        )
+    )
     xml = logout_response(server, in_response_to=request_id, destination=destination, sign=False, status=status)
-    info = server.apply_binding(BINDING_HTTP_REDIRECT, xml, destination, query["RelayState"][0], response=True,
-                                sign=True, sigalg=ds.SIG_RSA_SHA256)
+    info = server.apply_binding(
+        BINDING_HTTP_REDIRECT,
+        xml,
+        destination,
+        query["RelayState"][0],
+        response=True,
+        sign=True,
+        sigalg=ds.SIG_RSA_SHA256,
+    )
     page = client.get(dict(info["headers"])["Location"].removeprefix("http://testserver"))
     assert page.status_code == 200
     text = page.content.decode()

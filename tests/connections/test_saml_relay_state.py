@@ -47,8 +47,9 @@ def test_the_login_lands_on_the_authorize_request_it_started_from(gateway, tenan
     org, app, connection = tenant
     verifier, challenge = pkce_pair()
     session = browser()
-    response = session.get(authorize_url(gateway, org, app, connection, challenge, state="kept-at-gateway"),
-                           allow_redirects=False)
+    response = session.get(
+        authorize_url(gateway, org, app, connection, challenge, state="kept-at-gateway"), allow_redirects=False
+    )
     response = follow(session, response, stop_at=REDIRECT_URI)
     response = sign_in_at_idp(session, response, username="alice", password="alice-password", stop_at=REDIRECT_URI)
     params = code_of(response)

@@ -31,8 +31,9 @@ def gateway(live_server, settings):
 @pytest.fixture
 def tenant(gateway):
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _ = application_create(organization=org, name="Demo app", application_type="spa",
-                                allowed_redirect_uris_after_login=[REDIRECT_URI])
+    app, _ = application_create(
+        organization=org, name="Demo app", application_type="spa", allowed_redirect_uris_after_login=[REDIRECT_URI]
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta")
     return org, app, connection
 
@@ -41,17 +42,30 @@ def tenant(gateway):
 def idp(tenant, gateway):
     _org, _app, connection = tenant
     with run_saml_idp(sp_metadata_url=f"{gateway}/sso/sp/metadata/{connection.id}") as peer:
-        connection_update(connection=connection, data={
-            "saml_config": {"idp_metadata_xml": peer.metadata_xml()},
-            "bypass_it_admin_test": True, "active": True,
-        })
+        connection_update(
+            connection=connection,
+            data={
+                "saml_config": {"idp_metadata_xml": peer.metadata_xml()},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         yield peer
 
 
 def authorize_url(gateway, org, app, connection, challenge, **extra):
-    query = {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT_URI,
-             "scope": "openid email profile", "state": "st-1", "nonce": "n-1", "code_challenge": challenge,
-             "code_challenge_method": "S256", "idp_id": connection.id, **extra}
+    query = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid email profile",
+        "state": "st-1",
+        "nonce": "n-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "idp_id": connection.id,
+        **extra,
+    }
     return f"{gateway}/t/{org.domain}/oauth2/authorize?{urlencode(query)}"
 
 
@@ -63,8 +77,11 @@ def login(gateway, tenant, *, username="alice", password="alice-password", sessi
     response = follow(session, response, stop_at=REDIRECT_URI)
     if response.is_redirect:
         return session, response, verifier
-    return session, sign_in_at_idp(session, response, username=username, password=password,
-                                   stop_at=REDIRECT_URI), verifier
+    return (
+        session,
+        sign_in_at_idp(session, response, username=username, password=password, stop_at=REDIRECT_URI),
+        verifier,
+    )
 
 
 def code_of(response) -> dict[str, str]:
@@ -73,10 +90,17 @@ def code_of(response) -> dict[str, str]:
 
 
 def exchange(gateway, org, app, code, verifier):
-    response = requests.post(f"{gateway}/t/{org.domain}/oauth2/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-        "client_id": app.client_id, "code_verifier": verifier,
-    }, timeout=10)
+    response = requests.post(
+        f"{gateway}/t/{org.domain}/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": app.client_id,
+            "code_verifier": verifier,
+        },
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -89,8 +113,13 @@ def test_sp_initiated_login_provisions_the_user_and_yields_tokens(gateway, tenan
     tokens = exchange(gateway, org, app, params["code"], verifier)
 
     jwks = jwt.PyJWKClient(f"{gateway}/t/{org.domain}/.well-known/jwks")
-    id_token = jwt.decode(tokens["id_token"], jwks.get_signing_key_from_jwt(tokens["id_token"]).key,
-                          algorithms=["RS256"], audience=app.client_id, issuer=f"{gateway}/t/{org.domain}")
+    id_token = jwt.decode(
+        tokens["id_token"],
+        jwks.get_signing_key_from_jwt(tokens["id_token"]).key,
+        algorithms=["RS256"],
+        audience=app.client_id,
+        issuer=f"{gateway}/t/{org.domain}",
+    )
     user = User.objects.get(organization=org, email="alice@example.com")
     assert id_token["sub"] == str(user.pk)
     assert id_token["nonce"] == "n-1"
@@ -149,8 +178,11 @@ def test_wrong_password_at_the_idp_signs_nobody_in(gateway, tenant, idp):
     org, app, connection = tenant
     session = browser()
     _, challenge = pkce_pair()
-    response = follow(session, session.get(authorize_url(gateway, org, app, connection, challenge),
-                                           allow_redirects=False), stop_at=REDIRECT_URI)
+    response = follow(
+        session,
+        session.get(authorize_url(gateway, org, app, connection, challenge), allow_redirects=False),
+        stop_at=REDIRECT_URI,
+    )
     from tests.connections.saml_browser import form_of
 
     action, fields = form_of(response.text, response.url)
@@ -178,12 +210,21 @@ def test_response_posted_to_another_connections_acs_is_refused(gateway, tenant, 
     org, app, connection = tenant
     other = connection_create(organization=org, application=app, provider_type="okta")
     with run_saml_idp(sp_metadata_url=f"{gateway}/sso/sp/metadata/{other.id}") as other_idp:
-        connection_update(connection=other, data={"saml_config": {"idp_metadata_xml": other_idp.metadata_xml()},
-                                                  "bypass_it_admin_test": True, "active": True})
+        connection_update(
+            connection=other,
+            data={
+                "saml_config": {"idp_metadata_xml": other_idp.metadata_xml()},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         session = browser()
         _, challenge = pkce_pair()
-        response = follow(session, session.get(authorize_url(gateway, org, app, other, challenge),
-                                               allow_redirects=False), stop_at=REDIRECT_URI)
+        response = follow(
+            session,
+            session.get(authorize_url(gateway, org, app, other, challenge), allow_redirects=False),
+            stop_at=REDIRECT_URI,
+        )
         from tests.connections.saml_browser import form_of
 
         action, fields = form_of(response.text, response.url)
@@ -199,16 +240,27 @@ def test_response_posted_to_another_connections_acs_is_refused(gateway, tenant, 
 def test_idp_initiated_login_lands_on_the_default_redirect_when_allowed(gateway, tenant, idp):
     org, _app, connection = tenant
     # A confidential client: the gateway itself starts the authorize request, without PKCE.
-    confidential, secret = application_create(organization=org, name="Server app", application_type="regular_web",
-                                              allowed_redirect_uris_after_login=[REDIRECT_URI])
+    confidential, secret = application_create(
+        organization=org,
+        name="Server app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+    )
     SSOConnection.objects.filter(pk=connection.pk).update(allow_idp_initiated=True, application=confidential)
     session = browser()
     response = session.get(idp.idp_initiated_url)
     response = sign_in_at_idp(session, response, username="alice", password="alice-password", stop_at=REDIRECT_URI)
     params = code_of(response)
-    token = requests.post(f"{gateway}/t/{org.domain}/oauth2/token", data={
-        "grant_type": "authorization_code", "code": params["code"], "redirect_uri": REDIRECT_URI,
-    }, auth=(confidential.client_id, secret), timeout=10)
+    token = requests.post(
+        f"{gateway}/t/{org.domain}/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"],
+            "redirect_uri": REDIRECT_URI,
+        },
+        auth=(confidential.client_id, secret),
+        timeout=10,
+    )
     assert token.status_code == 200, token.text
 
 
@@ -233,8 +285,9 @@ def test_sp_metadata_names_our_endpoints_and_certificate(gateway, tenant):
 @pytest.mark.parametrize("next_url", ["https://evil.example/steal", "//evil.example/x", "/\\evil.example"])
 def test_start_refuses_to_return_anywhere_but_the_gateway(gateway, tenant, idp, next_url):
     _, _, connection = tenant
-    response = requests.get(f"{gateway}/sso/start/{connection.id}", params={"next": next_url},
-                            allow_redirects=False, timeout=10)
+    response = requests.get(
+        f"{gateway}/sso/start/{connection.id}", params={"next": next_url}, allow_redirects=False, timeout=10
+    )
     assert response.status_code == 400
     assert "invalid_next_url" in response.text
 
@@ -242,8 +295,12 @@ def test_start_refuses_to_return_anywhere_but_the_gateway(gateway, tenant, idp, 
 def test_login_started_at_the_gateway_lands_on_the_applications_authorize(gateway, tenant, idp):
     org, _, connection = tenant
     # A confidential client: the landing is an authorize request the gateway itself can start.
-    server_app, _ = application_create(organization=org, name="Server app", application_type="regular_web",
-                                       allowed_redirect_uris_after_login=[REDIRECT_URI])
+    server_app, _ = application_create(
+        organization=org,
+        name="Server app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+    )
     SSOConnection.objects.filter(pk=connection.pk).update(application=server_app)
     session = browser()
     response = session.get(f"{gateway}/sso/start/{connection.id}", allow_redirects=False, timeout=10)

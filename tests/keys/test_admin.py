@@ -17,8 +17,9 @@ def messages_of(response) -> list[str]:
 
 
 def act(client, action: str, *keys):
-    return client.post(reverse(CHANGELIST), {"action": action, "_selected_action": [str(k.pk) for k in keys]},
-                       follow=True)
+    return client.post(
+        reverse(CHANGELIST), {"action": action, "_selected_action": [str(k.pk) for k in keys]}, follow=True
+    )
 
 
 @pytest.mark.parametrize("purpose", [SigningKey.Purpose.TOKEN, SigningKey.Purpose.SAML_SP])
@@ -26,8 +27,7 @@ def test_operator_rotates_a_key_from_the_admin(operator_client, purpose):
     page = operator_client.get(reverse(CHANGELIST))
     assert page.status_code == 200 and b"Generate a new key (published)" in page.content
 
-    response = operator_client.post(reverse("admin:cryptr_sso_signingkey_generate"), {"purpose": purpose},
-                                    follow=True)
+    response = operator_client.post(reverse("admin:cryptr_sso_signingkey_generate"), {"purpose": purpose}, follow=True)
     key = SigningKey.objects.get(purpose=purpose)
     assert key.state == SigningKey.State.PUBLISHED and key.created_by == "operator:rotator"
     assert any("Published a new" in message for message in messages_of(response))
@@ -43,8 +43,13 @@ def test_operator_rotates_a_key_from_the_admin(operator_client, purpose):
     assert key.state == SigningKey.State.RETIRED and key.retired_by == "operator:rotator"
     types = list(AuditEvent.objects.filter(actor="operator:rotator").values_list("type", flat=True))
     # The successor was published by the service directly, under the same operator name.
-    assert sorted(types) == ["signing_key.activated", "signing_key.activated", "signing_key.published",
-                             "signing_key.published", "signing_key.retired"]
+    assert sorted(types) == [
+        "signing_key.activated",
+        "signing_key.activated",
+        "signing_key.published",
+        "signing_key.published",
+        "signing_key.retired",
+    ]
 
 
 def test_the_active_key_cannot_be_retired(operator_client):

@@ -30,7 +30,8 @@ def switch():
 
 
 def test_the_environment_keys_stay_published_for_the_retention_after_the_first_switch_then_leave(
-        client, tenant, inactive_env_kid):
+    client, tenant, inactive_env_kid
+):
     env_kid = signing_jwk().thumbprint()
     before = tenant.tokens(client)
     assert kid_of(before["id_token"]) == env_kid

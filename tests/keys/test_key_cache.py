@@ -71,7 +71,8 @@ def test_signing_reads_the_key_table_once_per_view(client, tenant, clock):
 
 
 def test_a_switch_made_elsewhere_signs_here_within_the_cache_time_and_both_tokens_verify(
-        client, tenant, clock, elsewhere):
+    client, tenant, clock, elsewhere
+):
     old = signing_key_activate(key=signing_key_publish(purpose=TOKEN, by=OPERATOR), by=OPERATOR)
     new = elsewhere(signing_key_publish, purpose=TOKEN)
     clock.now += KEY_CACHE_SECONDS  # the published key is seen before the switch, as in the rotation design
@@ -90,7 +91,8 @@ def test_a_switch_made_elsewhere_signs_here_within_the_cache_time_and_both_token
 
 
 def test_the_retention_covers_a_token_signed_by_a_process_that_had_not_seen_the_switch_yet(
-        client, tenant, clock, elsewhere):
+    client, tenant, clock, elsewhere
+):
     old = signing_key_activate(key=signing_key_publish(purpose=TOKEN, by=OPERATOR), by=OPERATOR)
     new = elsewhere(signing_key_publish, purpose=TOKEN)
     clock.now += KEY_CACHE_SECONDS
@@ -109,7 +111,8 @@ def test_the_retention_covers_a_token_signed_by_a_process_that_had_not_seen_the_
 
 
 def test_once_the_retirement_is_seen_no_token_carries_the_old_kid_and_it_leaves_the_jwks(
-        client, tenant, clock, elsewhere):
+    client, tenant, clock, elsewhere
+):
     old = signing_key_activate(key=signing_key_publish(purpose=TOKEN, by=OPERATOR), by=OPERATOR)
     new = elsewhere(signing_key_publish, purpose=TOKEN)
     clock.now += KEY_CACHE_SECONDS
@@ -144,8 +147,7 @@ def test_the_view_is_dropped_again_when_the_rotation_commits(db, clock, django_c
 def test_the_saml_sp_keys_come_from_the_same_view(db, clock):
     from connections.saml.keys import sp_key_pair, sp_next_key_pairs
 
-    active = signing_key_activate(key=signing_key_publish(purpose=SigningKey.Purpose.SAML_SP, by=OPERATOR),
-                                  by=OPERATOR)
+    active = signing_key_activate(key=signing_key_publish(purpose=SigningKey.Purpose.SAML_SP, by=OPERATOR), by=OPERATOR)
     signing_key_publish(purpose=SigningKey.Purpose.SAML_SP, by=OPERATOR)
     sp_key_pair()  # loads the view
     with CaptureQueriesContext(connection) as queries:

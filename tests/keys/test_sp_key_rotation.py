@@ -26,8 +26,11 @@ IDP_SSO_URL = "https://idp.example/sso"
 def connection(tenant):
     idp = generate_self_signed_pair(common_name="idp.example")
     SSOConnection.objects.filter(pk=tenant.connection.pk).update(
-        idp_entity_id="https://idp.example/metadata", idp_sso_url=IDP_SSO_URL,
-        idp_certificates=[idp.certificate_pem], active=True)
+        idp_entity_id="https://idp.example/metadata",
+        idp_sso_url=IDP_SSO_URL,
+        idp_certificates=[idp.certificate_pem],
+        active=True,
+    )
     tenant.connection.refresh_from_db()
     return tenant.connection
 
@@ -67,8 +70,10 @@ def authn_request_signature_verifies(client, connection, certificate_pem: str) -
 
 def test_a_published_sp_key_is_listed_in_the_metadata_beside_the_active_one(client, connection):
     current = sp_key_pair(connection)
-    assert metadata_certificates(client, connection) == {"signing": [body(current.certificate_pem)],
-                                                         "encryption": [body(current.certificate_pem)]}
+    assert metadata_certificates(client, connection) == {
+        "signing": [body(current.certificate_pem)],
+        "encryption": [body(current.certificate_pem)],
+    }
     key = signing_key_publish(purpose=SAML_SP, by=OPERATOR)
     listed = metadata_certificates(client, connection)
     assert listed["signing"] == [body(current.certificate_pem), body(key.certificate_pem)]

@@ -54,8 +54,7 @@ def test_after_the_switch_new_tokens_carry_the_new_kid_and_old_tokens_still_veri
         assert tenant.decode(client, token)["jtt"] == "access"
 
 
-def test_a_second_switch_retires_the_previous_rotated_key_which_stays_published_until_its_tokens_expire(
-        client, tenant):
+def test_a_second_switch_retires_the_previous_rotated_key_which_stays_published_until_its_tokens_expire(client, tenant):
     first = signing_key_activate(key=signing_key_publish(purpose=TOKEN, by=OPERATOR), by=OPERATOR)
     signed_by_first = tenant.tokens(client)
     second = signing_key_activate(key=signing_key_publish(purpose=TOKEN, by=OPERATOR), by=OPERATOR)
@@ -73,8 +72,11 @@ def test_a_second_switch_retires_the_previous_rotated_key_which_stays_published_
 
 
 def test_the_retention_is_the_longest_token_lifetime(settings):
-    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER, "ACCESS_TOKEN_EXPIRE_SECONDS": 600,
-                                "ID_TOKEN_EXPIRE_SECONDS": 7200}
+    settings.OAUTH2_PROVIDER = {
+        **settings.OAUTH2_PROVIDER,
+        "ACCESS_TOKEN_EXPIRE_SECONDS": 600,
+        "ID_TOKEN_EXPIRE_SECONDS": 7200,
+    }
     # Plus the seconds a process may sign with a key before it sees the switch (cryptr_sso.signing_keys).
     assert token_key_retention() == timedelta(seconds=7200 + KEY_CACHE_SECONDS)
 
@@ -82,8 +84,10 @@ def test_the_retention_is_the_longest_token_lifetime(settings):
 def test_an_id_token_hint_signed_by_a_retired_key_is_still_accepted_at_logout(client, tenant):
     tokens = tenant.tokens(client)
     signing_key_activate(key=signing_key_publish(purpose=TOKEN, by=OPERATOR), by=OPERATOR)
-    response = client.get(tenant.url("/oauth2/logout"), {"id_token_hint": tokens["id_token"],
-                                                          "post_logout_redirect_uri": "https://app.example/signed-out"})
+    response = client.get(
+        tenant.url("/oauth2/logout"),
+        {"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": "https://app.example/signed-out"},
+    )
     assert response.status_code == 302 and response["Location"].startswith("https://app.example/signed-out")
 
 
@@ -93,10 +97,14 @@ def test_every_step_is_in_the_audit_trail(db):
     spare = signing_key_publish(purpose=TOKEN, by=OPERATOR)
     signing_key_retire(key=spare, by=OPERATOR)
     events = list(AuditEvent.objects.filter(type__startswith="signing_key.").order_by("inserted_at", "id"))
-    assert sorted((event.type, event.data["kid"]) for event in events) == sorted([
-        ("signing_key.published", key.kid), ("signing_key.activated", key.kid),
-        ("signing_key.published", spare.kid), ("signing_key.retired", spare.kid),
-    ])
+    assert sorted((event.type, event.data["kid"]) for event in events) == sorted(
+        [
+            ("signing_key.published", key.kid),
+            ("signing_key.activated", key.kid),
+            ("signing_key.published", spare.kid),
+            ("signing_key.retired", spare.kid),
+        ]
+    )
     assert {event.actor for event in events} == {OPERATOR.name}
     assert all("private" not in str(event.data).lower() for event in events)
 

@@ -14,8 +14,12 @@ from tests.oauth.conftest import REDIRECT_URI
 
 
 def _confidential_app(tenant):
-    return application_create(organization=tenant.org, name="Server app", application_type="regular_web",
-                              allowed_redirect_uris_after_login=[REDIRECT_URI])
+    return application_create(
+        organization=tenant.org,
+        name="Server app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+    )
 
 
 def _exchange(client, tenant, app, secret):
@@ -56,7 +60,8 @@ def _basic(app, secret) -> dict:
 
 @pytest.mark.parametrize("authentication", ["body", "basic"])
 def test_a_secret_hashed_by_the_password_hasher_before_is_rehashed_on_its_first_successful_use(
-        client, tenant_a, settings, authentication):
+    client, tenant_a, settings, authentication
+):
     settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
     app, secret = _legacy_app(tenant_a)
     tenant_a.sign_in(client)

@@ -8,9 +8,13 @@ from organizations.models import Identity
 
 
 def _connection(tenant, *, active=True, app=None, provider_type="okta"):
-    return SSOConnection.objects.create(id=new_idp_id(tenant.org.domain), organization=tenant.org,
-                                        application=app or tenant.public_app, provider_type=provider_type,
-                                        active=active)
+    return SSOConnection.objects.create(
+        id=new_idp_id(tenant.org.domain),
+        organization=tenant.org,
+        application=app or tenant.public_app,
+        provider_type=provider_type,
+        active=active,
+    )
 
 
 def _started_at(response) -> str:

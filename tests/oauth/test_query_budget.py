@@ -30,8 +30,12 @@ def statements(queries) -> list[str]:
 
 def on_table(sql_list: list[str], table: str, verb: str = "") -> list[str]:
     """The statements starting with `verb` whose own table (not a joined one) is `table`."""
-    target = {"SELECT": f'FROM "{table}"', "INSERT": f'INSERT INTO "{table}"', "UPDATE": f'UPDATE "{table}"',
-              "DELETE": f'DELETE FROM "{table}"'}.get(verb, f'"{table}"')
+    target = {
+        "SELECT": f'FROM "{table}"',
+        "INSERT": f'INSERT INTO "{table}"',
+        "UPDATE": f'UPDATE "{table}"',
+        "DELETE": f'DELETE FROM "{table}"',
+    }.get(verb, f'"{table}"')
     return [sql for sql in sql_list if sql.startswith(verb) and target in sql]
 
 

@@ -15,9 +15,15 @@ def test_a_replayed_refresh_token_revokes_the_family_and_is_audited(client, tena
     assert second.status_code == 200
     assert not reuse_events(), "a rotation is not a reuse"
 
-    replay = client.post(tenant_a.url("/oauth2/token"), {
-        "grant_type": "refresh_token", "refresh_token": first["refresh_token"],
-        "client_id": tenant_a.public_app.client_id}, HTTP_USER_AGENT="thief/1.0")
+    replay = client.post(
+        tenant_a.url("/oauth2/token"),
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": first["refresh_token"],
+            "client_id": tenant_a.public_app.client_id,
+        },
+        HTTP_USER_AGENT="thief/1.0",
+    )
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
     assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
 
@@ -25,9 +31,13 @@ def test_a_replayed_refresh_token_revokes_the_family_and_is_audited(client, tena
     assert event.organization_id == tenant_a.org.pk and event.organization_domain == tenant_a.org.domain
     assert event.user_id == str(tenant_a.user.pk) and event.connection_id == tenant_a.idp_id
     assert event.actor == f"application:{tenant_a.public_app.client_id}" and event.user_agent == "thief/1.0"
-    assert event.data == {"kind": "refresh_family", "reason": "refresh_reuse", "refresh": 1,
-                          "client_id": tenant_a.public_app.client_id,
-                          "presented_by": tenant_a.public_app.client_id}
+    assert event.data == {
+        "kind": "refresh_family",
+        "reason": "refresh_reuse",
+        "refresh": 1,
+        "client_id": tenant_a.public_app.client_id,
+        "presented_by": tenant_a.public_app.client_id,
+    }
     trail = str(event.data)
     for token in (first["refresh_token"], second.json()["refresh_token"], first["access_token"]):
         assert token not in trail

@@ -50,8 +50,11 @@ def oidc_sign_in(client, tenant, user=None) -> None:
     """A sign-in as the OIDC callback leaves it: not in the SAML logout index."""
     tenant.sign_in(client, user)
     session = client.session
-    session[SESSION_KEY] = {**session[SESSION_KEY], "provider_type": "generic_oidc",
-                            "sso_session": {"protocol": "oidc", "sub": "sub-jane", "sid": ""}}
+    session[SESSION_KEY] = {
+        **session[SESSION_KEY],
+        "provider_type": "generic_oidc",
+        "sso_session": {"protocol": "oidc", "sub": "sub-jane", "sid": ""},
+    }
     session.save()
 
 
@@ -106,8 +109,10 @@ def test_a_sign_in_whose_idp_authentication_is_older_than_the_revocation_still_w
     end_user_revoke_all_sessions(user=tenant_a.user, by=OPERATOR)
     oidc_sign_in(client, tenant_a)
     session = client.session
-    session[SESSION_KEY] = {**session[SESSION_KEY],
-                            "authenticated_at": (timezone.now() - timedelta(hours=2)).timestamp()}
+    session[SESSION_KEY] = {
+        **session[SESSION_KEY],
+        "authenticated_at": (timezone.now() - timedelta(hours=2)).timestamp(),
+    }
     session.save()
     assert not authorize_goes_to_the_idp(client, tenant_a)
 
@@ -160,9 +165,18 @@ def test_deactivation_in_the_admin_ends_the_sign_ins_for_good(client, tenant_a):
     admin = type(client)()
     admin.force_login(operator)
     user = tenant_a.user
-    response = admin.post(f"/admin/organizations/user/{user.pk}/change/", {
-        "organization": user.organization_id, "email": user.email, "email_verified": "on", "profile": "{}",
-        "meta_data": "{}", "identities-TOTAL_FORMS": "0", "identities-INITIAL_FORMS": "0"})
+    response = admin.post(
+        f"/admin/organizations/user/{user.pk}/change/",
+        {
+            "organization": user.organization_id,
+            "email": user.email,
+            "email_verified": "on",
+            "profile": "{}",
+            "meta_data": "{}",
+            "identities-TOTAL_FORMS": "0",
+            "identities-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 302, response.context["adminform"].errors if response.context else response
     user.refresh_from_db()
     assert not user.active and user.sessions_revoked_at is not None
@@ -180,8 +194,10 @@ def api_for(db):
     def make(*, scopes=None, organizations=None):
         api_key, secret = directory.api_key_create(name="backend", scopes=scopes, organizations=organizations)
         client = APIClient()
-        token = client.post("/api/v2/oauth/token", {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                                    "client_secret": secret}).json()["access_token"]
+        token = client.post(
+            "/api/v2/oauth/token",
+            {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
+        ).json()["access_token"]
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         return client, api_key
 
@@ -200,14 +216,21 @@ def test_api_revokes_all_sessions_of_a_user(client, tenant_a, api_for):
     assert response.status_code == 200, response.content
     body = response.json()
     tenant_a.user.refresh_from_db()
-    assert body == {"__type__": "SessionsRevocation", "__domain__": tenant_a.org.domain,
-                    "user_id": str(tenant_a.user.pk), "tokens_revoked": 2, "sign_ins_ended": 0,
-                    "sessions_revoked_at": body["sessions_revoked_at"]}
+    assert body == {
+        "__type__": "SessionsRevocation",
+        "__domain__": tenant_a.org.domain,
+        "user_id": str(tenant_a.user.pk),
+        "tokens_revoked": 2,
+        "sign_ins_ended": 0,
+        "sessions_revoked_at": body["sessions_revoked_at"],
+    }
     assert body["sessions_revoked_at"].startswith(tenant_a.user.sessions_revoked_at.strftime("%Y-%m-%dT%H:%M:%S"))
     assert authorize_goes_to_the_idp(client, tenant_a)
     assert not AccessToken.objects.exists() and not RefreshToken.objects.filter(revoked__isnull=True).exists()
-    assert client.get(tenant_a.url("/oauth2/userinfo"),
-                      HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 401
+    assert (
+        client.get(tenant_a.url("/oauth2/userinfo"), HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code
+        == 401
+    )
     event = AuditEvent.objects.get(type="user.sessions_revoked")
     assert event.actor == f"api_key:{api_key.client_id}" and event.ip == "192.0.2.5"
 
@@ -243,17 +266,26 @@ def operator_revokes(user) -> str:
     operator = Operator.objects.create_superuser("ops", "ops@gateway.example", "a long passphrase 42")
     admin = Client()
     admin.force_login(operator)
-    response = admin.post("/admin/organizations/user/", {"action": "revoke_sessions", "_selected_action": [user.pk]},
-                          follow=True)
+    response = admin.post(
+        "/admin/organizations/user/", {"action": "revoke_sessions", "_selected_action": [user.pk]}, follow=True
+    )
     assert response.status_code == 200
     return " ".join(str(message) for message in response.context["messages"])
 
 
 def authorize(gateway, org, app, connection) -> str:
     _verifier, challenge = pkce_pair()
-    query = {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT_URI,
-             "scope": "openid email", "state": "st-1", "nonce": "n-1", "code_challenge": challenge,
-             "code_challenge_method": "S256", "idp_id": connection.id}
+    query = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid email",
+        "state": "st-1",
+        "nonce": "n-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "idp_id": connection.id,
+    }
     return f"{gateway}/t/{org.domain}/oauth2/authorize?{urlencode(query)}"
 
 
@@ -293,17 +325,28 @@ def gateway(live_server, settings):
 @pytest.mark.django_db(transaction=True)
 def test_revoke_all_sessions_sends_an_oidc_connection_sign_in_back_to_the_idp(gateway, settings):
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _ = application_create(organization=org, name="App", application_type="spa",
-                                allowed_redirect_uris_after_login=[REDIRECT_URI])
+    app, _ = application_create(
+        organization=org, name="App", application_type="spa", allowed_redirect_uris_after_login=[REDIRECT_URI]
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta_oidc")
-    clients = [{"client_id": "gateway", "client_secret": OP_SECRET,
-                "redirect_uris": [f"{gateway}/sso/oidc/callback/{connection.id}"]}]
+    clients = [
+        {
+            "client_id": "gateway",
+            "client_secret": OP_SECRET,
+            "redirect_uris": [f"{gateway}/sso/oidc/callback/{connection.id}"],
+        }
+    ]
     with run_oidc_op(clients=clients) as op:
         settings.OIDC_CA_BUNDLE = op.ca_file
         settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = True
-        connection_update(connection=connection, data={
-            "oidc_config": {"issuer": op.issuer, "client_id": "gateway", "client_secret": OP_SECRET},
-            "bypass_it_admin_test": True, "active": True})
+        connection_update(
+            connection=connection,
+            data={
+                "oidc_config": {"issuer": op.issuer, "client_id": "gateway", "client_secret": OP_SECRET},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         session = browser()
         session.trust_env = False  # REQUESTS_CA_BUNDLE would win over the session's own CA file
         session.verify = op.ca_file
@@ -333,20 +376,26 @@ def test_revoke_all_sessions_sends_an_oidc_connection_sign_in_back_to_the_idp(ga
 @pytest.fixture
 def saml_tenant(gateway):
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _ = application_create(organization=org, name="App", application_type="spa",
-                                allowed_redirect_uris_after_login=[REDIRECT_URI])
+    app, _ = application_create(
+        organization=org, name="App", application_type="spa", allowed_redirect_uris_after_login=[REDIRECT_URI]
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta")
     with run_saml_idp(sp_metadata_url=f"{gateway}/sso/sp/metadata/{connection.id}") as peer:
-        connection_update(connection=connection, data={
-            "saml_config": {"idp_metadata_xml": peer.metadata_xml()}, "bypass_it_admin_test": True, "active": True})
+        connection_update(
+            connection=connection,
+            data={
+                "saml_config": {"idp_metadata_xml": peer.metadata_xml()},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         yield org, app, connection, peer
 
 
 def saml_sign_in(session, url) -> None:
     response = follow(session, session.get(url, allow_redirects=False), stop_at=REDIRECT_URI)
     if not response.is_redirect:  # the IdP's login form (else the IdP's own session answered at once)
-        response = sign_in_at_idp(session, response, username="alice", password="alice-password",
-                                  stop_at=REDIRECT_URI)
+        response = sign_in_at_idp(session, response, username="alice", password="alice-password", stop_at=REDIRECT_URI)
     assert response.headers["Location"].startswith(REDIRECT_URI), response.text[:500]
 
 
@@ -366,8 +415,11 @@ def test_revoke_all_sessions_sends_a_saml_connection_sign_in_back_to_the_idp(gat
         # The SAML logout index lives in the cache, which may lose it: the revocation still holds.
         from connections.saml.logout import forget_sso_sessions
 
-        forget_sso_sessions(idp_id=connection.id, name_id=name_id,
-                            session_keys=indexed_session_keys(idp_id=connection.id, name_id=name_id))
+        forget_sso_sessions(
+            idp_id=connection.id,
+            name_id=name_id,
+            session_keys=indexed_session_keys(idp_id=connection.id, name_id=name_id),
+        )
 
     message = operator_revokes(user)
     assert ("1 found" if index == "kept" else "0 found") in message

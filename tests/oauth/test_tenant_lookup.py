@@ -13,8 +13,7 @@ from organizations import services
 from organizations.models import Organization
 from tests.oauth.test_query_budget import on_table, statements
 
-pytestmark = pytest.mark.skipif(not isinstance(caches["default"], RedisCache),
-                                reason="needs REDIS_URL")
+pytestmark = pytest.mark.skipif(not isinstance(caches["default"], RedisCache), reason="needs REDIS_URL")
 
 
 def discovery(client, tenant):
@@ -97,8 +96,9 @@ def test_an_unknown_domain_is_not_kept(client, tenant_a):
 def test_without_redis_the_row_is_read(client, tenant_a, settings):
     """Redis unreachable: the tenant is still served from PostgreSQL (token requests do not need Redis)."""
     assert discovery(client, tenant_a).status_code == 200
-    settings.CACHES = {"default": {"BACKEND": "cryptr_sso.cache.SharedClientRedisCache",
-                                   "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "cryptr_sso.cache.SharedClientRedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
     with CaptureQueriesContext(connection) as queries:
         organization = tenancy.organization_for_domain(tenant_a.org.domain)
     assert organization.pk == tenant_a.org.pk

@@ -26,14 +26,19 @@ LINK = re.compile(r"https?://\S+/onboarding/([A-Za-z0-9_\-]+)/")
 def Worker(*, smtp_port: int, log: Path) -> CeleryWorker:
     """The worker of these tests: the project's settings with a short visibility timeout
     (worker_settings.py), mailing to the test's SMTP port."""
-    return CeleryWorker(settings_module="tests.onboarding.worker_settings", name="onb", log=log, env={
-        "BASE_URL": settings.BASE_URL,
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(smtp_port),
-        "EMAIL_USE_TLS": "0",
-        "EMAIL_TIMEOUT": "30",
-        "DEFAULT_FROM_EMAIL": "Misapret SSO <sso@gateway.example>",
-    })
+    return CeleryWorker(
+        settings_module="tests.onboarding.worker_settings",
+        name="onb",
+        log=log,
+        env={
+            "BASE_URL": settings.BASE_URL,
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp_port),
+            "EMAIL_USE_TLS": "0",
+            "EMAIL_TIMEOUT": "30",
+            "DEFAULT_FROM_EMAIL": "Misapret SSO <sso@gateway.example>",
+        },
+    )
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ def tenants(make_org):
 
 # --- organizations and users ---------------------------------------------------------------------
 
+
 def test_admin_requires_a_staff_login(client, tenants):
     response = client.get(reverse("admin:organizations_organization_changelist"))
     assert response.status_code == 302
@@ -50,11 +51,14 @@ def test_operator_lists_organizations_with_their_user_counts(admin_client, tenan
     assert "2 users" in page and "1 users" in page
 
 
-@pytest.mark.parametrize(("query", "found", "missing"), [
-    ("Misapret", "misapret", "b-oreal"),
-    ("b-oreal", "b-oreal", "misapret"),
-    ("boreal.com", "b-oreal", "misapret"),
-])
+@pytest.mark.parametrize(
+    ("query", "found", "missing"),
+    [
+        ("Misapret", "misapret", "b-oreal"),
+        ("b-oreal", "b-oreal", "misapret"),
+        ("boreal.com", "b-oreal", "misapret"),
+    ],
+)
 def test_operator_searches_organizations(admin_client, tenants, query, found, missing):
     response = admin_client.get(reverse("admin:organizations_organization_changelist"), {"q": query})
     assert response.status_code == 200
@@ -64,7 +68,10 @@ def test_operator_searches_organizations(admin_client, tenants, query, found, mi
 def test_operator_lists_and_searches_users(admin_client, tenants):
     url = reverse("admin:organizations_user_changelist")
     assert {u.email for u in admin_client.get(url).context["cl"].result_list} == {
-        "jane@misapret.fr", "john@misapret.fr", "ann@boreal.com"}
+        "jane@misapret.fr",
+        "john@misapret.fr",
+        "ann@boreal.com",
+    }
     assert [u.email for u in admin_client.get(url, {"q": "jane"}).context["cl"].result_list] == ["jane@misapret.fr"]
     by_domain = admin_client.get(url, {"q": "b-oreal"}).context["cl"].result_list
     assert [u.email for u in by_domain] == ["ann@boreal.com"]
@@ -82,9 +89,16 @@ def test_user_change_page_shows_identities(admin_client, tenants):
 
 
 def test_operator_creates_an_organization_with_a_slug_domain(admin_client, tenants):
-    response = admin_client.post(reverse("admin:organizations_organization_add"), {
-        "name": "Misapret", "locality": "Paris", "country_name": "", "state": "", "allowed_email_domains": "[]",
-    })
+    response = admin_client.post(
+        reverse("admin:organizations_organization_add"),
+        {
+            "name": "Misapret",
+            "locality": "Paris",
+            "country_name": "",
+            "state": "",
+            "allowed_email_domains": "[]",
+        },
+    )
     assert response.status_code == 302, response.context and response.context["adminform"].form.errors
     created = Organization.objects.get(name="Misapret", domain="misapret-2")
     assert created.locality == "Paris"
@@ -92,10 +106,17 @@ def test_operator_creates_an_organization_with_a_slug_domain(admin_client, tenan
 
 def test_operator_renames_an_organization_but_not_its_domain(admin_client, tenants):
     misapret, _ = tenants
-    response = admin_client.post(reverse("admin:organizations_organization_change", args=[misapret.pk]), {
-        "name": "Misapret Group", "locality": "Lyon", "country_name": "", "state": "",
-        "allowed_email_domains": '["misapret.fr"]', "domain": "hijacked",
-    })
+    response = admin_client.post(
+        reverse("admin:organizations_organization_change", args=[misapret.pk]),
+        {
+            "name": "Misapret Group",
+            "locality": "Lyon",
+            "country_name": "",
+            "state": "",
+            "allowed_email_domains": '["misapret.fr"]',
+            "domain": "hijacked",
+        },
+    )
     assert response.status_code == 302
     misapret.refresh_from_db()
     assert (misapret.name, misapret.locality, misapret.domain) == ("Misapret Group", "Lyon", "misapret")
@@ -103,16 +124,25 @@ def test_operator_renames_an_organization_but_not_its_domain(admin_client, tenan
 
 def test_admin_refuses_a_duplicate_email_in_an_organization_without_a_500(admin_client, tenants):
     misapret, _ = tenants
-    response = admin_client.post(reverse("admin:organizations_user_add"), {
-        "organization": str(misapret.pk), "email": "JANE@misapret.fr", "profile": "{}", "meta_data": "{}",
-        "active": "on", "identities-TOTAL_FORMS": "0", "identities-INITIAL_FORMS": "0",
-    })
+    response = admin_client.post(
+        reverse("admin:organizations_user_add"),
+        {
+            "organization": str(misapret.pk),
+            "email": "JANE@misapret.fr",
+            "profile": "{}",
+            "meta_data": "{}",
+            "active": "on",
+            "identities-TOTAL_FORMS": "0",
+            "identities-INITIAL_FORMS": "0",
+        },
+    )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     assert User.objects.filter(email__iexact="jane@misapret.fr").count() == 1
 
 
 # --- API keys ------------------------------------------------------------------------------------
+
 
 def add_key(admin_client, **fields):
     data = {"name": "billing backend", "scopes": list(ALL_SCOPES), **fields}
@@ -129,8 +159,10 @@ def test_operator_creates_an_api_key_and_sees_the_secret_once(admin_client, tena
     assert api_key.secret_hash == hashlib.sha256(secret.encode()).hexdigest()
     assert secret not in str(ApiKey.objects.values().get())
     # The secret works, and is not shown again on the key's page.
-    token = APIClient().post("/api/v2/oauth/token", {"grant_type": "client_credentials",
-                                                     "client_id": api_key.client_id, "client_secret": secret})
+    token = APIClient().post(
+        "/api/v2/oauth/token",
+        {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
+    )
     assert token.status_code == 200
     page = admin_client.get(reverse("admin:organizations_apikey_change", args=[api_key.pk])).content.decode()
     assert api_key.client_id in page
@@ -160,9 +192,14 @@ def test_key_with_an_unknown_scope_is_refused(admin_client, tenants):
 
 def test_revoke_action_disables_keys_and_their_tokens_at_once(admin_client, tenants, make_api):
     revoked, kept = make_api(), make_api()
-    response = admin_client.post(reverse("admin:organizations_apikey_changelist"), {
-        "action": "revoke", "_selected_action": [str(revoked.api_key.pk)],
-    }, follow=True)
+    response = admin_client.post(
+        reverse("admin:organizations_apikey_changelist"),
+        {
+            "action": "revoke",
+            "_selected_action": [str(revoked.api_key.pk)],
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     assert any("Revoked 1 API key" in m for m in messages_of(response))
     revoked.api_key.refresh_from_db()
@@ -180,13 +217,21 @@ def test_api_key_list_is_searchable_by_name_and_client_id(admin_client, tenants)
     assert [k.pk for k in admin_client.get(url, {"q": first.client_id}).context["cl"].result_list] == [first.pk]
 
 
-@pytest.mark.parametrize("value", ['"misapret.fr"', '{"domain": "misapret.fr"}', "42", '["not a domain"]', "[1]",
-                                   '["misapret.fr", null]'])
+@pytest.mark.parametrize(
+    "value", ['"misapret.fr"', '{"domain": "misapret.fr"}', "42", '["not a domain"]', "[1]", '["misapret.fr", null]']
+)
 def test_admin_refuses_email_domains_the_api_would_refuse(admin_client, tenants, value):
     misapret, _ = tenants
-    response = admin_client.post(reverse("admin:organizations_organization_change", args=[misapret.pk]), {
-        "name": "Misapret", "locality": "Paris", "country_name": "", "state": "", "allowed_email_domains": value,
-    })
+    response = admin_client.post(
+        reverse("admin:organizations_organization_change", args=[misapret.pk]),
+        {
+            "name": "Misapret",
+            "locality": "Paris",
+            "country_name": "",
+            "state": "",
+            "allowed_email_domains": value,
+        },
+    )
     assert response.status_code == 200
     assert "allowed_email_domains" in response.context["adminform"].form.errors
     misapret.refresh_from_db()
@@ -194,10 +239,16 @@ def test_admin_refuses_email_domains_the_api_would_refuse(admin_client, tenants,
 
 
 def test_admin_normalizes_email_domains(admin_client, tenants):
-    response = admin_client.post(reverse("admin:organizations_organization_add"), {
-        "name": "Acme", "locality": "Paris", "country_name": "", "state": "",
-        "allowed_email_domains": '["Acme.FR", "acme.fr", "acme.com"]',
-    })
+    response = admin_client.post(
+        reverse("admin:organizations_organization_add"),
+        {
+            "name": "Acme",
+            "locality": "Paris",
+            "country_name": "",
+            "state": "",
+            "allowed_email_domains": '["Acme.FR", "acme.fr", "acme.com"]',
+        },
+    )
     assert response.status_code == 302
     assert Organization.objects.get(name="Acme").allowed_email_domains == ["acme.fr", "acme.com"]
 
@@ -205,9 +256,15 @@ def test_admin_normalizes_email_domains(admin_client, tenants):
 def test_a_revoked_key_cannot_be_switched_back_on_in_its_change_form(admin_client, tenants, make_api):
     client = make_api()
     services.api_key_revoke(api_key=client.api_key)
-    admin_client.post(reverse("admin:organizations_apikey_change", args=[client.api_key.pk]), {
-        "name": "test key", "all_organizations": "on", "scopes": list(ALL_SCOPES), "active": "on",
-    })
+    admin_client.post(
+        reverse("admin:organizations_apikey_change", args=[client.api_key.pk]),
+        {
+            "name": "test key",
+            "all_organizations": "on",
+            "scopes": list(ALL_SCOPES),
+            "active": "on",
+        },
+    )
     client.api_key.refresh_from_db()
     assert not client.api_key.active
     assert client.get("/api/v2/organizations").status_code == 401
@@ -215,9 +272,14 @@ def test_a_revoked_key_cannot_be_switched_back_on_in_its_change_form(admin_clien
 
 def test_unticking_active_in_the_change_form_is_a_revocation(admin_client, tenants, make_api):
     client = make_api()
-    response = admin_client.post(reverse("admin:organizations_apikey_change", args=[client.api_key.pk]), {
-        "name": "test key", "all_organizations": "on", "scopes": list(ALL_SCOPES),
-    })
+    response = admin_client.post(
+        reverse("admin:organizations_apikey_change", args=[client.api_key.pk]),
+        {
+            "name": "test key",
+            "all_organizations": "on",
+            "scopes": list(ALL_SCOPES),
+        },
+    )
     assert response.status_code == 302
     client.api_key.refresh_from_db()
     assert not client.api_key.active and client.api_key.revoked_at is not None
@@ -228,8 +290,11 @@ def test_admin_pages_do_not_load_every_organization(admin_client, make_org, djan
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    pages = [reverse("admin:organizations_organization_changelist"), reverse("admin:organizations_user_changelist"),
-             reverse("admin:organizations_apikey_add")]
+    pages = [
+        reverse("admin:organizations_organization_changelist"),
+        reverse("admin:organizations_user_changelist"),
+        reverse("admin:organizations_apikey_add"),
+    ]
     make_org(name="Org first")
     counts = []
     for page in pages:

@@ -32,17 +32,31 @@ def test_prints_client_id_and_secret_as_json_and_stores_only_the_hash(db):
 
 def test_printed_credentials_get_a_token(db):
     printed, _ = create_api_key("--name", "backend")
-    response = APIClient().post("/api/v2/oauth/token", {"grant_type": "client_credentials",
-                                                        "client_id": printed["client_id"],
-                                                        "client_secret": printed["client_secret"]})
+    response = APIClient().post(
+        "/api/v2/oauth/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": printed["client_id"],
+            "client_secret": printed["client_secret"],
+        },
+    )
     assert response.status_code == 200, response.json()
 
 
 def test_key_limited_to_organizations_and_scopes(make_org):
     misapret, boreal = make_org(name="Misapret"), make_org(name="B'Oréal")
     make_org(name="Other")
-    printed, _ = create_api_key("--name", "x", "--organization", "misapret", "--organization", "b-oreal",
-                                "--scopes", "read:users", "write:users")
+    printed, _ = create_api_key(
+        "--name",
+        "x",
+        "--organization",
+        "misapret",
+        "--organization",
+        "b-oreal",
+        "--scopes",
+        "read:users",
+        "write:users",
+    )
     api_key = ApiKey.objects.get()
     assert not api_key.all_organizations
     assert set(api_key.organizations.all()) == {misapret, boreal}

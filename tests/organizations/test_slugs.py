@@ -7,28 +7,31 @@ from organizations.models import Organization
 from organizations.slugs import MAX_DOMAIN_LENGTH, domain_slug
 
 
-@pytest.mark.parametrize(("name", "slug"), [
-    ("Misapret", "misapret"),
-    ("B'Oréal", "b-oreal"),
-    ("Crème Brûlée & Co.", "creme-brulee-co"),
-    ("ACME  Inc.", "acme-inc"),
-    ("  --Acme--  ", "acme"),
-    ("Acme_Corp/EU", "acme-corp-eu"),
-    ("Straße AG", "strasse-ag"),
-    ("Æther Ørsted", "aether-orsted"),
-    ("Œuvre", "oeuvre"),
-    ("Łódź Sp. z o.o.", "lodz-sp-z-o-o"),
-    ("Þór", "thor"),
-    ("Đà Nẵng", "da-nang"),
-    ("İstanbul", "istanbul"),
-    ("\uff21\uff23\uff2d\uff25", "acme"),  # fullwidth
-    ("ﬁnance", "finance"),
-    ("Газпром", "gazprom"),
-    ("Ελληνικά Πετρέλαια", "ellinika-petrelaia"),
-    ("東京 Tokyo", "tokyo"),
-    ("🚀 Rocket", "rocket"),
-    ("3M", "3m"),
-])
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Misapret", "misapret"),
+        ("B'Oréal", "b-oreal"),
+        ("Crème Brûlée & Co.", "creme-brulee-co"),
+        ("ACME  Inc.", "acme-inc"),
+        ("  --Acme--  ", "acme"),
+        ("Acme_Corp/EU", "acme-corp-eu"),
+        ("Straße AG", "strasse-ag"),
+        ("Æther Ørsted", "aether-orsted"),
+        ("Œuvre", "oeuvre"),
+        ("Łódź Sp. z o.o.", "lodz-sp-z-o-o"),
+        ("Þór", "thor"),
+        ("Đà Nẵng", "da-nang"),
+        ("İstanbul", "istanbul"),
+        ("\uff21\uff23\uff2d\uff25", "acme"),  # fullwidth
+        ("ﬁnance", "finance"),
+        ("Газпром", "gazprom"),
+        ("Ελληνικά Πετρέλαια", "ellinika-petrelaia"),
+        ("東京 Tokyo", "tokyo"),
+        ("🚀 Rocket", "rocket"),
+        ("3M", "3m"),
+    ],
+)
 def test_domain_slug(name, slug):
     assert domain_slug(name) == slug
 

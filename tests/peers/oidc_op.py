@@ -24,10 +24,22 @@ PEER_DIR = Path(__file__).resolve().parent / "oidc-op"
 SERVER = PEER_DIR / "server.mjs"
 
 DEFAULT_USERS = [
-    {"username": "alice", "password": "alice-password", "sub": "sub-alice", "email": "alice@example.com",
-     "given_name": "Alice", "family_name": "Liddell"},
-    {"username": "bob", "password": "bob-password", "sub": "sub-bob", "email": "bob@example.com",
-     "given_name": "Bob", "family_name": "Builder"},
+    {
+        "username": "alice",
+        "password": "alice-password",
+        "sub": "sub-alice",
+        "email": "alice@example.com",
+        "given_name": "Alice",
+        "family_name": "Liddell",
+    },
+    {
+        "username": "bob",
+        "password": "bob-password",
+        "sub": "sub-bob",
+        "email": "bob@example.com",
+        "given_name": "Bob",
+        "family_name": "Builder",
+    },
 ]
 
 
@@ -48,13 +60,15 @@ class OidcOpPeer:
 
 
 @contextlib.contextmanager
-def run_oidc_op(clients: list[dict], users: list[dict] | None = None, *,
-                id_token_claims: bool = False) -> Iterator[OidcOpPeer]:
+def run_oidc_op(
+    clients: list[dict], users: list[dict] | None = None, *, id_token_claims: bool = False
+) -> Iterator[OidcOpPeer]:
     """Run the OP for the duration of the block. ``clients``: oidc-provider client metadata
     (client_id, client_secret, redirect_uris, ...). ``users``: DEFAULT_USERS when None."""
     if not (PEER_DIR / "node_modules" / "oidc-provider").is_dir():
-        raise OidcOpPeerError(f"{PEER_DIR}/node_modules is missing: run `npm ci --prefix tests/peers/oidc-op` "
-                              "(or `make install`)")
+        raise OidcOpPeerError(
+            f"{PEER_DIR}/node_modules is missing: run `npm ci --prefix tests/peers/oidc-op` (or `make install`)"
+        )
     import subprocess
 
     users = DEFAULT_USERS if users is None else users
@@ -62,15 +76,28 @@ def run_oidc_op(clients: list[dict], users: list[dict] | None = None, *,
         cert_path, key_path = _self_signed(Path(tmp))
         Path(tmp, "clients.json").write_text(json.dumps(clients), encoding="utf-8")
         Path(tmp, "users.json").write_text(json.dumps(users), encoding="utf-8")
-        args = [_node(), str(SERVER), "--port", "0", "--cert", str(cert_path), "--key", str(key_path),
-                "--clients", str(Path(tmp, "clients.json")), "--users", str(Path(tmp, "users.json")),
-                "--exit-on-stdin-close"]
+        args = [
+            _node(),
+            str(SERVER),
+            "--port",
+            "0",
+            "--cert",
+            str(cert_path),
+            "--key",
+            str(key_path),
+            "--clients",
+            str(Path(tmp, "clients.json")),
+            "--users",
+            str(Path(tmp, "users.json")),
+            "--exit-on-stdin-close",
+        ]
         if id_token_claims:
             args.append("--id-token-claims")
         stderr_path = Path(tmp, "stderr.log")
         with open(stderr_path, "wb") as stderr_file:
-            process = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file,
-                                       cwd=PEER_DIR)
+            process = subprocess.Popen(
+                args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr_file, cwd=PEER_DIR
+            )
             try:
                 info = _read_ready_line(process, stderr_path)
                 yield OidcOpPeer(issuer=info["issuer"], ca_file=str(cert_path), users=users, process=process)

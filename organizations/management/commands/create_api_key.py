@@ -13,10 +13,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--name", required=True, help="What the key is for, e.g. 'billing backend'.")
-        parser.add_argument("--organization", action="append", default=[], metavar="DOMAIN",
-                            help="Limit the key to this organization (repeat for several). Default: all.")
-        parser.add_argument("--scopes", nargs="+", default=None, metavar="SCOPE",
-                            help=f"Scopes of the key. Default: all of {' '.join(ALL_SCOPES)}.")
+        parser.add_argument(
+            "--organization",
+            action="append",
+            default=[],
+            metavar="DOMAIN",
+            help="Limit the key to this organization (repeat for several). Default: all.",
+        )
+        parser.add_argument(
+            "--scopes",
+            nargs="+",
+            default=None,
+            metavar="SCOPE",
+            help=f"Scopes of the key. Default: all of {' '.join(ALL_SCOPES)}.",
+        )
 
     def handle(self, *args, name, organization, scopes, **options):
         organizations = []
@@ -29,11 +39,16 @@ class Command(BaseCommand):
             api_key, secret = api_key_create(name=name, organizations=organizations or None, scopes=scopes)
         except ApiError as error:
             raise CommandError(str(error.detail)) from None
-        self.stdout.write(json.dumps({
-            "name": api_key.name,
-            "client_id": api_key.client_id,
-            "client_secret": secret,
-            "scopes": api_key.scopes,
-            "organizations": [o.domain for o in organizations] or "all",
-        }, indent=2))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "name": api_key.name,
+                    "client_id": api_key.client_id,
+                    "client_secret": secret,
+                    "scopes": api_key.scopes,
+                    "organizations": [o.domain for o in organizations] or "all",
+                },
+                indent=2,
+            )
+        )
         self.stderr.write("Keep client_secret now: it is stored hashed and cannot be shown again.")

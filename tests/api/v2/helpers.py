@@ -54,8 +54,12 @@ def api_routes() -> dict[str, set[str]]:
                 walk(pattern.url_patterns, route)
             elif isinstance(pattern, URLPattern):
                 view = getattr(pattern.callback, "cls", None)
-                if (route.startswith("api/v2/") and view is not None and issubclass(view, APIView)
-                        and not issubclass(view, SpectacularAPIView | SpectacularSwaggerView)):
+                if (
+                    route.startswith("api/v2/")
+                    and view is not None
+                    and issubclass(view, APIView)
+                    and not issubclass(view, SpectacularAPIView | SpectacularSwaggerView)
+                ):
                     path = "/" + route.replace("<str:", "{").replace("<slug:", "{").replace("<uuid:", "{")
                     path = path.replace("<", "{").replace(">", "}")
                     routes[path] = {method for method in METHODS if hasattr(view, method)}

@@ -8,7 +8,6 @@ from applications.models import Application
 CALLBACK = "https://app.misapret.example/callback"
 
 
-
 @pytest.fixture(autouse=True)
 def _fast_client_secret_hashing(settings):
     # DOT hashes client secrets with the first password hasher (PBKDF2, ~0.5 s each); what these
@@ -24,8 +23,12 @@ def error_of(response, status):
 
 
 def create(api, domain, **overrides):
-    body = {"name": "Misapret app", "application_type": "regular_web", "allowed_redirect_uris_after_login": [CALLBACK],
-            **overrides}
+    body = {
+        "name": "Misapret app",
+        "application_type": "regular_web",
+        "allowed_redirect_uris_after_login": [CALLBACK],
+        **overrides,
+    }
     return api.post(f"/api/v2/org/{domain}/applications", body, format="json")
 
 
@@ -40,8 +43,13 @@ def app_of(api):
 
 
 def test_create_confidential_application_shows_the_secret_once(api, org):
-    response = create(api, org.domain, description="Our SaaS", allowed_origins_cors=["https://app.misapret.example"],
-                      allowed_redirect_uris_after_logout=["https://app.misapret.example/bye"])
+    response = create(
+        api,
+        org.domain,
+        description="Our SaaS",
+        allowed_origins_cors=["https://app.misapret.example"],
+        allowed_redirect_uris_after_logout=["https://app.misapret.example/bye"],
+    )
     assert response.status_code == 201, response.json()
     assert response["Cache-Control"] == "no-store"
     assert response["Location"] == f"/api/v2/org/{org.domain}/applications/{response.json()['id']}"
@@ -75,8 +83,12 @@ def test_create_confidential_application_shows_the_secret_once(api, org):
 
 @pytest.mark.parametrize("application_type", ["spa", "react", "vue", "angular", "mobile", "native"])
 def test_browser_and_device_applications_are_public_clients_without_secret(api, org, application_type):
-    response = create(api, org.domain, application_type=application_type,
-                      allowed_redirect_uris_after_login=["http://localhost:3000/callback"])
+    response = create(
+        api,
+        org.domain,
+        application_type=application_type,
+        allowed_redirect_uris_after_login=["http://localhost:3000/callback"],
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["client_type"] == "public"
     assert response.json()["client_secret"] is None
@@ -94,17 +106,20 @@ def test_unknown_application_type_is_refused(api, org):
     assert "application_type" in body["fields"]
 
 
-@pytest.mark.parametrize(("uri", "words"), [
-    ("http://app.misapret.example/callback", "must use https"),
-    ("https://app.misapret.example/callback#top", "fragment"),
-    ("/callback", "not an absolute URI"),
-    ("app.misapret.example/callback", "not an absolute URI"),
-    ("https://*.misapret.example/callback", "wildcard"),
-    ("https://user:pw@app.misapret.example/callback", "user name or password"),
-    ("https://app.misapret.example/call back", "whitespace"),
-    ("javascript:alert(1)", "not an absolute URI"),
-    ("https://app.misapret.example:99999/callback", "invalid port"),
-])
+@pytest.mark.parametrize(
+    ("uri", "words"),
+    [
+        ("http://app.misapret.example/callback", "must use https"),
+        ("https://app.misapret.example/callback#top", "fragment"),
+        ("/callback", "not an absolute URI"),
+        ("app.misapret.example/callback", "not an absolute URI"),
+        ("https://*.misapret.example/callback", "wildcard"),
+        ("https://user:pw@app.misapret.example/callback", "user name or password"),
+        ("https://app.misapret.example/call back", "whitespace"),
+        ("javascript:alert(1)", "not an absolute URI"),
+        ("https://app.misapret.example:99999/callback", "invalid port"),
+    ],
+)
 def test_bad_redirect_uris_are_refused(api, org, uri, words):
     body = error_of(create(api, org.domain, allowed_redirect_uris_after_login=[uri]), 400)
     assert words in body["error_description"]
@@ -112,8 +127,15 @@ def test_bad_redirect_uris_are_refused(api, org, uri, words):
     assert not Application.objects.exists()
 
 
-@pytest.mark.parametrize("uri", ["http://localhost:3000/callback", "http://127.0.0.1:8080/cb", "http://[::1]/cb",
-                                 "https://app.misapret.example/callback?tenant=a"])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://localhost:3000/callback",
+        "http://127.0.0.1:8080/cb",
+        "http://[::1]/cb",
+        "https://app.misapret.example/callback?tenant=a",
+    ],
+)
 def test_loopback_http_and_https_redirect_uris_are_accepted(api, org, uri):
     response = create(api, org.domain, application_type="spa", allowed_redirect_uris_after_login=[uri])
     assert response.status_code == 201, response.json()
@@ -163,8 +185,15 @@ def test_form_encoded_body_with_list_fields(api, org):
 def test_update_changes_only_the_fields_sent(api, org, app_of):
     application = app_of(org, description="before")
     url = f"/api/v2/org/{org.domain}/applications/{application['id']}"
-    response = api.put(url, {"name": "Renamed", "allowed_redirect_uris_after_login": [CALLBACK, "https://x.example/cb"],
-                             "default_redirect_uri_after_login": "https://x.example/cb"}, format="json")
+    response = api.put(
+        url,
+        {
+            "name": "Renamed",
+            "allowed_redirect_uris_after_login": [CALLBACK, "https://x.example/cb"],
+            "default_redirect_uri_after_login": "https://x.example/cb",
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["name"] == "Renamed" and body["description"] == "before"

@@ -44,8 +44,10 @@ def directory(make_org):
 
 def snapshot() -> tuple:
     """Everything an API call could write in the directory."""
-    return (sorted(Organization.objects.values_list("id", "name", "domain", "updated_at")),
-            sorted(User.objects.values_list("id", "email", "organization_id", "updated_at")))
+    return (
+        sorted(Organization.objects.values_list("id", "name", "domain", "updated_at")),
+        sorted(User.objects.values_list("id", "email", "organization_id", "updated_at")),
+    )
 
 
 def call(client, method, path, body, org, user):
@@ -54,6 +56,7 @@ def call(client, method, path, body, org, user):
 
 
 # --- tokens --------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("method", "path", "body", "scope"), OPERATIONS, ids=OPERATION_IDS)
 def test_every_call_without_a_token_is_401(directory, method, path, body, scope):
@@ -65,9 +68,18 @@ def test_every_call_without_a_token_is_401(directory, method, path, body, scope)
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer not-a-token", "Bearer ", "Bearer", "Token abc", "Basic dXNlcjpwYXNz", "bearer a b", "Bearer \u00e9t\u00e9",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer not-a-token",
+        "Bearer ",
+        "Bearer",
+        "Token abc",
+        "Basic dXNlcjpwYXNz",
+        "bearer a b",
+        "Bearer \u00e9t\u00e9",
+    ],
+)
 @pytest.mark.parametrize(("method", "path", "body", "scope"), OPERATIONS, ids=OPERATION_IDS)
 def test_every_call_with_a_bad_authorization_header_is_401(directory, method, path, body, scope, header):
     org, user = directory["misapret"]
@@ -115,6 +127,7 @@ def test_a_token_of_one_key_is_not_confused_with_another(make_api, directory):
 
 # --- scopes --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("method", "path", "body", "scope"), OPERATIONS, ids=OPERATION_IDS)
 def test_each_call_needs_its_scope(make_api, directory, method, path, body, scope):
     org, user = directory["misapret"]
@@ -153,9 +166,9 @@ def test_scope_added_to_the_key_later_is_not_in_tokens_issued_before(make_api, d
 
 # --- tenant isolation ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("method", "path", "body", "scope"), OPERATIONS[2:], ids=OPERATION_IDS[2:])
-def test_key_limited_to_one_organization_gets_404_for_every_other_one(make_api, directory, method, path, body,
-                                                                      scope):
+def test_key_limited_to_one_organization_gets_404_for_every_other_one(make_api, directory, method, path, body, scope):
     misapret, _ = directory["misapret"]
     boreal, john = directory["b-oreal"]
     client = make_api(organizations=[misapret])
@@ -173,9 +186,10 @@ def test_other_tenant_looks_exactly_like_a_missing_one(make_api, directory):
     foreign = client.get("/api/v2/organizations/b-oreal")
     missing = client.get("/api/v2/organizations/no-such-org")
     assert foreign.status_code == missing.status_code == 404
-    assert foreign.json() == {**missing.json(),
-                              "error_description": missing.json()["error_description"].replace("no-such-org",
-                                                                                              "b-oreal")}
+    assert foreign.json() == {
+        **missing.json(),
+        "error_description": missing.json()["error_description"].replace("no-such-org", "b-oreal"),
+    }
 
 
 def test_key_limited_to_one_organization_lists_only_it(make_api, directory):
@@ -198,8 +212,11 @@ def test_key_limited_to_some_organizations_cannot_create_one(make_api, directory
     misapret, _ = directory["misapret"]
     client = make_api(organizations=[misapret])
     before = snapshot()
-    assert_error(client.post("/api/v2/organizations", {"name": "Newco", "locality": "Nantes"}, format="json"),
-                 403, "insufficient_scope")
+    assert_error(
+        client.post("/api/v2/organizations", {"name": "Newco", "locality": "Nantes"}, format="json"),
+        403,
+        "insufficient_scope",
+    )
     assert snapshot() == before
 
 

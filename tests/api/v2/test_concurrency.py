@@ -44,9 +44,9 @@ def test_concurrent_organizations_with_one_name_all_get_distinct_domains(make_ap
         c.credentials(HTTP_AUTHORIZATION=token)
         return c
 
-    responses = run_concurrently(client, lambda c, i: c.post("/api/v2/organizations",
-                                                             {"name": "Misapret", "locality": "Paris"},
-                                                             format="json"))
+    responses = run_concurrently(
+        client, lambda c, i: c.post("/api/v2/organizations", {"name": "Misapret", "locality": "Paris"}, format="json")
+    )
     assert [r.status_code for r in responses] == [201] * THREADS, [r.json() for r in responses]
     domains = {r.json()["domain"] for r in responses}
     assert len(domains) == THREADS
@@ -68,9 +68,14 @@ def test_concurrent_users_with_one_email_make_one_user_and_409s(make_api, make_o
         c.credentials(HTTP_AUTHORIZATION=token)
         return c
 
-    responses = run_concurrently(client, lambda c, i: c.post(f"/api/v2/org/{org.domain}/users",
-                                                             {"email": "jane@misapret.fr" if i % 2 else
-                                                              "Jane@Misapret.FR"}, format="json"))
+    responses = run_concurrently(
+        client,
+        lambda c, i: c.post(
+            f"/api/v2/org/{org.domain}/users",
+            {"email": "jane@misapret.fr" if i % 2 else "Jane@Misapret.FR"},
+            format="json",
+        ),
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [409] * (THREADS - 1), [r.json() for r in responses]
     assert all(r.json()["error"] == "email_taken" for r in responses if r.status_code == 409)

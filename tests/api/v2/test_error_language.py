@@ -30,11 +30,18 @@ def _fast_client_secret_hashing(settings):
 
 @pytest.fixture
 def connection_id(api, org):
-    application = api.post(f"/api/v2/org/{org.domain}/applications", {
-        "name": "App", "application_type": "spa",
-        "allowed_redirect_uris_after_login": ["https://app.misapret.example/callback"]}, format="json").json()
-    response = api.post("/api/v2/sso-connections", {"organization_id": org.domain,
-                                                    "application_id": application["id"]}, format="json")
+    application = api.post(
+        f"/api/v2/org/{org.domain}/applications",
+        {
+            "name": "App",
+            "application_type": "spa",
+            "allowed_redirect_uris_after_login": ["https://app.misapret.example/callback"],
+        },
+        format="json",
+    ).json()
+    response = api.post(
+        "/api/v2/sso-connections", {"organization_id": org.domain, "application_id": application["id"]}, format="json"
+    )
     assert response.status_code == 201, response.json()
     return response.json()["id"]
 
@@ -50,19 +57,27 @@ def test_the_sentences_checked_here_do_have_a_french_translation():
 
 @pytest.mark.parametrize("headers", [{}, FRENCH], ids=["no-language", "french"])
 def test_a_metadata_refusal_is_described_in_english(api, connection_id, headers):
-    response = api.put(f"/api/v2/sso-connections/{connection_id}",
-                       {"saml_config": {"idp_metadata_xml": SP_METADATA}}, format="json", **headers)
+    response = api.put(
+        f"/api/v2/sso-connections/{connection_id}",
+        {"saml_config": {"idp_metadata_xml": SP_METADATA}},
+        format="json",
+        **headers,
+    )
     body = error_of(response, 400)
     assert body["error"] == "not_idp_metadata"
-    assert body["error_description"].startswith("The metadata has no IDPSSODescriptor: this looks like "
-                                                "service-provider metadata")
+    assert body["error_description"].startswith(
+        "The metadata has no IDPSSODescriptor: this looks like service-provider metadata"
+    )
     assert body["fields"]["saml_config"]["idp_metadata_xml"] == [body["error_description"]]
 
 
 def test_a_certificate_typed_by_hand_is_refused_in_english(api, connection_id):
-    response = api.put(f"/api/v2/sso-connections/{connection_id}", {"saml_config": {
-        "idp_certificates": ["-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"]}}, format="json",
-        **FRENCH)
+    response = api.put(
+        f"/api/v2/sso-connections/{connection_id}",
+        {"saml_config": {"idp_certificates": ["-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"]}},
+        format="json",
+        **FRENCH,
+    )
     body = error_of(response, 400)
     assert body["error"] == "invalid_certificate"
     assert "This is not a certificate (perhaps a private key)" in body["error_description"]
@@ -71,8 +86,7 @@ def test_a_certificate_typed_by_hand_is_refused_in_english(api, connection_id):
 
 @pytest.mark.parametrize("headers", [{}, FRENCH], ids=["no-language", "french"])
 def test_drf_validation_messages_are_english(api, org, headers):
-    response = api.post(f"/api/v2/org/{org.domain}/applications", {"application_type": "spa"}, format="json",
-                        **headers)
+    response = api.post(f"/api/v2/org/{org.domain}/applications", {"application_type": "spa"}, format="json", **headers)
     body = error_of(response, 400)
     assert body["error"] == "invalid_request"
     assert body["fields"]["name"] == ["This field is required."]

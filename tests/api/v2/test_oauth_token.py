@@ -21,8 +21,9 @@ TOKEN_URL = "/api/v2/oauth/token"
 
 @pytest.fixture
 def key(db):
-    api_key, secret = services.api_key_create(name="backend", scopes=["read:organizations", "write:organizations",
-                                                                       "read:users"])
+    api_key, secret = services.api_key_create(
+        name="backend", scopes=["read:organizations", "write:organizations", "read:users"]
+    )
     return api_key, secret
 
 
@@ -46,9 +47,13 @@ def bearer_client(token: str) -> APIClient:
 @pytest.mark.parametrize("as_", ["json", "form"])
 def test_client_credentials_in_the_body_issue_a_working_bearer_token(key, as_):
     api_key, secret = key
-    response = send(APIClient(), "post", TOKEN_URL,
-                    {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
-                    as_=as_)
+    response = send(
+        APIClient(),
+        "post",
+        TOKEN_URL,
+        {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
+        as_=as_,
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
@@ -61,16 +66,23 @@ def test_client_credentials_in_the_body_issue_a_working_bearer_token(key, as_):
 
 def test_client_credentials_as_http_basic_issue_a_working_token(key):
     api_key, secret = key
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials"}, format="json",
-                                HTTP_AUTHORIZATION=basic(api_key.client_id, secret))
+    response = APIClient().post(
+        TOKEN_URL,
+        {"grant_type": "client_credentials"},
+        format="json",
+        HTTP_AUTHORIZATION=basic(api_key.client_id, secret),
+    )
     assert response.status_code == 200, response.json()
     assert bearer_client(response.json()["access_token"]).get("/api/v2/organizations").status_code == 200
 
 
 def test_access_token_is_stored_only_as_its_hash(key):
     api_key, secret = key
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                            "client_secret": secret}, format="json")
+    response = APIClient().post(
+        TOKEN_URL,
+        {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
+        format="json",
+    )
     token = response.json()["access_token"]
     stored = ApiAccessToken.objects.get(api_key=api_key)
     assert stored.token_hash == hashlib.sha256(token.encode()).hexdigest()
@@ -81,8 +93,16 @@ def test_access_token_is_stored_only_as_its_hash(key):
 
 def test_token_can_be_narrowed_to_some_scopes_of_the_key(key):
     api_key, secret = key
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                            "client_secret": secret, "scope": "read:organizations"}, format="json")
+    response = APIClient().post(
+        TOKEN_URL,
+        {
+            "grant_type": "client_credentials",
+            "client_id": api_key.client_id,
+            "client_secret": secret,
+            "scope": "read:organizations",
+        },
+        format="json",
+    )
     assert response.status_code == 200
     assert response.json()["scope"] == "read:organizations"
     client = bearer_client(response.json()["access_token"])
@@ -93,21 +113,31 @@ def test_token_can_be_narrowed_to_some_scopes_of_the_key(key):
 
 def test_scope_the_key_does_not_have_is_refused(key):
     api_key, secret = key
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                            "client_secret": secret, "scope": "read:organizations write:users"},
-                                format="json")
+    response = APIClient().post(
+        TOKEN_URL,
+        {
+            "grant_type": "client_credentials",
+            "client_id": api_key.client_id,
+            "client_secret": secret,
+            "scope": "read:organizations write:users",
+        },
+        format="json",
+    )
     body = assert_error(response, 400, "invalid_scope")
     assert "write:users" in body["error_description"]
     assert not ApiAccessToken.objects.exists()
 
 
-@pytest.mark.parametrize("credentials", [
-    pytest.param(lambda key_id, secret: {"client_id": key_id, "client_secret": secret + "x"}, id="wrong-secret"),
-    pytest.param(lambda key_id, secret: {"client_id": key_id, "client_secret": ""}, id="empty-secret"),
-    pytest.param(lambda key_id, secret: {"client_id": "key_unknown", "client_secret": secret}, id="unknown-client"),
-    pytest.param(lambda key_id, secret: {"client_id": key_id}, id="no-secret"),
-    pytest.param(lambda key_id, secret: {}, id="no-credentials"),
-])
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        pytest.param(lambda key_id, secret: {"client_id": key_id, "client_secret": secret + "x"}, id="wrong-secret"),
+        pytest.param(lambda key_id, secret: {"client_id": key_id, "client_secret": ""}, id="empty-secret"),
+        pytest.param(lambda key_id, secret: {"client_id": "key_unknown", "client_secret": secret}, id="unknown-client"),
+        pytest.param(lambda key_id, secret: {"client_id": key_id}, id="no-secret"),
+        pytest.param(lambda key_id, secret: {}, id="no-credentials"),
+    ],
+)
 def test_bad_client_credentials_are_refused_with_invalid_client(key, credentials):
     api_key, secret = key
     body = {"grant_type": "client_credentials", **credentials(api_key.client_id, secret)}
@@ -117,16 +147,23 @@ def test_bad_client_credentials_are_refused_with_invalid_client(key, credentials
     assert not ApiAccessToken.objects.exists()
 
 
-@pytest.mark.parametrize("header", [
-    pytest.param(lambda key_id, secret: basic(key_id, secret + "x"), id="wrong-secret"),
-    pytest.param(lambda key_id, secret: "Basic !!!not-base64!!!", id="not-base64"),
-    pytest.param(lambda key_id, secret: "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(), id="not-utf8"),
-    pytest.param(lambda key_id, secret: "Basic ", id="empty"),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param(lambda key_id, secret: basic(key_id, secret + "x"), id="wrong-secret"),
+        pytest.param(lambda key_id, secret: "Basic !!!not-base64!!!", id="not-base64"),
+        pytest.param(lambda key_id, secret: "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode(), id="not-utf8"),
+        pytest.param(lambda key_id, secret: "Basic ", id="empty"),
+    ],
+)
 def test_bad_http_basic_credentials_are_refused(key, header):
     api_key, secret = key
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials"}, format="json",
-                                HTTP_AUTHORIZATION=header(api_key.client_id, secret))
+    response = APIClient().post(
+        TOKEN_URL,
+        {"grant_type": "client_credentials"},
+        format="json",
+        HTTP_AUTHORIZATION=header(api_key.client_id, secret),
+    )
     assert_error(response, 401, "invalid_client")
     assert response["WWW-Authenticate"].startswith("Basic")
     assert not ApiAccessToken.objects.exists()
@@ -134,12 +171,22 @@ def test_bad_http_basic_credentials_are_refused(key, header):
 
 def test_revoked_key_gets_no_token_and_its_tokens_stop_working(key):
     api_key, secret = key
-    issued = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                          "client_secret": secret}, format="json").json()["access_token"]
+    issued = (
+        APIClient()
+        .post(
+            TOKEN_URL,
+            {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
+            format="json",
+        )
+        .json()["access_token"]
+    )
     services.api_key_revoke(api_key=api_key)
 
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                            "client_secret": secret}, format="json")
+    response = APIClient().post(
+        TOKEN_URL,
+        {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
+        format="json",
+    )
     assert_error(response, 401, "invalid_client")
     assert_error(bearer_client(issued).get("/api/v2/organizations"), 401, "invalid_token")
     assert not ApiAccessToken.objects.exists()
@@ -157,8 +204,11 @@ def test_issuing_a_token_drops_the_expired_ones_of_that_key(key):
     api_key, secret = key
     _, old = services.api_token_issue(api_key=api_key)
     ApiAccessToken.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                 "client_secret": secret}, format="json")
+    APIClient().post(
+        TOKEN_URL,
+        {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
+        format="json",
+    )
     assert list(ApiAccessToken.objects.values_list("pk", flat=True)) != [old.pk]
     assert not ApiAccessToken.objects.filter(pk=old.pk).exists()
 
@@ -166,23 +216,34 @@ def test_issuing_a_token_drops_the_expired_ones_of_that_key(key):
 @pytest.mark.parametrize("grant_type", ["password", "authorization_code", "refresh_token", "CLIENT_CREDENTIALS"])
 def test_unknown_grant_type_is_refused(key, grant_type):
     api_key, secret = key
-    response = APIClient().post(TOKEN_URL, {"grant_type": grant_type, "client_id": api_key.client_id,
-                                            "client_secret": secret}, format="json")
+    response = APIClient().post(
+        TOKEN_URL, {"grant_type": grant_type, "client_id": api_key.client_id, "client_secret": secret}, format="json"
+    )
     assert_error(response, 400, "unsupported_grant_type")
     assert not ApiAccessToken.objects.exists()
 
 
-@pytest.mark.parametrize(("body", "as_", "error"), [
-    pytest.param({"client_id": "x", "client_secret": "y"}, "json", "invalid_request", id="missing-grant-type"),
-    pytest.param({"grant_type": "client_credentials", "audience": "x"}, "json", "invalid_request", id="unknown-field"),
-    pytest.param({"grant_type": "client_credentials", "client_id": "k" * 101, "client_secret": "s"}, "json",
-                 "invalid_request", id="overlong-client-id"),
-    pytest.param({"grant_type": ["client_credentials"]}, "json", "invalid_request", id="grant-type-not-a-string"),
-    pytest.param(b'{"grant_type": "client_credentials",', "raw:application/json", "malformed_body",
-                 id="malformed-json"),
-    pytest.param(b'["client_credentials"]', "raw:application/json", "malformed_body", id="json-array"),
-    pytest.param(b"grant_type=client_credentials", "raw:text/plain", "unsupported_media_type", id="text-plain"),
-])
+@pytest.mark.parametrize(
+    ("body", "as_", "error"),
+    [
+        pytest.param({"client_id": "x", "client_secret": "y"}, "json", "invalid_request", id="missing-grant-type"),
+        pytest.param(
+            {"grant_type": "client_credentials", "audience": "x"}, "json", "invalid_request", id="unknown-field"
+        ),
+        pytest.param(
+            {"grant_type": "client_credentials", "client_id": "k" * 101, "client_secret": "s"},
+            "json",
+            "invalid_request",
+            id="overlong-client-id",
+        ),
+        pytest.param({"grant_type": ["client_credentials"]}, "json", "invalid_request", id="grant-type-not-a-string"),
+        pytest.param(
+            b'{"grant_type": "client_credentials",', "raw:application/json", "malformed_body", id="malformed-json"
+        ),
+        pytest.param(b'["client_credentials"]', "raw:application/json", "malformed_body", id="json-array"),
+        pytest.param(b"grant_type=client_credentials", "raw:text/plain", "unsupported_media_type", id="text-plain"),
+    ],
+)
 def test_bad_token_requests_get_the_error_shape(key, body, as_, error):
     response = send(APIClient(), "post", TOKEN_URL, body, as_=as_)
     status = 415 if error == "unsupported_media_type" else 400
@@ -218,9 +279,12 @@ def test_api_key_secret_is_stored_only_as_its_hash(key):
 
 def test_credentials_in_both_the_body_and_http_basic_are_refused(key):
     api_key, secret = key
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                            "client_secret": secret}, format="json",
-                                HTTP_AUTHORIZATION=basic(api_key.client_id, secret))
+    response = APIClient().post(
+        TOKEN_URL,
+        {"grant_type": "client_credentials", "client_id": api_key.client_id, "client_secret": secret},
+        format="json",
+        HTTP_AUTHORIZATION=basic(api_key.client_id, secret),
+    )
     assert_error(response, 400, "invalid_request")
     assert not ApiAccessToken.objects.exists()
 
@@ -228,8 +292,10 @@ def test_credentials_in_both_the_body_and_http_basic_are_refused(key):
 def test_rate_limit_cannot_be_dodged_with_a_forged_x_forwarded_for(key):
     client = APIClient(REMOTE_ADDR="192.0.2.90")
     body = {"grant_type": "client_credentials", "client_id": "key_unknown", "client_secret": "nope"}
-    statuses = [client.post(TOKEN_URL, body, format="json", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code
-                for i in range(token_rate_limit() + 1)]
+    statuses = [
+        client.post(TOKEN_URL, body, format="json", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}").status_code
+        for i in range(token_rate_limit() + 1)
+    ]
     assert statuses[:-1] == [401] * token_rate_limit()
     assert statuses[-1] == 429
     from django.core.cache import cache
@@ -239,9 +305,16 @@ def test_rate_limit_cannot_be_dodged_with_a_forged_x_forwarded_for(key):
 
 def test_repeated_scopes_are_granted_once(key):
     api_key, secret = key
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials", "client_id": api_key.client_id,
-                                            "client_secret": secret, "scope": "read:users read:users"},
-                                format="json")
+    response = APIClient().post(
+        TOKEN_URL,
+        {
+            "grant_type": "client_credentials",
+            "client_id": api_key.client_id,
+            "client_secret": secret,
+            "scope": "read:users read:users",
+        },
+        format="json",
+    )
     assert response.json()["scope"] == "read:users"
     assert ApiAccessToken.objects.get().scopes == ["read:users"]
 
@@ -249,15 +322,20 @@ def test_repeated_scopes_are_granted_once(key):
 @pytest.mark.parametrize("client_id", [b"key\x00x", "kéy".encode(), b"k" * 5000])
 def test_client_ids_that_cannot_exist_are_invalid_client_over_http_basic(key, client_id):
     header = "Basic " + base64.b64encode(client_id + b":secret").decode()
-    response = APIClient().post(TOKEN_URL, {"grant_type": "client_credentials"}, format="json",
-                                HTTP_AUTHORIZATION=header)
+    response = APIClient().post(
+        TOKEN_URL, {"grant_type": "client_credentials"}, format="json", HTTP_AUTHORIZATION=header
+    )
     assert_error(response, 401, "invalid_client")
     assert not ApiAccessToken.objects.exists()
 
 
 @pytest.mark.parametrize("client_id", ["key\x00x", "key\ud800"])
 def test_client_ids_with_unstorable_characters_in_the_body_are_refused(key, client_id):
-    response = send(APIClient(), "post", TOKEN_URL, {"grant_type": "client_credentials", "client_id": client_id,
-                                                     "client_secret": "s"})
+    response = send(
+        APIClient(),
+        "post",
+        TOKEN_URL,
+        {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "s"},
+    )
     assert "client_id" in assert_error(response, 400, "invalid_request")["fields"]
     assert not ApiAccessToken.objects.exists()

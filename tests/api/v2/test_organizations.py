@@ -13,8 +13,19 @@ from organizations.models import Organization, User
 from .helpers import assert_error, send
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-ORGANIZATION_KEYS = {"__type__", "__domain__", "id", "name", "domain", "locality", "country_name", "state",
-                     "allowed_email_domains", "inserted_at", "updated_at"}
+ORGANIZATION_KEYS = {
+    "__type__",
+    "__domain__",
+    "id",
+    "name",
+    "domain",
+    "locality",
+    "country_name",
+    "state",
+    "allowed_email_domains",
+    "inserted_at",
+    "updated_at",
+}
 
 
 def assert_organization(body: dict, **expected):
@@ -29,100 +40,192 @@ def assert_organization(body: dict, **expected):
 
 # --- create --------------------------------------------------------------------------------------
 
+
 def test_create_organization_from_json(api):
-    response = api.post("/api/v2/organizations", {
-        "name": "Misapret", "locality": "Paris", "country_name": "France", "state": "IDF",
-        "allowed_email_domains": ["misapret.fr", "Misapret.COM"],
-    }, format="json")
+    response = api.post(
+        "/api/v2/organizations",
+        {
+            "name": "Misapret",
+            "locality": "Paris",
+            "country_name": "France",
+            "state": "IDF",
+            "allowed_email_domains": ["misapret.fr", "Misapret.COM"],
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
-    assert_organization(response.json(), name="Misapret", domain="misapret", locality="Paris",
-                        country_name="France", state="IDF", allowed_email_domains=["misapret.fr", "misapret.com"])
+    assert_organization(
+        response.json(),
+        name="Misapret",
+        domain="misapret",
+        locality="Paris",
+        country_name="France",
+        state="IDF",
+        allowed_email_domains=["misapret.fr", "misapret.com"],
+    )
     stored = Organization.objects.get()
     assert str(stored.id) == response.json()["id"]
     assert stored.allowed_email_domains == ["misapret.fr", "misapret.com"]
 
 
 def test_create_organization_from_a_form_with_bracketed_list(api):
-    response = send(api, "post", "/api/v2/organizations", {
-        "name": "B'Oréal", "locality": "Clichy", "allowed_email_domains[]": ["boreal.fr", "boreal.com"],
-    }, as_="form")
+    response = send(
+        api,
+        "post",
+        "/api/v2/organizations",
+        {
+            "name": "B'Oréal",
+            "locality": "Clichy",
+            "allowed_email_domains[]": ["boreal.fr", "boreal.com"],
+        },
+        as_="form",
+    )
     assert response.status_code == 201, response.json()
-    assert_organization(response.json(), domain="b-oreal", name="B'Oréal",
-                        allowed_email_domains=["boreal.fr", "boreal.com"], country_name="", state="")
+    assert_organization(
+        response.json(),
+        domain="b-oreal",
+        name="B'Oréal",
+        allowed_email_domains=["boreal.fr", "boreal.com"],
+        country_name="",
+        state="",
+    )
 
 
 def test_create_organization_from_a_form_with_one_list_item(api):
-    response = send(api, "post", "/api/v2/organizations", {
-        "name": "Acme", "locality": "Lyon", "allowed_email_domains[]": "acme.fr",
-    }, as_="form")
+    response = send(
+        api,
+        "post",
+        "/api/v2/organizations",
+        {
+            "name": "Acme",
+            "locality": "Lyon",
+            "allowed_email_domains[]": "acme.fr",
+        },
+        as_="form",
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["allowed_email_domains"] == ["acme.fr"]
 
 
 def test_create_organization_drops_repeated_email_domains(api):
-    response = api.post("/api/v2/organizations", {
-        "name": "Acme", "locality": "Lyon", "allowed_email_domains": ["acme.fr", "ACME.fr", "acme.com"],
-    }, format="json")
+    response = api.post(
+        "/api/v2/organizations",
+        {
+            "name": "Acme",
+            "locality": "Lyon",
+            "allowed_email_domains": ["acme.fr", "ACME.fr", "acme.com"],
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["allowed_email_domains"] == ["acme.fr", "acme.com"]
 
 
 def test_names_that_collide_get_numbered_domains(api):
-    domains = [api.post("/api/v2/organizations", {"name": name, "locality": "Paris"}, format="json").json()["domain"]
-               for name in ("Misapret", "misapret", "MISAPRET!")]
+    domains = [
+        api.post("/api/v2/organizations", {"name": name, "locality": "Paris"}, format="json").json()["domain"]
+        for name in ("Misapret", "misapret", "MISAPRET!")
+    ]
     assert domains == ["misapret", "misapret-2", "misapret-3"]
 
 
 OVERLONG = "x" * 256
 
 
-@pytest.mark.parametrize(("body", "as_", "field"), [
-    pytest.param({"locality": "Paris"}, "json", "name", id="missing-name"),
-    pytest.param({"name": "Acme"}, "json", "locality", id="missing-locality"),
-    pytest.param({}, "json", "name", id="empty-object"),
-    pytest.param({"name": "", "locality": "Paris"}, "json", "name", id="blank-name"),
-    pytest.param({"name": "   ", "locality": "Paris"}, "json", "name", id="whitespace-name"),
-    pytest.param({"name": None, "locality": "Paris"}, "json", "name", id="null-name"),
-    pytest.param({"name": 42, "locality": "Paris"}, "json", "name", id="number-name"),
-    pytest.param({"name": True, "locality": "Paris"}, "json", "name", id="boolean-name"),
-    pytest.param({"name": ["Acme"], "locality": "Paris"}, "json", "name", id="list-name"),
-    pytest.param({"name": {"en": "Acme"}, "locality": "Paris"}, "json", "name", id="object-name"),
-    pytest.param({"name": "Acme", "locality": 75}, "json", "locality", id="number-locality"),
-    pytest.param({"name": OVERLONG, "locality": "Paris"}, "json", "name", id="overlong-name"),
-    pytest.param({"name": "Acme", "locality": OVERLONG}, "json", "locality", id="overlong-locality"),
-    pytest.param({"name": "Acme", "locality": "Paris", "country_name": OVERLONG}, "json", "country_name",
-                 id="overlong-country"),
-    pytest.param({"name": "Acme", "locality": "Paris", "state": OVERLONG}, "json", "state", id="overlong-state"),
-    pytest.param({"name": "Acme", "locality": "Paris", "state": 3}, "json", "state", id="number-state"),
-    pytest.param({"name": "A\u0000cme", "locality": "Paris"}, "json", "name", id="nul-character"),
-    pytest.param({"name": "A\ud800cme", "locality": "Paris"}, "json", "name", id="lone-surrogate"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains": "acme.fr"}, "json",
-                 "allowed_email_domains", id="domains-not-a-list"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains": None}, "json",
-                 "allowed_email_domains", id="domains-null"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains": ["not a domain"]}, "json",
-                 "allowed_email_domains", id="domain-with-space"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains": ["jane@acme.fr"]}, "json",
-                 "allowed_email_domains", id="domain-is-an-email"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains": [42]}, "json",
-                 "allowed_email_domains", id="domain-is-a-number"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains": [{"d": "acme.fr"}]}, "json",
-                 "allowed_email_domains", id="domain-is-an-object"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains": ["a" * 250 + ".com"]}, "json",
-                 "allowed_email_domains", id="overlong-domain"),
-    pytest.param({"name": "Acme", "locality": "Paris",
-                  "allowed_email_domains": [f"d{i}.example.com" for i in range(101)]}, "json",
-                 "allowed_email_domains", id="too-many-domains"),
-    pytest.param({"name": "Acme", "locality": "Paris", "domain": "acme"}, "json", "domain", id="unknown-domain"),
-    pytest.param({"name": "Acme", "locality": "Paris", "__type__": "Organization"}, "json", "__type__",
-                 id="unknown-type"),
-    pytest.param({"name": "Acme", "locality": "Paris", "colour": "red"}, "form", "colour", id="form-unknown"),
-    pytest.param({"locality": "Paris"}, "form", "name", id="form-missing-name"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains": "acme.fr"}, "form",
-                 "allowed_email_domains", id="form-list-without-brackets"),
-    pytest.param({"name": "Acme", "locality": "Paris", "allowed_email_domains[]": "bad domain"}, "form",
-                 "allowed_email_domains", id="form-bad-domain"),
-])
+@pytest.mark.parametrize(
+    ("body", "as_", "field"),
+    [
+        pytest.param({"locality": "Paris"}, "json", "name", id="missing-name"),
+        pytest.param({"name": "Acme"}, "json", "locality", id="missing-locality"),
+        pytest.param({}, "json", "name", id="empty-object"),
+        pytest.param({"name": "", "locality": "Paris"}, "json", "name", id="blank-name"),
+        pytest.param({"name": "   ", "locality": "Paris"}, "json", "name", id="whitespace-name"),
+        pytest.param({"name": None, "locality": "Paris"}, "json", "name", id="null-name"),
+        pytest.param({"name": 42, "locality": "Paris"}, "json", "name", id="number-name"),
+        pytest.param({"name": True, "locality": "Paris"}, "json", "name", id="boolean-name"),
+        pytest.param({"name": ["Acme"], "locality": "Paris"}, "json", "name", id="list-name"),
+        pytest.param({"name": {"en": "Acme"}, "locality": "Paris"}, "json", "name", id="object-name"),
+        pytest.param({"name": "Acme", "locality": 75}, "json", "locality", id="number-locality"),
+        pytest.param({"name": OVERLONG, "locality": "Paris"}, "json", "name", id="overlong-name"),
+        pytest.param({"name": "Acme", "locality": OVERLONG}, "json", "locality", id="overlong-locality"),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "country_name": OVERLONG},
+            "json",
+            "country_name",
+            id="overlong-country",
+        ),
+        pytest.param({"name": "Acme", "locality": "Paris", "state": OVERLONG}, "json", "state", id="overlong-state"),
+        pytest.param({"name": "Acme", "locality": "Paris", "state": 3}, "json", "state", id="number-state"),
+        pytest.param({"name": "A\u0000cme", "locality": "Paris"}, "json", "name", id="nul-character"),
+        pytest.param({"name": "A\ud800cme", "locality": "Paris"}, "json", "name", id="lone-surrogate"),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": "acme.fr"},
+            "json",
+            "allowed_email_domains",
+            id="domains-not-a-list",
+        ),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": None},
+            "json",
+            "allowed_email_domains",
+            id="domains-null",
+        ),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": ["not a domain"]},
+            "json",
+            "allowed_email_domains",
+            id="domain-with-space",
+        ),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": ["jane@acme.fr"]},
+            "json",
+            "allowed_email_domains",
+            id="domain-is-an-email",
+        ),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": [42]},
+            "json",
+            "allowed_email_domains",
+            id="domain-is-a-number",
+        ),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": [{"d": "acme.fr"}]},
+            "json",
+            "allowed_email_domains",
+            id="domain-is-an-object",
+        ),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": ["a" * 250 + ".com"]},
+            "json",
+            "allowed_email_domains",
+            id="overlong-domain",
+        ),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": [f"d{i}.example.com" for i in range(101)]},
+            "json",
+            "allowed_email_domains",
+            id="too-many-domains",
+        ),
+        pytest.param({"name": "Acme", "locality": "Paris", "domain": "acme"}, "json", "domain", id="unknown-domain"),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "__type__": "Organization"}, "json", "__type__", id="unknown-type"
+        ),
+        pytest.param({"name": "Acme", "locality": "Paris", "colour": "red"}, "form", "colour", id="form-unknown"),
+        pytest.param({"locality": "Paris"}, "form", "name", id="form-missing-name"),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains": "acme.fr"},
+            "form",
+            "allowed_email_domains",
+            id="form-list-without-brackets",
+        ),
+        pytest.param(
+            {"name": "Acme", "locality": "Paris", "allowed_email_domains[]": "bad domain"},
+            "form",
+            "allowed_email_domains",
+            id="form-bad-domain",
+        ),
+    ],
+)
 def test_create_organization_refuses_bad_input(api, body, as_, field):
     response = send(api, "post", "/api/v2/organizations", body, as_=as_)
     error = assert_error(response, 400, "invalid_request")
@@ -131,19 +234,23 @@ def test_create_organization_refuses_bad_input(api, body, as_, field):
     assert not Organization.objects.exists()
 
 
-@pytest.mark.parametrize(("raw", "content_type", "status", "error"), [
-    pytest.param(b'{"name": "Acme", "locality": "Paris"', "application/json", 400, "malformed_body", id="truncated"),
-    pytest.param(b"{'name': 'Acme'}", "application/json", 400, "malformed_body", id="single-quotes"),
-    pytest.param(b'{"name": NaN, "locality": "Paris"}', "application/json", 400, "malformed_body", id="nan"),
-    pytest.param(b'\xff\xfe{"name"', "application/json", 400, "malformed_body", id="not-utf8"),
-    pytest.param(b'[{"name": "Acme", "locality": "Paris"}]', "application/json", 400, "malformed_body",
-                 id="array"),
-    pytest.param(b'"Acme"', "application/json", 400, "malformed_body", id="string"),
-    pytest.param(b"null", "application/json", 400, "malformed_body", id="null"),
-    pytest.param(b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "malformed_body", id="deep-nesting"),
-    pytest.param(b"name=Acme&locality=Paris", "text/plain", 415, "unsupported_media_type", id="text-plain"),
-    pytest.param(b"<org><name>Acme</name></org>", "application/xml", 415, "unsupported_media_type", id="xml"),
-])
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status", "error"),
+    [
+        pytest.param(
+            b'{"name": "Acme", "locality": "Paris"', "application/json", 400, "malformed_body", id="truncated"
+        ),
+        pytest.param(b"{'name': 'Acme'}", "application/json", 400, "malformed_body", id="single-quotes"),
+        pytest.param(b'{"name": NaN, "locality": "Paris"}', "application/json", 400, "malformed_body", id="nan"),
+        pytest.param(b'\xff\xfe{"name"', "application/json", 400, "malformed_body", id="not-utf8"),
+        pytest.param(b'[{"name": "Acme", "locality": "Paris"}]', "application/json", 400, "malformed_body", id="array"),
+        pytest.param(b'"Acme"', "application/json", 400, "malformed_body", id="string"),
+        pytest.param(b"null", "application/json", 400, "malformed_body", id="null"),
+        pytest.param(b"[" * 100_000 + b"]" * 100_000, "application/json", 400, "malformed_body", id="deep-nesting"),
+        pytest.param(b"name=Acme&locality=Paris", "text/plain", 415, "unsupported_media_type", id="text-plain"),
+        pytest.param(b"<org><name>Acme</name></org>", "application/xml", 415, "unsupported_media_type", id="xml"),
+    ],
+)
 def test_create_organization_refuses_unreadable_bodies(api, raw, content_type, status, error):
     response = api.post("/api/v2/organizations", raw, content_type=content_type)
     assert_error(response, status, error)
@@ -160,6 +267,7 @@ def test_create_organization_refuses_an_oversized_body(api, settings):
 
 # --- list ----------------------------------------------------------------------------------------
 
+
 def test_list_organizations_is_a_list_envelope_newest_first(api, make_org):
     first, second = make_org(name="First"), make_org(name="Second")
     response = api.get("/api/v2/organizations")
@@ -171,15 +279,25 @@ def test_list_organizations_is_a_list_envelope_newest_first(api, make_org):
     assert [item["domain"] for item in body["data"]] == [second.domain, first.domain]
     for item in body["data"]:
         assert_organization(item)
-    assert body["pagination"] == {"current_page": 1, "next_page": None, "prev_page": None, "per_page": 10,
-                                  "total_pages": 1}
+    assert body["pagination"] == {
+        "current_page": 1,
+        "next_page": None,
+        "prev_page": None,
+        "per_page": 10,
+        "total_pages": 1,
+    }
 
 
 def test_empty_list_has_one_empty_page(api):
     body = api.get("/api/v2/organizations").json()
     assert body["data"] == [] and body["total"] == 0
-    assert body["pagination"] == {"current_page": 1, "next_page": None, "prev_page": None, "per_page": 10,
-                                  "total_pages": 1}
+    assert body["pagination"] == {
+        "current_page": 1,
+        "next_page": None,
+        "prev_page": None,
+        "per_page": 10,
+        "total_pages": 1,
+    }
 
 
 @pytest.fixture
@@ -205,8 +323,7 @@ def test_middle_and_last_pages_link_both_ways(api, seven_orgs):
     middle = api.get("/api/v2/organizations?page=2&per_page=3").json()["pagination"]
     assert middle == {"current_page": 2, "next_page": 3, "prev_page": 1, "per_page": 3, "total_pages": 3}
     last = api.get("/api/v2/organizations?page=3&per_page=3").json()
-    assert last["pagination"] == {"current_page": 3, "next_page": None, "prev_page": 2, "per_page": 3,
-                                  "total_pages": 3}
+    assert last["pagination"] == {"current_page": 3, "next_page": None, "prev_page": 2, "per_page": 3, "total_pages": 3}
     assert [item["domain"] for item in last["data"]] == [seven_orgs[0].domain]
 
 
@@ -220,8 +337,7 @@ def test_page_past_the_end_is_empty_and_points_back_to_the_last_page(api, seven_
     body = api.get("/api/v2/organizations?page=9&per_page=3").json()
     assert body["data"] == []
     assert body["total"] == 7
-    assert body["pagination"] == {"current_page": 9, "next_page": None, "prev_page": 3, "per_page": 3,
-                                  "total_pages": 3}
+    assert body["pagination"] == {"current_page": 9, "next_page": None, "prev_page": 3, "per_page": 3, "total_pages": 3}
     huge = api.get(f"/api/v2/organizations?page={10**30}").json()
     assert huge["data"] == [] and huge["pagination"]["prev_page"] == 1
 
@@ -232,16 +348,19 @@ def test_per_page_is_capped(api, make_org, settings):
     assert body["pagination"]["per_page"] == settings.API_MAX_PER_PAGE == 100
 
 
-@pytest.mark.parametrize("query", ["page=0", "page=-1", "page=abc", "page=1.5", "per_page=0", "per_page=-5",
-                                   "per_page=ten", "current_page=0"])
+@pytest.mark.parametrize(
+    "query",
+    ["page=0", "page=-1", "page=abc", "page=1.5", "per_page=0", "per_page=-5", "per_page=ten", "current_page=0"],
+)
 def test_bad_pagination_parameters_are_refused(api, make_org, query):
     make_org()
     body = assert_error(api.get(f"/api/v2/organizations?{query}"), 400, "invalid_request")
     assert query.split("=")[0] in body["fields"]
 
 
-def test_listing_organizations_costs_the_same_queries_for_1_or_50_per_page(make_api, make_org,
-                                                                             django_assert_num_queries):
+def test_listing_organizations_costs_the_same_queries_for_1_or_50_per_page(
+    make_api, make_org, django_assert_num_queries
+):
     orgs = [make_org(name=f"Org {i}") for i in range(60)]
     for client in (make_api(), make_api(organizations=orgs[:55])):
         with CaptureQueriesContext(connection) as one:
@@ -254,6 +373,7 @@ def test_listing_organizations_costs_the_same_queries_for_1_or_50_per_page(make_
 
 
 # --- read ----------------------------------------------------------------------------------------
+
 
 def test_get_organization_by_domain_or_id(api, org):
     for key in (org.domain, str(org.id)):
@@ -269,20 +389,35 @@ def test_get_unknown_organization_is_404(api, org, domain):
 
 # --- update --------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_update_organization_changes_only_the_fields_sent_and_never_the_domain(api, org, method):
-    response = send(api, method, f"/api/v2/organizations/{org.domain}",
-                    {"name": "Misapret Group", "allowed_email_domains": ["misapret.fr"]})
+    response = send(
+        api,
+        method,
+        f"/api/v2/organizations/{org.domain}",
+        {"name": "Misapret Group", "allowed_email_domains": ["misapret.fr"]},
+    )
     assert response.status_code == 200, response.json()
-    assert_organization(response.json(), name="Misapret Group", domain="misapret", locality="Paris",
-                        allowed_email_domains=["misapret.fr"])
+    assert_organization(
+        response.json(),
+        name="Misapret Group",
+        domain="misapret",
+        locality="Paris",
+        allowed_email_domains=["misapret.fr"],
+    )
     org.refresh_from_db()
     assert (org.name, org.domain, org.locality) == ("Misapret Group", "misapret", "Paris")
 
 
 def test_update_organization_from_a_form(api, org):
-    response = send(api, "put", f"/api/v2/organizations/{org.domain}",
-                    {"locality": "Lyon", "allowed_email_domains[]": ["a.fr", "b.fr"]}, as_="form")
+    response = send(
+        api,
+        "put",
+        f"/api/v2/organizations/{org.domain}",
+        {"locality": "Lyon", "allowed_email_domains[]": ["a.fr", "b.fr"]},
+        as_="form",
+    )
     assert response.status_code == 200, response.json()
     org.refresh_from_db()
     assert (org.locality, org.allowed_email_domains) == ("Lyon", ["a.fr", "b.fr"])
@@ -296,11 +431,20 @@ def test_update_organization_can_empty_the_email_domains(api, make_org):
     assert org.allowed_email_domains == []
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"name": ""}, "name"), ({"name": None}, "name"), ({"name": 1}, "name"), ({"name": OVERLONG}, "name"),
-    ({"locality": ""}, "locality"), ({"domain": "other"}, "domain"), ({"id": str(uuid.uuid4())}, "id"),
-    ({"allowed_email_domains": ["nope"]}, "allowed_email_domains"), ({"name": "Ok", "extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"name": 1}, "name"),
+        ({"name": OVERLONG}, "name"),
+        ({"locality": ""}, "locality"),
+        ({"domain": "other"}, "domain"),
+        ({"id": str(uuid.uuid4())}, "id"),
+        ({"allowed_email_domains": ["nope"]}, "allowed_email_domains"),
+        ({"name": "Ok", "extra": 1}, "extra"),
+    ],
+)
 def test_update_organization_refuses_bad_input_and_changes_nothing(api, org, body, field):
     before = Organization.objects.values().get(pk=org.pk)
     error = assert_error(api.put(f"/api/v2/organizations/{org.domain}", body, format="json"), 400, "invalid_request")
@@ -321,6 +465,7 @@ def test_update_unknown_organization_is_404(api, org):
 
 
 # --- delete --------------------------------------------------------------------------------------
+
 
 def test_delete_organization_answers_the_deleted_resource_and_removes_its_users(api, org):
     services.user_create(organization=org, email="jane@misapret.fr")
@@ -394,8 +539,7 @@ def test_json_only_api_answers_other_accept_headers_with_406(api, org):
     assert_error(api.get("/api/v2/organizations", HTTP_ACCEPT="application/xml"), 406, "not_acceptable")
 
 
-@pytest.mark.parametrize("domain", ["%00", "misapret%00", "%E2%80%AE", "%FF", "a" * 5000, "Misapret",
-                                    "-misapret"])
+@pytest.mark.parametrize("domain", ["%00", "misapret%00", "%E2%80%AE", "%FF", "a" * 5000, "Misapret", "-misapret"])
 def test_organization_paths_that_cannot_be_a_domain_are_404(api, org, domain):
     for method in ("get", "put", "delete"):
         assert_error(getattr(api, method)(f"/api/v2/organizations/{domain}"), 404, "not_found")
@@ -414,6 +558,7 @@ def test_error_description_names_every_field_at_fault_and_the_list_item(api):
     response = api.post("/api/v2/organizations", {"allowed_email_domains": ["ok.fr", "bad domain"]}, format="json")
     body = assert_error(response, 400, "invalid_request")
     assert set(body["fields"]) == {"name", "locality", "allowed_email_domains"}
-    assert body["fields"]["allowed_email_domains"] == {"1": ["'bad domain' is not an email domain such as "
-                                                              "'example.com'."]}
+    assert body["fields"]["allowed_email_domains"] == {
+        "1": ["'bad domain' is not an email domain such as 'example.com'."]
+    }
     assert body["error_description"].startswith("Check the fields 'name', 'locality', 'allowed_email_domains'.")

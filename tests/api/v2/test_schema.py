@@ -53,7 +53,10 @@ def test_operation_ids_are_unique(schema):
 
 def test_every_operation_but_the_token_endpoint_requires_the_bearer_scheme(schema):
     assert schema["components"]["securitySchemes"]["bearerAuth"] == {
-        **schema["components"]["securitySchemes"]["bearerAuth"], "type": "http", "scheme": "bearer"}
+        **schema["components"]["securitySchemes"]["bearerAuth"],
+        "type": "http",
+        "scheme": "bearer",
+    }
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             if path == "/api/v2/oauth/token":
@@ -64,14 +67,20 @@ def test_every_operation_but_the_token_endpoint_requires_the_bearer_scheme(schem
 
 def test_directory_operations_document_the_error_shape(schema):
     error = {"$ref": "#/components/schemas/ErrorOutput"}
-    for path in ("/api/v2/organizations", "/api/v2/organizations/{domain}", "/api/v2/org/{domain}/users",
-                 "/api/v2/org/{domain}/users/{user_id}"):
+    for path in (
+        "/api/v2/organizations",
+        "/api/v2/organizations/{domain}",
+        "/api/v2/org/{domain}/users",
+        "/api/v2/org/{domain}/users/{user_id}",
+    ):
         for method, operation in schema["paths"][path].items():
             for status in ("400", "401", "403", "404"):
                 assert operation["responses"][status]["content"]["application/json"]["schema"] == error, (
-                    path, method, status)
-    assert set(schema["components"]["schemas"]["ErrorOutput"]["required"]) == {"error", "error_description",
-                                                                              "fields"}
+                    path,
+                    method,
+                    status,
+                )
+    assert set(schema["components"]["schemas"]["ErrorOutput"]["required"]) == {"error", "error_description", "fields"}
 
 
 def test_lists_document_page_parameters_and_the_per_page_cap(schema, settings):
@@ -107,12 +116,18 @@ def test_schema_and_docs_need_no_token(db):
     assert client.get("/api/v2/schema").status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/api/v2/nope"), ("post", "/api/v2/nope"), ("get", "/api/v3/organizations"), ("get", "/api/"),
-    ("get", "/api/v2/organizations/misapret/extra"), ("delete", "/api/v2/org/misapret"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/v2/nope"),
+        ("post", "/api/v2/nope"),
+        ("get", "/api/v3/organizations"),
+        ("get", "/api/"),
+        ("get", "/api/v2/organizations/misapret/extra"),
+        ("delete", "/api/v2/org/misapret"),
+    ],
+)
 def test_unknown_api_url_is_a_json_404(db, method, path):
     response = getattr(APIClient(), method)(path)
     body = assert_error(response, 404, "not_found")
     assert path in body["error_description"]
-

@@ -23,7 +23,6 @@ def sample(name: str) -> str:
     return (SAMPLES / name).read_text(encoding="utf-8")
 
 
-
 @pytest.fixture(autouse=True)
 def _fast_client_secret_hashing(settings):
     # DOT hashes client secrets with the first password hasher (PBKDF2, ~0.5 s each); what these
@@ -41,8 +40,11 @@ def error_of(response, status):
 @pytest.fixture
 def make_app(api):
     def make(org, uri=CALLBACK):
-        response = api.post(f"/api/v2/org/{org.domain}/applications", {
-            "name": "App", "application_type": "spa", "allowed_redirect_uris_after_login": [uri]}, format="json")
+        response = api.post(
+            f"/api/v2/org/{org.domain}/applications",
+            {"name": "App", "application_type": "spa", "allowed_redirect_uris_after_login": [uri]},
+            format="json",
+        )
         assert response.status_code == 201, response.json()
         return response.json()
 
@@ -53,8 +55,11 @@ def make_app(api):
 def make_connection(api, make_app):
     def make(org, client=None, **extra):
         application = make_app(org)
-        response = (client or api).post("/api/v2/sso-connections", {
-            "organization_id": org.domain, "application_id": application["id"], **extra}, format="json")
+        response = (client or api).post(
+            "/api/v2/sso-connections",
+            {"organization_id": org.domain, "application_id": application["id"], **extra},
+            format="json",
+        )
         assert response.status_code == 201, response.json()
         return response.json()
 
@@ -67,8 +72,11 @@ def put(api, idp_id, body):
 
 def test_create_connection_has_the_designed_shape(api, org, make_app):
     application = make_app(org)
-    response = api.post("/api/v2/sso-connections", {"organization_id": org.domain, "application_id": application["id"],
-                                                    "sso_admin_email": "it@misapret.fr"}, format="json")
+    response = api.post(
+        "/api/v2/sso-connections",
+        {"organization_id": org.domain, "application_id": application["id"], "sso_admin_email": "it@misapret.fr"},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["__type__"] == "SSOConnection" and body["__domain__"] == "misapret"
@@ -103,16 +111,25 @@ def test_create_connection_has_the_designed_shape(api, org, make_app):
 def test_idp_id_replaces_dashes_of_the_domain(api, make_org, make_app):
     org = make_org(name="B'Oréal")
     application = make_app(org)
-    response = api.post("/api/v2/sso-connections", {"organization_id": str(org.id),
-                                                    "application_id": application["id"]}, format="json")
+    response = api.post(
+        "/api/v2/sso-connections", {"organization_id": str(org.id), "application_id": application["id"]}, format="json"
+    )
     assert response.status_code == 201, response.json()
     assert re.fullmatch(r"b_oreal_[0-9A-Za-z]{22}", response.json()["id"])
 
 
-@pytest.mark.parametrize(("provider_type", "email_attribute"), [
-    ("azure_ad", f"{XMLSOAP}emailaddress"), ("adfs", f"{XMLSOAP}emailaddress"), ("okta", "email"),
-    ("google", "email"), ("ping_one", "email"), ("ping_federate", "email"), ("generic_saml", "email"),
-])
+@pytest.mark.parametrize(
+    ("provider_type", "email_attribute"),
+    [
+        ("azure_ad", f"{XMLSOAP}emailaddress"),
+        ("adfs", f"{XMLSOAP}emailaddress"),
+        ("okta", "email"),
+        ("google", "email"),
+        ("ping_one", "email"),
+        ("ping_federate", "email"),
+        ("generic_saml", "email"),
+    ],
+)
 def test_provider_type_sets_default_attribute_mapping(make_connection, org, provider_type, email_attribute):
     body = make_connection(org, provider_type=provider_type)
     assert body["provider_type"] == provider_type
@@ -122,44 +139,62 @@ def test_provider_type_sets_default_attribute_mapping(make_connection, org, prov
 
 def test_microsoft_defaults_use_the_ws_federation_claim_uris():
     assert default_attribute_mapping("azure_ad") == {
-        "email": f"{XMLSOAP}emailaddress", "given_name": f"{XMLSOAP}givenname", "family_name": f"{XMLSOAP}surname"}
+        "email": f"{XMLSOAP}emailaddress",
+        "given_name": f"{XMLSOAP}givenname",
+        "family_name": f"{XMLSOAP}surname",
+    }
 
 
 def test_create_refuses_an_application_of_another_organization(api, make_org, make_app):
     misapret, other = make_org(), make_org(name="Other Corp")
     theirs = make_app(other)
-    body = error_of(api.post("/api/v2/sso-connections", {"organization_id": misapret.domain,
-                                                         "application_id": theirs["id"]}, format="json"), 400)
+    body = error_of(
+        api.post(
+            "/api/v2/sso-connections",
+            {"organization_id": misapret.domain, "application_id": theirs["id"]},
+            format="json",
+        ),
+        400,
+    )
     assert "application_id" in body["fields"]
     assert not SSOConnection.objects.exists()
 
 
-@pytest.mark.parametrize("body", [
-    {"application_id": "x"},
-    {"organization_id": "misapret"},
-    {"organization_id": "misapret", "application_id": "x", "provider_type": "saml_magic"},
-    {"organization_id": "misapret", "application_id": "x", "sso_admin_email": "not an email"},
-    {"organization_id": "misapret", "application_id": "x", "active": True},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"application_id": "x"},
+        {"organization_id": "misapret"},
+        {"organization_id": "misapret", "application_id": "x", "provider_type": "saml_magic"},
+        {"organization_id": "misapret", "application_id": "x", "sso_admin_email": "not an email"},
+        {"organization_id": "misapret", "application_id": "x", "active": True},
+    ],
+)
 def test_create_refuses_bad_input(api, org, body):
     error_of(api.post("/api/v2/sso-connections", body, format="json"), 400)
 
 
 def test_create_with_a_form_body(api, org, make_app):
     application = make_app(org)
-    response = api.post("/api/v2/sso-connections", f"organization_id={org.domain}&application_id={application['id']}"
-                        "&provider_type=okta", content_type="application/x-www-form-urlencoded")
+    response = api.post(
+        "/api/v2/sso-connections",
+        f"organization_id={org.domain}&application_id={application['id']}&provider_type=okta",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 201, response.json()
     assert response.json()["provider_type"] == "okta"
 
 
-@pytest.mark.parametrize(("name", "provider_type"), [
-    ("azure_ad/azure_ad_metadata_app_ssoready_2023.xml", "azure_ad"),
-    ("adfs/adfs_metadata_v4_ms-identitymodel.xml", "adfs"),
-    ("google/google_metadata_ssoready_2023.xml", "google"),
-    ("okta/okta_metadata_crewjam_2020.xml", "okta"),
-    ("ping_one/ping_one_metadata_ssoready_2023.xml", "ping_one"),
-])
+@pytest.mark.parametrize(
+    ("name", "provider_type"),
+    [
+        ("azure_ad/azure_ad_metadata_app_ssoready_2023.xml", "azure_ad"),
+        ("adfs/adfs_metadata_v4_ms-identitymodel.xml", "adfs"),
+        ("google/google_metadata_ssoready_2023.xml", "google"),
+        ("okta/okta_metadata_crewjam_2020.xml", "okta"),
+        ("ping_one/ping_one_metadata_ssoready_2023.xml", "ping_one"),
+    ],
+)
 def test_put_metadata_xml_stores_the_parsed_idp(api, org, make_connection, name, provider_type):
     connection = make_connection(org, provider_type=provider_type)
     document = sample(name)
@@ -176,8 +211,11 @@ def test_put_metadata_xml_stores_the_parsed_idp(api, org, make_connection, name,
 
 def test_put_metadata_stores_the_entity_id_sso_and_slo(api, org, make_connection):
     connection = make_connection(org)
-    response = put(api, connection["id"], {"saml_config": {
-        "idp_metadata_xml": sample("ping_one/ping_one_metadata_ssoready_2023.xml")}})
+    response = put(
+        api,
+        connection["id"],
+        {"saml_config": {"idp_metadata_xml": sample("ping_one/ping_one_metadata_ssoready_2023.xml")}},
+    )
     saml = response.json()["saml_config"]
     assert saml["idp_entity_id"] == "https://auth.pingone.com/3030059e-440b-4ad0-9217-44326f1757f6"
     assert saml["idp_sso_url"] == "https://auth.pingone.com/3030059e-440b-4ad0-9217-44326f1757f6/saml20/idp/sso"
@@ -187,8 +225,9 @@ def test_put_metadata_stores_the_entity_id_sso_and_slo(api, org, make_connection
 
 def test_google_metadata_valid_until_is_stored(api, org, make_connection):
     connection = make_connection(org)
-    response = put(api, connection["id"], {"saml_config": {
-        "idp_metadata_xml": sample("google/google_metadata_crewjam_2016.xml")}})
+    response = put(
+        api, connection["id"], {"saml_config": {"idp_metadata_xml": sample("google/google_metadata_crewjam_2016.xml")}}
+    )
     assert response.json()["saml_config"]["idp_metadata_valid_until"].startswith("2021-01-03T16:17:49")
     assert response.json()["saml_config"]["idp_sso_binding"].endswith("HTTP-POST")
 
@@ -199,26 +238,50 @@ SP_METADATA = """<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:meta
 <md:SPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"/></md:EntityDescriptor>"""
 
 
-@pytest.mark.parametrize(("document", "code", "words"), [
-    ("this is not xml", "invalid_metadata", "This is not XML"),
-    ("<EntityDescriptor", "invalid_metadata", "not well-formed XML"),
-    (SP_METADATA, "not_idp_metadata", "this looks like service-provider metadata"),
-    (XXE, "unsafe_metadata", "DOCTYPE"),
-])
-def test_bad_metadata_xml_is_a_400_with_the_reason_and_nothing_is_saved(api, org, make_connection, document, code,
-                                                                         words):
+@pytest.mark.parametrize(
+    ("document", "code", "words"),
+    [
+        ("this is not xml", "invalid_metadata", "This is not XML"),
+        ("<EntityDescriptor", "invalid_metadata", "not well-formed XML"),
+        (SP_METADATA, "not_idp_metadata", "this looks like service-provider metadata"),
+        (XXE, "unsafe_metadata", "DOCTYPE"),
+    ],
+)
+def test_bad_metadata_xml_is_a_400_with_the_reason_and_nothing_is_saved(
+    api, org, make_connection, document, code, words
+):
     connection = make_connection(org)
     put(api, connection["id"], {"saml_config": {"idp_metadata_xml": sample("okta/okta_metadata_crewjam_2020.xml")}})
     before = SSOConnection.objects.get(pk=connection["id"])
-    body = error_of(put(api, connection["id"], {"provider_type": "okta", "sso_admin_email": "new@misapret.fr",
-                                                "saml_config": {"idp_metadata_xml": document}}), 400)
+    body = error_of(
+        put(
+            api,
+            connection["id"],
+            {
+                "provider_type": "okta",
+                "sso_admin_email": "new@misapret.fr",
+                "saml_config": {"idp_metadata_xml": document},
+            },
+        ),
+        400,
+    )
     assert body["error"] == code
     assert words in body["error_description"]
     assert body["fields"]["saml_config"]["idp_metadata_xml"] == [body["error_description"]]
     after = SSOConnection.objects.get(pk=connection["id"])
-    assert (after.idp_entity_id, after.idp_metadata_xml, after.provider_type, after.sso_admin_email,
-            after.updated_at) == (before.idp_entity_id, before.idp_metadata_xml, before.provider_type,
-                                  before.sso_admin_email, before.updated_at)
+    assert (
+        after.idp_entity_id,
+        after.idp_metadata_xml,
+        after.provider_type,
+        after.sso_admin_email,
+        after.updated_at,
+    ) == (
+        before.idp_entity_id,
+        before.idp_metadata_xml,
+        before.provider_type,
+        before.sso_admin_email,
+        before.updated_at,
+    )
 
 
 def test_oversized_metadata_is_refused(api, org, make_connection):
@@ -243,11 +306,14 @@ def test_put_metadata_url_fetches_it_on_the_server(api, org, make_connection, tm
     assert SSOConnection.objects.get(pk=connection["id"]).idp_metadata_xml == document.decode()
 
 
-@pytest.mark.parametrize(("url", "words"), [
-    ("http://idp.example.com/metadata", "https://"),
-    ("https://127.0.0.1/metadata", "private, loopback or link-local"),
-    ("https://169.254.169.254/latest/meta-data/", "private, loopback or link-local"),
-])
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://idp.example.com/metadata", "https://"),
+        ("https://127.0.0.1/metadata", "private, loopback or link-local"),
+        ("https://169.254.169.254/latest/meta-data/", "private, loopback or link-local"),
+    ],
+)
 def test_put_metadata_url_refuses_internal_or_plain_http_urls(api, org, make_connection, url, words):
     connection = make_connection(org)
     body = error_of(put(api, connection["id"], {"saml_config": {"idp_metadata_url": url}}), 400)
@@ -266,9 +332,18 @@ def test_put_typed_idp_values(api, org, make_connection):
     connection = make_connection(org)
     put(api, connection["id"], {"saml_config": {"idp_metadata_xml": sample("okta/okta_metadata_crewjam_2020.xml")}})
     bare_base64 = "".join(okta_certificate().splitlines()[1:-1])
-    response = put(api, connection["id"], {"saml_config": {
-        "idp_entity_id": "https://idp.misapret.example", "idp_sso_url": "https://idp.misapret.example/sso",
-        "idp_sso_binding": "post", "idp_certificates": [bare_base64]}})
+    response = put(
+        api,
+        connection["id"],
+        {
+            "saml_config": {
+                "idp_entity_id": "https://idp.misapret.example",
+                "idp_sso_url": "https://idp.misapret.example/sso",
+                "idp_sso_binding": "post",
+                "idp_certificates": [bare_base64],
+            }
+        },
+    )
     assert response.status_code == 200, response.json()
     saml = response.json()["saml_config"]
     assert saml["idp_metadata_source"] == "manual"
@@ -278,13 +353,16 @@ def test_put_typed_idp_values(api, org, make_connection):
     assert SSOConnection.objects.get(pk=connection["id"]).idp_metadata_xml == ""
 
 
-@pytest.mark.parametrize(("saml_config", "field"), [
-    ({"idp_certificates": ["not a certificate"]}, "idp_certificates"),
-    ({"idp_certificates": []}, "idp_certificates"),
-    ({"idp_sso_url": "not a url"}, "idp_sso_url"),
-    ({"attribute_mapping": {"shoe_size": "shoe"}}, "attribute_mapping"),
-    ({"unknown": 1}, "unknown"),
-])
+@pytest.mark.parametrize(
+    ("saml_config", "field"),
+    [
+        ({"idp_certificates": ["not a certificate"]}, "idp_certificates"),
+        ({"idp_certificates": []}, "idp_certificates"),
+        ({"idp_sso_url": "not a url"}, "idp_sso_url"),
+        ({"attribute_mapping": {"shoe_size": "shoe"}}, "attribute_mapping"),
+        ({"unknown": 1}, "unknown"),
+    ],
+)
 def test_put_refuses_bad_saml_config(api, org, make_connection, saml_config, field):
     connection = make_connection(org)
     body = error_of(put(api, connection["id"], {"saml_config": saml_config}), 400)
@@ -293,8 +371,19 @@ def test_put_refuses_bad_saml_config(api, org, make_connection, saml_config, fie
 
 def test_put_refuses_two_sources_of_idp_settings(api, org, make_connection):
     connection = make_connection(org)
-    body = error_of(put(api, connection["id"], {"saml_config": {
-        "idp_metadata_xml": sample("okta/okta_metadata_crewjam_2020.xml"), "idp_entity_id": "https://x.example"}}), 400)
+    body = error_of(
+        put(
+            api,
+            connection["id"],
+            {
+                "saml_config": {
+                    "idp_metadata_xml": sample("okta/okta_metadata_crewjam_2020.xml"),
+                    "idp_entity_id": "https://x.example",
+                }
+            },
+        ),
+        400,
+    )
     assert "one way only" in body["error_description"]
 
 
@@ -302,7 +391,11 @@ def test_attribute_mapping_is_merged_and_null_restores_the_default(api, org, mak
     connection = make_connection(org, provider_type="okta")
     response = put(api, connection["id"], {"saml_config": {"attribute_mapping": {"email": "mail", "groups": "groups"}}})
     assert response.json()["saml_config"]["attribute_mapping"] == {
-        "email": "mail", "given_name": "firstName", "family_name": "lastName", "groups": "groups"}
+        "email": "mail",
+        "given_name": "firstName",
+        "family_name": "lastName",
+        "groups": "groups",
+    }
     response = put(api, connection["id"], {"saml_config": {"attribute_mapping": {"email": None, "groups": None}}})
     assert response.json()["saml_config"]["attribute_mapping"] == default_attribute_mapping("okta")
 
@@ -319,9 +412,16 @@ def test_changing_provider_type_moves_a_default_mapping_but_keeps_a_custom_one(a
 def test_put_top_level_fields(api, org, make_connection, make_app):
     connection = make_connection(org)
     other_app = make_app(org, uri="https://other.misapret.example/cb")
-    response = put(api, connection["id"], {
-        "users_provisioning": "existing_users_only", "sso_admin_email": "admin@misapret.fr",
-        "application_id": other_app["id"], "saml_config": {"allow_idp_initiated": True, "want_response_signed": True}})
+    response = put(
+        api,
+        connection["id"],
+        {
+            "users_provisioning": "existing_users_only",
+            "sso_admin_email": "admin@misapret.fr",
+            "application_id": other_app["id"],
+            "saml_config": {"allow_idp_initiated": True, "want_response_signed": True},
+        },
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["users_provisioning"] == "existing_users_only"
@@ -348,6 +448,7 @@ def test_put_refuses_an_application_of_another_organization(api, make_org, make_
 
 # --- activation ----------------------------------------------------------------------------------
 
+
 def test_activation_without_idp_configuration_says_what_is_missing(api, org, make_connection):
     connection = make_connection(org)
     body = error_of(put(api, connection["id"], {"active": True}), 422)
@@ -359,8 +460,14 @@ def test_activation_without_idp_configuration_says_what_is_missing(api, org, mak
 
 def test_activation_without_a_successful_test_login_is_refused(api, org, make_connection):
     connection = make_connection(org)
-    body = error_of(put(api, connection["id"], {"active": True, "saml_config": {
-        "idp_metadata_xml": sample("okta/okta_metadata_crewjam_2020.xml")}}), 422)
+    body = error_of(
+        put(
+            api,
+            connection["id"],
+            {"active": True, "saml_config": {"idp_metadata_xml": sample("okta/okta_metadata_crewjam_2020.xml")}},
+        ),
+        422,
+    )
     assert "test login" in body["error_description"]
     assert "bypass_it_admin_test" in body["error_description"]
     assert "idp_entity_id" not in body["error_description"]
@@ -370,8 +477,15 @@ def test_activation_without_a_successful_test_login_is_refused(api, org, make_co
 
 def test_activation_with_bypass_it_admin_test(api, org, make_connection):
     connection = make_connection(org)
-    response = put(api, connection["id"], {"active": True, "bypass_it_admin_test": True, "saml_config": {
-        "idp_metadata_xml": sample("okta/okta_metadata_crewjam_2020.xml")}})
+    response = put(
+        api,
+        connection["id"],
+        {
+            "active": True,
+            "bypass_it_admin_test": True,
+            "saml_config": {"idp_metadata_xml": sample("okta/okta_metadata_crewjam_2020.xml")},
+        },
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["active"] is True and response.json()["bypass_it_admin_test"] is True
 
@@ -395,6 +509,7 @@ def test_bypass_does_not_replace_the_idp_configuration(api, org, make_connection
 
 
 # --- reads, deletes, tenants, scopes ---------------------------------------------------------------
+
 
 def test_get_and_delete(api, org, make_connection):
     connection = make_connection(org)
@@ -439,8 +554,7 @@ def test_list_newest_first_filtered_by_organization(api, make_org, make_connecti
     assert paged["pagination"]["total_pages"] == 3
 
 
-def test_list_query_count_does_not_grow_with_the_connections(api, org, make_connection,
-                                                             django_assert_max_num_queries):
+def test_list_query_count_does_not_grow_with_the_connections(api, org, make_connection, django_assert_max_num_queries):
     for _ in range(5):
         make_connection(org)
     with django_assert_max_num_queries(6):
@@ -448,7 +562,8 @@ def test_list_query_count_does_not_grow_with_the_connections(api, org, make_conn
 
 
 def test_a_key_limited_to_one_organization_sees_the_others_connections_as_missing(
-        api, make_api, make_org, make_connection, make_app):
+    api, make_api, make_org, make_connection, make_app
+):
     misapret, other = make_org(), make_org(name="Other Corp")
     ours, theirs = make_connection(misapret), make_connection(other)
     api_a = make_api(organizations=[misapret])
@@ -460,10 +575,22 @@ def test_a_key_limited_to_one_organization_sees_the_others_connections_as_missin
         error_of(response, 404)
     assert SSOConnection.objects.filter(pk=theirs["id"]).exists()
     their_app = make_app(other)
-    error_of(api_a.post("/api/v2/sso-connections", {"organization_id": other.domain,
-                                                    "application_id": their_app["id"]}, format="json"), 404)
-    error_of(api_a.post("/api/v2/sso-connections", {"organization_id": str(other.id),
-                                                    "application_id": their_app["id"]}, format="json"), 404)
+    error_of(
+        api_a.post(
+            "/api/v2/sso-connections",
+            {"organization_id": other.domain, "application_id": their_app["id"]},
+            format="json",
+        ),
+        404,
+    )
+    error_of(
+        api_a.post(
+            "/api/v2/sso-connections",
+            {"organization_id": str(other.id), "application_id": their_app["id"]},
+            format="json",
+        ),
+        404,
+    )
     assert SSOConnection.objects.filter(organization=other).count() == 1
 
 
@@ -485,8 +612,12 @@ def test_form_body_with_nested_saml_config(api, org, make_connection):
         f"/api/v2/sso-connections/{connection['id']}",
         "provider_type=okta&saml_config[idp_entity_id]=https%3A%2F%2Fidp.example&saml_config[idp_sso_url]="
         "https%3A%2F%2Fidp.example%2Fsso&saml_config[allow_idp_initiated]=true",
-        content_type="application/x-www-form-urlencoded")
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 200, response.json()
     saml = response.json()["saml_config"]
     assert (saml["idp_entity_id"], saml["idp_sso_url"], saml["allow_idp_initiated"]) == (
-        "https://idp.example", "https://idp.example/sso", True)
+        "https://idp.example",
+        "https://idp.example/sso",
+        True,
+    )

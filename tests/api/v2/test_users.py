@@ -14,8 +14,19 @@ from organizations.models import Identity, User
 from .helpers import assert_error, send
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-USER_KEYS = {"__type__", "__domain__", "id", "email", "email_verified", "active", "profile", "identities",
-             "meta_data", "inserted_at", "updated_at"}
+USER_KEYS = {
+    "__type__",
+    "__domain__",
+    "id",
+    "email",
+    "email_verified",
+    "active",
+    "profile",
+    "identities",
+    "meta_data",
+    "inserted_at",
+    "updated_at",
+}
 
 
 def users_url(org, user=None) -> str:
@@ -34,28 +45,53 @@ def assert_user(body: dict, domain: str, **expected):
 
 
 def add_identity(user, n=0):
-    return Identity.objects.create(user=user, idp_id=f"misapret_conn{n}", provider="saml.okta",
-                                   subject=f"{user.email}-{n}", authenticated_at=timezone.now(), data={"n": n})
+    return Identity.objects.create(
+        user=user,
+        idp_id=f"misapret_conn{n}",
+        provider="saml.okta",
+        subject=f"{user.email}-{n}",
+        authenticated_at=timezone.now(),
+        data={"n": n},
+    )
 
 
 # --- create --------------------------------------------------------------------------------------
 
+
 def test_create_user_from_json(api, org):
-    response = api.post(users_url(org), {
-        "email": "jane@misapret.fr", "email_verified": True,
-        "profile": {"given_name": "Jane", "family_name": "Doe", "locale": "fr"}, "meta_data": {"plan": "pro", "n": 3},
-    }, format="json")
+    response = api.post(
+        users_url(org),
+        {
+            "email": "jane@misapret.fr",
+            "email_verified": True,
+            "profile": {"given_name": "Jane", "family_name": "Doe", "locale": "fr"},
+            "meta_data": {"plan": "pro", "n": 3},
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
-    assert_user(response.json(), "misapret", email="jane@misapret.fr", email_verified=True, active=True,
-                profile={"given_name": "Jane", "family_name": "Doe", "locale": "fr"},
-                meta_data={"plan": "pro", "n": 3}, identities=[])
+    assert_user(
+        response.json(),
+        "misapret",
+        email="jane@misapret.fr",
+        email_verified=True,
+        active=True,
+        profile={"given_name": "Jane", "family_name": "Doe", "locale": "fr"},
+        meta_data={"plan": "pro", "n": 3},
+        identities=[],
+    )
     user = User.objects.get()
     assert (user.organization_id, user.email, user.email_verified) == (org.id, "jane@misapret.fr", True)
 
 
 def test_create_user_from_a_form(api, org):
-    response = send(api, "post", users_url(org), {"email": "jane@misapret.fr", "email_verified": "true",
-                                                  "active": "false"}, as_="form")
+    response = send(
+        api,
+        "post",
+        users_url(org),
+        {"email": "jane@misapret.fr", "email_verified": "true", "active": "false"},
+        as_="form",
+    )
     assert response.status_code == 201, response.json()
     assert_user(response.json(), "misapret", email_verified=True, active=False, profile={}, meta_data={})
 
@@ -67,8 +103,11 @@ def test_create_user_through_the_organization_id(api, org):
 
 
 def test_null_profile_values_are_not_stored(api, org):
-    response = api.post(users_url(org), {"email": "jane@misapret.fr", "profile": {"given_name": "Jane",
-                                                                                  "nickname": None}}, format="json")
+    response = api.post(
+        users_url(org),
+        {"email": "jane@misapret.fr", "profile": {"given_name": "Jane", "nickname": None}},
+        format="json",
+    )
     assert response.status_code == 201
     assert response.json()["profile"] == {"given_name": "Jane"}
     assert User.objects.get().profile == {"given_name": "Jane"}
@@ -93,55 +132,80 @@ def test_same_email_is_allowed_in_another_organization(api, make_org):
 OVERLONG_EMAIL = "a" * 64 + "@" + "b" * 186 + ".com"  # 255 characters
 
 
-@pytest.mark.parametrize(("body", "as_", "field"), [
-    pytest.param({}, "json", "email", id="missing-email"),
-    pytest.param({"email": ""}, "json", "email", id="blank-email"),
-    pytest.param({"email": None}, "json", "email", id="null-email"),
-    pytest.param({"email": "not-an-email"}, "json", "email", id="invalid-email"),
-    pytest.param({"email": "jane@"}, "json", "email", id="email-without-domain"),
-    pytest.param({"email": OVERLONG_EMAIL}, "json", "email", id="overlong-email"),
-    pytest.param({"email": 12}, "json", "email", id="number-email"),
-    pytest.param({"email": ["jane@misapret.fr"]}, "json", "email", id="list-email"),
-    pytest.param({"email": "jane@misapret.fr", "email_verified": "maybe"}, "json", "email_verified",
-                 id="bad-boolean"),
-    pytest.param({"email": "jane@misapret.fr", "active": [True]}, "json", "active", id="list-boolean"),
-    pytest.param({"email": "jane@misapret.fr", "profile": "Jane"}, "json", "profile", id="profile-not-object"),
-    pytest.param({"email": "jane@misapret.fr", "profile": ["Jane"]}, "json", "profile", id="profile-list"),
-    pytest.param({"email": "jane@misapret.fr", "profile": {"shoe_size": "42"}}, "json", "profile",
-                 id="profile-unknown-key"),
-    pytest.param({"email": "jane@misapret.fr", "profile": {"given_name": "J" * 256}}, "json", "profile",
-                 id="profile-overlong"),
-    pytest.param({"email": "jane@misapret.fr", "profile": {"given_name": 7}}, "json", "profile",
-                 id="profile-number"),
-    pytest.param({"email": "jane@misapret.fr", "meta_data": "x"}, "json", "meta_data", id="meta-data-not-object"),
-    pytest.param({"email": "jane@misapret.fr", "meta_data": {f"k{i}": i for i in range(51)}}, "json", "meta_data",
-                 id="meta-data-too-many-keys"),
-    pytest.param({"email": "jane@misapret.fr", "meta_data": {"k": "x" * 17_000}}, "json", "meta_data",
-                 id="meta-data-too-big"),
-    pytest.param({"email": "jane@misapret.fr", "meta_data": {"k": "a\u0000b"}}, "json", "meta_data",
-                 id="meta-data-nul-value"),
-    pytest.param({"email": "jane@misapret.fr", "meta_data": {"a\u0000b": 1}}, "json", "meta_data",
-                 id="meta-data-nul-key"),
-    pytest.param({"email": "jane@misapret.fr", "meta_data": {"k": ["\ud800"]}}, "json", "meta_data",
-                 id="meta-data-lone-surrogate"),
-    pytest.param({"email": "jane@misapret.fr", "id": str(uuid.uuid4())}, "json", "id", id="unknown-id"),
-    pytest.param({"email": "jane@misapret.fr", "identities": []}, "json", "identities", id="read-only-identities"),
-    pytest.param({"email": "jane@misapret.fr", "role": "admin"}, "form", "role", id="form-unknown"),
-    pytest.param({"email": "nope"}, "form", "email", id="form-invalid-email"),
-    pytest.param({"email": "jane@misapret.fr", "email_verified": "perhaps"}, "form", "email_verified",
-                 id="form-bad-boolean"),
-])
+@pytest.mark.parametrize(
+    ("body", "as_", "field"),
+    [
+        pytest.param({}, "json", "email", id="missing-email"),
+        pytest.param({"email": ""}, "json", "email", id="blank-email"),
+        pytest.param({"email": None}, "json", "email", id="null-email"),
+        pytest.param({"email": "not-an-email"}, "json", "email", id="invalid-email"),
+        pytest.param({"email": "jane@"}, "json", "email", id="email-without-domain"),
+        pytest.param({"email": OVERLONG_EMAIL}, "json", "email", id="overlong-email"),
+        pytest.param({"email": 12}, "json", "email", id="number-email"),
+        pytest.param({"email": ["jane@misapret.fr"]}, "json", "email", id="list-email"),
+        pytest.param(
+            {"email": "jane@misapret.fr", "email_verified": "maybe"}, "json", "email_verified", id="bad-boolean"
+        ),
+        pytest.param({"email": "jane@misapret.fr", "active": [True]}, "json", "active", id="list-boolean"),
+        pytest.param({"email": "jane@misapret.fr", "profile": "Jane"}, "json", "profile", id="profile-not-object"),
+        pytest.param({"email": "jane@misapret.fr", "profile": ["Jane"]}, "json", "profile", id="profile-list"),
+        pytest.param(
+            {"email": "jane@misapret.fr", "profile": {"shoe_size": "42"}}, "json", "profile", id="profile-unknown-key"
+        ),
+        pytest.param(
+            {"email": "jane@misapret.fr", "profile": {"given_name": "J" * 256}},
+            "json",
+            "profile",
+            id="profile-overlong",
+        ),
+        pytest.param(
+            {"email": "jane@misapret.fr", "profile": {"given_name": 7}}, "json", "profile", id="profile-number"
+        ),
+        pytest.param({"email": "jane@misapret.fr", "meta_data": "x"}, "json", "meta_data", id="meta-data-not-object"),
+        pytest.param(
+            {"email": "jane@misapret.fr", "meta_data": {f"k{i}": i for i in range(51)}},
+            "json",
+            "meta_data",
+            id="meta-data-too-many-keys",
+        ),
+        pytest.param(
+            {"email": "jane@misapret.fr", "meta_data": {"k": "x" * 17_000}}, "json", "meta_data", id="meta-data-too-big"
+        ),
+        pytest.param(
+            {"email": "jane@misapret.fr", "meta_data": {"k": "a\u0000b"}}, "json", "meta_data", id="meta-data-nul-value"
+        ),
+        pytest.param(
+            {"email": "jane@misapret.fr", "meta_data": {"a\u0000b": 1}}, "json", "meta_data", id="meta-data-nul-key"
+        ),
+        pytest.param(
+            {"email": "jane@misapret.fr", "meta_data": {"k": ["\ud800"]}},
+            "json",
+            "meta_data",
+            id="meta-data-lone-surrogate",
+        ),
+        pytest.param({"email": "jane@misapret.fr", "id": str(uuid.uuid4())}, "json", "id", id="unknown-id"),
+        pytest.param({"email": "jane@misapret.fr", "identities": []}, "json", "identities", id="read-only-identities"),
+        pytest.param({"email": "jane@misapret.fr", "role": "admin"}, "form", "role", id="form-unknown"),
+        pytest.param({"email": "nope"}, "form", "email", id="form-invalid-email"),
+        pytest.param(
+            {"email": "jane@misapret.fr", "email_verified": "perhaps"}, "form", "email_verified", id="form-bad-boolean"
+        ),
+    ],
+)
 def test_create_user_refuses_bad_input(api, org, body, as_, field):
     error = assert_error(send(api, "post", users_url(org), body, as_=as_), 400, "invalid_request")
     assert field in error["fields"], error
     assert not User.objects.exists()
 
 
-@pytest.mark.parametrize(("raw", "content_type", "status", "error"), [
-    (b'{"email": "jane@misapret.fr"', "application/json", 400, "malformed_body"),
-    (b'["jane@misapret.fr"]', "application/json", 400, "malformed_body"),
-    (b"email=jane@misapret.fr", "text/csv", 415, "unsupported_media_type"),
-])
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status", "error"),
+    [
+        (b'{"email": "jane@misapret.fr"', "application/json", 400, "malformed_body"),
+        (b'["jane@misapret.fr"]', "application/json", 400, "malformed_body"),
+        (b"email=jane@misapret.fr", "text/csv", 415, "unsupported_media_type"),
+    ],
+)
 def test_create_user_refuses_unreadable_bodies(api, org, raw, content_type, status, error):
     assert_error(api.post(users_url(org), raw, content_type=content_type), status, error)
     assert not User.objects.exists()
@@ -153,6 +217,7 @@ def test_create_user_in_unknown_organization_is_404(api, org):
 
 
 # --- list ----------------------------------------------------------------------------------------
+
 
 def test_list_users_is_a_list_envelope_of_one_organization_newest_first(api, make_org):
     org, other = make_org(name="Misapret"), make_org(name="Other")
@@ -166,10 +231,15 @@ def test_list_users_is_a_list_envelope_of_one_organization_newest_first(api, mak
     assert [item["id"] for item in body["data"]] == [str(second.id), str(first.id)]
     for item in body["data"]:
         assert_user(item, "misapret")
-    assert body["data"][0]["identities"] == [{
-        "idp_id": "misapret_conn0", "provider": "saml.okta", "subject": "b@misapret.fr-0",
-        "authenticated_at": body["data"][0]["identities"][0]["authenticated_at"], "data": {"n": 0},
-    }]
+    assert body["data"][0]["identities"] == [
+        {
+            "idp_id": "misapret_conn0",
+            "provider": "saml.okta",
+            "subject": "b@misapret.fr-0",
+            "authenticated_at": body["data"][0]["identities"][0]["authenticated_at"],
+            "data": {"n": 0},
+        }
+    ]
     assert body["pagination"]["total_pages"] == 1
 
 
@@ -211,13 +281,13 @@ def test_list_users_of_unknown_organization_is_404(api, org):
 
 # --- read ----------------------------------------------------------------------------------------
 
+
 def test_get_user(api, org):
     user = services.user_create(organization=org, email="jane@misapret.fr", profile={"given_name": "Jane"})
     add_identity(user)
     response = api.get(users_url(org, user))
     assert response.status_code == 200
-    assert_user(response.json(), "misapret", id=str(user.id), email="jane@misapret.fr",
-                profile={"given_name": "Jane"})
+    assert_user(response.json(), "misapret", id=str(user.id), email="jane@misapret.fr", profile={"given_name": "Jane"})
     assert [i["idp_id"] for i in response.json()["identities"]] == ["misapret_conn0"]
 
 
@@ -240,21 +310,38 @@ def test_user_of_another_organization_is_404_through_this_one(api, make_org):
 
 # --- update --------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def jane(org):
-    return services.user_create(organization=org, email="jane@misapret.fr", profile={"given_name": "Jane",
-                                "family_name": "Doe"}, meta_data={"plan": "pro", "seats": 3})
+    return services.user_create(
+        organization=org,
+        email="jane@misapret.fr",
+        profile={"given_name": "Jane", "family_name": "Doe"},
+        meta_data={"plan": "pro", "seats": 3},
+    )
 
 
 @pytest.mark.parametrize("method", ["put", "patch"])
 def test_update_user_merges_profile_and_meta_data_and_null_removes_a_key(api, org, jane, method):
-    response = send(api, method, users_url(org, jane), {
-        "email_verified": True, "profile": {"given_name": "Janet", "family_name": None},
-        "meta_data": {"seats": None, "team": "blue"},
-    })
+    response = send(
+        api,
+        method,
+        users_url(org, jane),
+        {
+            "email_verified": True,
+            "profile": {"given_name": "Janet", "family_name": None},
+            "meta_data": {"seats": None, "team": "blue"},
+        },
+    )
     assert response.status_code == 200, response.json()
-    assert_user(response.json(), "misapret", email="jane@misapret.fr", email_verified=True,
-                profile={"given_name": "Janet"}, meta_data={"plan": "pro", "team": "blue"})
+    assert_user(
+        response.json(),
+        "misapret",
+        email="jane@misapret.fr",
+        email_verified=True,
+        profile={"given_name": "Janet"},
+        meta_data={"plan": "pro", "team": "blue"},
+    )
     jane.refresh_from_db()
     assert jane.profile == {"given_name": "Janet"} and jane.meta_data == {"plan": "pro", "team": "blue"}
 
@@ -275,8 +362,7 @@ def test_user_may_change_the_case_of_its_own_email(api, org, jane):
 
 def test_update_to_an_email_taken_in_the_organization_is_409(api, org, jane):
     john = services.user_create(organization=org, email="john@misapret.fr")
-    body = assert_error(api.put(users_url(org, john), {"email": "JANE@misapret.fr"}, format="json"), 409,
-                        "email_taken")
+    body = assert_error(api.put(users_url(org, john), {"email": "JANE@misapret.fr"}, format="json"), 409, "email_taken")
     assert "email" in body["fields"]
     john.refresh_from_db()
     assert john.email == "john@misapret.fr"
@@ -295,11 +381,19 @@ def test_meta_data_limits_apply_to_the_merged_result(api, org, jane):
     assert User.objects.values("meta_data").get(pk=jane.pk) == before
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"email": ""}, "email"), ({"email": "nope"}, "email"), ({"email": None}, "email"),
-    ({"active": "sometimes"}, "active"), ({"profile": {"age": "3"}}, "profile"), ({"meta_data": []}, "meta_data"),
-    ({"organization": "other"}, "organization"), ({"identities": [{"idp_id": "x"}]}, "identities"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": ""}, "email"),
+        ({"email": "nope"}, "email"),
+        ({"email": None}, "email"),
+        ({"active": "sometimes"}, "active"),
+        ({"profile": {"age": "3"}}, "profile"),
+        ({"meta_data": []}, "meta_data"),
+        ({"organization": "other"}, "organization"),
+        ({"identities": [{"idp_id": "x"}]}, "identities"),
+    ],
+)
 def test_update_user_refuses_bad_input_and_changes_nothing(api, org, jane, body, field):
     before = User.objects.values().get(pk=jane.pk)
     error = assert_error(api.put(users_url(org, jane), body, format="json"), 400, "invalid_request")
@@ -314,6 +408,7 @@ def test_update_user_refuses_malformed_json(api, org, jane):
 
 
 # --- delete --------------------------------------------------------------------------------------
+
 
 def test_delete_user_answers_the_deleted_resource(api, org, jane):
     add_identity(jane)
@@ -356,8 +451,9 @@ def test_list_users_refuses_a_bad_email_filter(api, org, email):
 
 
 def test_error_description_names_the_nested_field_at_fault(api, org):
-    response = api.post(users_url(org), {"email": "jane@misapret.fr", "profile": {"given_name": "J" * 256}},
-                        format="json")
+    response = api.post(
+        users_url(org), {"email": "jane@misapret.fr", "profile": {"given_name": "J" * 256}}, format="json"
+    )
     body = assert_error(response, 400, "invalid_request")
     assert body["fields"] == {"profile": {"given_name": ["Ensure this field has no more than 255 characters."]}}
     assert body["error_description"] == "Check 'profile.given_name': Ensure this field has no more than 255 characters."

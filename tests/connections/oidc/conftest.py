@@ -33,18 +33,27 @@ def org(db):
 
 @pytest.fixture
 def app(org):
-    application, _ = application_create(organization=org, name="Demo app", application_type="spa",
-                                        allowed_redirect_uris_after_login=[REDIRECT_URI])
+    application, _ = application_create(
+        organization=org, name="Demo app", application_type="spa", allowed_redirect_uris_after_login=[REDIRECT_URI]
+    )
     return application
 
 
 def make_oidc_connection(org, app, idp, *, provider_type="generic_oidc", client_id=CLIENT_ID, **oidc_config):
     connection = connection_create(organization=org, application=app, provider_type=provider_type)
-    return connection_update(connection=connection, data={
-        "oidc_config": {"issuer": idp.issuer, "client_id": client_id, "client_secret": CLIENT_SECRET,
-                        **oidc_config},
-        "bypass_it_admin_test": True, "active": True,
-    })
+    return connection_update(
+        connection=connection,
+        data={
+            "oidc_config": {
+                "issuer": idp.issuer,
+                "client_id": client_id,
+                "client_secret": CLIENT_SECRET,
+                **oidc_config,
+            },
+            "bypass_it_admin_test": True,
+            "active": True,
+        },
+    )
 
 
 @pytest.fixture

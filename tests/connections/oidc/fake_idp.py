@@ -57,14 +57,27 @@ class FakeIdp:
             return self.jwks_override
         rsa_jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.rsa_key.public_key()))
         ec_jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.ec_key.public_key()))
-        return {"keys": [{**rsa_jwk, "kid": self.kid, "use": "sig", "alg": "RS256"},
-                         {**ec_jwk, "kid": "ec-1", "use": "sig", "alg": "ES256"}]}
+        return {
+            "keys": [
+                {**rsa_jwk, "kid": self.kid, "use": "sig", "alg": "RS256"},
+                {**ec_jwk, "kid": "ec-1", "use": "sig", "alg": "ES256"},
+            ]
+        }
 
     def claims(self, *, client_id: str, nonce: str, **overrides) -> dict:
         now = int(time.time())
-        claims = {"iss": self.issuer, "sub": "user-123", "aud": client_id, "iat": now, "exp": now + 300,
-                  "nonce": nonce, "email": "alice@example.com", "email_verified": True,
-                  "given_name": "Alice", "family_name": "Liddell"}
+        claims = {
+            "iss": self.issuer,
+            "sub": "user-123",
+            "aud": client_id,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": nonce,
+            "email": "alice@example.com",
+            "email_verified": True,
+            "given_name": "Alice",
+            "family_name": "Liddell",
+        }
         claims.update(overrides)
         return {name: value for name, value in claims.items() if value is not None}
 
@@ -75,12 +88,14 @@ class FakeIdp:
         return jwt.encode(claims, key, algorithm=alg, headers=headers)
 
     def rsa_public_pem(self) -> bytes:
-        return self.rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
-                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
+        return self.rsa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
 
 
 def unsigned(claims: dict, header: dict | None = None) -> str:
     """An `alg: none` JWT (RFC 7519 6.1), built by hand as PyJWT refuses to."""
+
     def part(value: dict) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
@@ -95,8 +110,9 @@ def hs256_with_public_key(claims: dict, public_pem: bytes, kid: str) -> str:
     def part(value: bytes) -> str:
         return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
 
-    signing_input = f"{part(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': kid}).encode())}." \
-                    f"{part(json.dumps(claims).encode())}"
+    signing_input = (
+        f"{part(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': kid}).encode())}.{part(json.dumps(claims).encode())}"
+    )
     signature = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{part(signature)}"
 

@@ -53,8 +53,12 @@ def test_es256_id_token_is_accepted(client, connection, idp):
 
 def test_missing_claims_are_read_from_userinfo_whose_sub_must_match(client, connection, idp):
     request = start(client, connection)
-    answer_with(idp, idp.sign(idp.claims(client_id=CLIENT_ID, nonce=request["nonce"], email=None,
-                                         given_name=None, family_name=None)))
+    answer_with(
+        idp,
+        idp.sign(
+            idp.claims(client_id=CLIENT_ID, nonce=request["nonce"], email=None, given_name=None, family_name=None)
+        ),
+    )
     idp.userinfo = {"sub": "user-123", "email": "bob@example.com", "given_name": "Bob", "iss": "https://evil"}
     assert callback(client, connection, code="c", state=request["state"]).status_code == 302
     assert User.objects.get().email == "bob@example.com"
@@ -70,19 +74,34 @@ def test_userinfo_about_another_subject_is_refused(client, connection, idp):
 TOKEN_ATTACKS = [
     ("alg_none", lambda idp, c: unsigned(c), "oidc_id_token_algorithm"),
     ("alg_none_with_kid", lambda idp, c: unsigned(c, {"alg": "none", "kid": idp.kid}), "oidc_id_token_algorithm"),
-    ("hs256_signed_with_the_idp_public_key",
-     lambda idp, c: hs256_with_public_key(c, idp.rsa_public_pem(), idp.kid), "oidc_id_token_algorithm"),
+    (
+        "hs256_signed_with_the_idp_public_key",
+        lambda idp, c: hs256_with_public_key(c, idp.rsa_public_pem(), idp.kid),
+        "oidc_id_token_algorithm",
+    ),
     ("wrong_issuer", lambda idp, c: idp.sign({**c, "iss": "https://evil.example"}), "oidc_wrong_issuer"),
     ("issuer_with_trailing_slash", lambda idp, c: idp.sign({**c, "iss": c["iss"] + "/"}), "oidc_wrong_issuer"),
     ("wrong_audience", lambda idp, c: idp.sign({**c, "aud": "another-client"}), "oidc_wrong_audience"),
-    ("several_audiences_without_azp", lambda idp, c: idp.sign({**c, "aud": [CLIENT_ID, "other"]}),
-     "oidc_wrong_audience"),
-    ("azp_of_another_client", lambda idp, c: idp.sign({**c, "aud": [CLIENT_ID, "other"], "azp": "other"}),
-     "oidc_wrong_audience"),
-    ("expired", lambda idp, c: idp.sign({**c, "iat": int(time.time()) - 900, "exp": int(time.time()) - 120}),
-     "oidc_id_token_expired"),
-    ("issued_in_the_future", lambda idp, c: idp.sign({**c, "iat": int(time.time()) + 600}),
-     "oidc_id_token_not_yet_valid"),
+    (
+        "several_audiences_without_azp",
+        lambda idp, c: idp.sign({**c, "aud": [CLIENT_ID, "other"]}),
+        "oidc_wrong_audience",
+    ),
+    (
+        "azp_of_another_client",
+        lambda idp, c: idp.sign({**c, "aud": [CLIENT_ID, "other"], "azp": "other"}),
+        "oidc_wrong_audience",
+    ),
+    (
+        "expired",
+        lambda idp, c: idp.sign({**c, "iat": int(time.time()) - 900, "exp": int(time.time()) - 120}),
+        "oidc_id_token_expired",
+    ),
+    (
+        "issued_in_the_future",
+        lambda idp, c: idp.sign({**c, "iat": int(time.time()) + 600}),
+        "oidc_id_token_not_yet_valid",
+    ),
     ("nonce_mismatch", lambda idp, c: idp.sign({**c, "nonce": "another-nonce"}), "oidc_nonce_mismatch"),
     ("nonce_missing", lambda idp, c: idp.sign({k: v for k, v in c.items() if k != "nonce"}), "oidc_nonce_mismatch"),
     ("no_exp", lambda idp, c: idp.sign({k: v for k, v in c.items() if k != "exp"}), "oidc_id_token_malformed"),
@@ -104,8 +123,9 @@ def _tamper(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
-@pytest.mark.parametrize(("make_token", "code"), [(m, c) for _, m, c in TOKEN_ATTACKS],
-                         ids=[name for name, _, _ in TOKEN_ATTACKS])
+@pytest.mark.parametrize(
+    ("make_token", "code"), [(m, c) for _, m, c in TOKEN_ATTACKS], ids=[name for name, _, _ in TOKEN_ATTACKS]
+)
 def test_callback_refuses_id_token(client, connection, idp, make_token, code):
     request = start(client, connection)
     answer_with(idp, make_token(idp, idp.claims(client_id=CLIENT_ID, nonce=request["nonce"])))
@@ -167,8 +187,9 @@ def test_state_is_used_once(client, connection, idp):
 
 def test_idp_error_answer_is_shown(client, connection, idp):
     request = start(client, connection)
-    response = callback(client, connection, state=request["state"], error="access_denied",
-                        error_description="User not assigned")
+    response = callback(
+        client, connection, state=request["state"], error="access_denied", error_description="User not assigned"
+    )
     assert_refused(response, "oidc_idp_error")
     assert "User not assigned" in response.content.decode()
 
@@ -272,8 +293,9 @@ def test_inactive_connection_without_an_armed_test_is_refused(client, connection
 
 def test_missing_email_explains_the_oidc_fix(client, connection, idp):
     request = start(client, connection)
-    answer_with(idp, idp.sign(idp.claims(client_id=CLIENT_ID, nonce=request["nonce"], email=None,
-                                         sub="someone@example.com")))
+    answer_with(
+        idp, idp.sign(idp.claims(client_id=CLIENT_ID, nonce=request["nonce"], email=None, sub="someone@example.com"))
+    )
     idp.userinfo = {"sub": "someone@example.com", "name": "Someone"}
     response = callback(client, connection, code="c", state=request["state"])
     assert_refused(response, "missing_email")

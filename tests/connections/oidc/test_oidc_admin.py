@@ -22,11 +22,19 @@ def oidc_connection(org, app):
 
 def _form(connection, **overrides):
     data = {
-        "active": "", "provider_type": connection.provider_type, "users_provisioning": connection.users_provisioning,
-        "application": connection.application_id, "sso_admin_email": "", "bypass_it_admin_test": "",
-        "oidc_issuer": connection.oidc_issuer, "oidc_client_id": connection.oidc_client_id,
-        "oidc_scopes": connection.oidc_scopes, "oidc_tenant_id": "", "oidc_client_secret": "",
-        "oidc_hosted_domains": "", "oidc_logout_at_idp": "on" if connection.oidc_logout_at_idp else "",
+        "active": "",
+        "provider_type": connection.provider_type,
+        "users_provisioning": connection.users_provisioning,
+        "application": connection.application_id,
+        "sso_admin_email": "",
+        "bypass_it_admin_test": "",
+        "oidc_issuer": connection.oidc_issuer,
+        "oidc_client_id": connection.oidc_client_id,
+        "oidc_scopes": connection.oidc_scopes,
+        "oidc_tenant_id": "",
+        "oidc_client_secret": "",
+        "oidc_hosted_domains": "",
+        "oidc_logout_at_idp": "on" if connection.oidc_logout_at_idp else "",
         "attribute_mapping": '{"email": "email", "given_name": "given_name", "family_name": "family_name"}',
     }
     data.update(overrides)
@@ -38,9 +46,17 @@ def test_admin_configures_an_oidc_connection_with_a_write_only_secret(operator_c
     page = operator_client.get(url).content.decode()
     assert f"/sso/oidc/callback/{oidc_connection.pk}" in page and "/sso/sp/consume/" not in page
 
-    response = operator_client.post(url, _form(oidc_connection, oidc_issuer=idp.issuer, oidc_client_id="cid",
-                                               oidc_client_secret=CLIENT_SECRET, active="on",
-                                               bypass_it_admin_test="on"))
+    response = operator_client.post(
+        url,
+        _form(
+            oidc_connection,
+            oidc_issuer=idp.issuer,
+            oidc_client_id="cid",
+            oidc_client_secret=CLIENT_SECRET,
+            active="on",
+            bypass_it_admin_test="on",
+        ),
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     oidc_connection.refresh_from_db()
     assert oidc_connection.active and oidc_connection.oidc_token_endpoint == f"{idp.issuer}/token"
@@ -49,8 +65,9 @@ def test_admin_configures_an_oidc_connection_with_a_write_only_secret(operator_c
     assert CLIENT_SECRET not in page and "set (write-only)" in page
 
     # Saving again with the secret left empty keeps it.
-    response = operator_client.post(url, _form(oidc_connection, oidc_client_id="cid2", active="on",
-                                               bypass_it_admin_test="on"))
+    response = operator_client.post(
+        url, _form(oidc_connection, oidc_client_id="cid2", active="on", bypass_it_admin_test="on")
+    )
     assert response.status_code == 302
     assert SSOConnection.objects.get(pk=oidc_connection.pk).oidc_client_secret == CLIENT_SECRET
 

@@ -12,8 +12,11 @@ from tests.connections.oidc.conftest import CLIENT_SECRET
 @pytest.fixture
 def api_conn(api, org, app):
     def make(**body):
-        response = api.post("/api/v2/sso-connections", {"organization_id": org.domain,
-                                                        "application_id": app.client_id, **body}, format="json")
+        response = api.post(
+            "/api/v2/sso-connections",
+            {"organization_id": org.domain, "application_id": app.client_id, **body},
+            format="json",
+        )
         assert response.status_code == 201, response.json()
         return response.json()
 
@@ -42,15 +45,28 @@ def test_create_with_an_oidc_provider_type_is_oidc(api_conn, provider_type):
 
 
 def test_create_with_contradicting_protocol_and_provider_is_refused(api, org, app):
-    response = api.post("/api/v2/sso-connections", {"organization_id": org.domain, "application_id": app.client_id,
-                                                    "protocol": "oidc", "provider_type": "okta"}, format="json")
+    response = api.post(
+        "/api/v2/sso-connections",
+        {"organization_id": org.domain, "application_id": app.client_id, "protocol": "oidc", "provider_type": "okta"},
+        format="json",
+    )
     assert response.status_code == 400 and "provider_type" in response.json()["fields"]
 
 
 def test_put_oidc_config_discovers_and_never_returns_the_secret(api, api_conn, idp):
     idp_id = api_conn(protocol="oidc")["id"]
-    response = put(api, idp_id, {"oidc_config": {"issuer": idp.issuer, "client_id": "cid",
-                                                 "client_secret": CLIENT_SECRET, "scopes": "openid email"}})
+    response = put(
+        api,
+        idp_id,
+        {
+            "oidc_config": {
+                "issuer": idp.issuer,
+                "client_id": "cid",
+                "client_secret": CLIENT_SECRET,
+                "scopes": "openid email",
+            }
+        },
+    )
     assert response.status_code == 200, response.json()
     oidc = response.json()["oidc_config"]
     assert oidc["issuer"] == idp.issuer and oidc["client_id"] == "cid" and oidc["client_secret_set"] is True
@@ -75,11 +91,14 @@ def test_discovery_whose_issuer_differs_is_refused_with_a_sentence(api, api_conn
     assert SSOConnection.objects.get(pk=idp_id).oidc_issuer == ""  # nothing saved
 
 
-@pytest.mark.parametrize(("issuer", "words"), [
-    ("http://idp.example", "https://"),
-    ("https://user:pw@idp.example", "user name or password"),
-    ("https://127.0.0.1:1", "private"),
-])
+@pytest.mark.parametrize(
+    ("issuer", "words"),
+    [
+        ("http://idp.example", "https://"),
+        ("https://user:pw@idp.example", "user name or password"),
+        ("https://127.0.0.1:1", "private"),
+    ],
+)
 def test_unsafe_issuer_urls_are_refused(api, api_conn, issuer, words):
     idp_id = api_conn(protocol="oidc")["id"]
     response = put(api, idp_id, {"oidc_config": {"issuer": issuer}})
@@ -108,8 +127,9 @@ def test_oidc_config_on_a_saml_connection_is_refused(api, api_conn, idp):
 
 def test_switching_a_connection_to_oidc_in_the_same_request(api, api_conn, idp):
     idp_id = api_conn()["id"]
-    response = put(api, idp_id, {"protocol": "oidc", "oidc_config": {"issuer": idp.issuer, "client_id": "c",
-                                                                     "client_secret": "s"}})
+    response = put(
+        api, idp_id, {"protocol": "oidc", "oidc_config": {"issuer": idp.issuer, "client_id": "c", "client_secret": "s"}}
+    )
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["protocol"] == "oidc" and body["provider_type"] == "generic_oidc"
@@ -141,8 +161,10 @@ def test_claim_mapping_in_oidc_config(api, api_conn):
 
 def test_form_encoded_oidc_config(api, api_conn, idp):
     idp_id = api_conn(protocol="oidc")["id"]
-    response = api.put(f"/api/v2/sso-connections/{idp_id}",
-                       {"oidc_config[issuer]": idp.issuer, "oidc_config[client_id]": "form-client"})
+    response = api.put(
+        f"/api/v2/sso-connections/{idp_id}",
+        {"oidc_config[issuer]": idp.issuer, "oidc_config[client_id]": "form-client"},
+    )
     assert response.status_code == 200, response.json()
     assert response.json()["oidc_config"]["client_id"] == "form-client"
 
@@ -154,10 +176,12 @@ def test_entra_tenant_id_gives_the_tenant_issuer(api, api_conn, monkeypatch):
 
     def fake_get_json(url, *, what):
         asked.append(url)
-        return {"issuer": "https://login.microsoftonline.com/0000-tenant/v2.0",
-                "authorization_endpoint": "https://login.microsoftonline.com/0000-tenant/oauth2/v2.0/authorize",
-                "token_endpoint": "https://login.microsoftonline.com/0000-tenant/oauth2/v2.0/token",
-                "jwks_uri": "https://login.microsoftonline.com/0000-tenant/discovery/v2.0/keys"}
+        return {
+            "issuer": "https://login.microsoftonline.com/0000-tenant/v2.0",
+            "authorization_endpoint": "https://login.microsoftonline.com/0000-tenant/oauth2/v2.0/authorize",
+            "token_endpoint": "https://login.microsoftonline.com/0000-tenant/oauth2/v2.0/token",
+            "jwks_uri": "https://login.microsoftonline.com/0000-tenant/discovery/v2.0/keys",
+        }
 
     monkeypatch.setattr(discovery, "get_json", fake_get_json)
     idp_id = api_conn(provider_type="entra_id_oidc")["id"]

@@ -51,25 +51,41 @@ def tls_page(chromium):
     context.close()
 
 
-def test_a_person_signs_in_through_their_oidc_idp_and_the_app_gets_tokens(live_server, settings, app_server,
-                                                                          tls_page):
+def test_a_person_signs_in_through_their_oidc_idp_and_the_app_gets_tokens(live_server, settings, app_server, tls_page):
     page = tls_page
     settings.BASE_URL = live_server.url
     app_url, holder = app_server
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, secret = application_create(organization=org, name="Demo app", application_type="regular_web",
-                                     allowed_redirect_uris_after_login=[f"{app_url}/callback"])
+    app, secret = application_create(
+        organization=org,
+        name="Demo app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[f"{app_url}/callback"],
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta_oidc")
-    clients = [{"client_id": "gateway", "client_secret": CLIENT_SECRET,
-                "redirect_uris": [f"{live_server.url}/sso/oidc/callback/{connection.id}"]}]
+    clients = [
+        {
+            "client_id": "gateway",
+            "client_secret": CLIENT_SECRET,
+            "redirect_uris": [f"{live_server.url}/sso/oidc/callback/{connection.id}"],
+        }
+    ]
     with run_oidc_op(clients=clients) as op:
         settings.OIDC_CA_BUNDLE = op.ca_file
         settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = True
-        connection_update(connection=connection, data={
-            "oidc_config": {"issuer": op.issuer, "client_id": "gateway", "client_secret": CLIENT_SECRET},
-            "bypass_it_admin_test": True, "active": True})
-        holder["app"] = demo_app({"domain": org.domain, "client_id": app.client_id, "client_secret": secret,
-                                  "idp_id": connection.id}, gateway=live_server.url, app_url=app_url)
+        connection_update(
+            connection=connection,
+            data={
+                "oidc_config": {"issuer": op.issuer, "client_id": "gateway", "client_secret": CLIENT_SECRET},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
+        holder["app"] = demo_app(
+            {"domain": org.domain, "client_id": app.client_id, "client_secret": secret, "idp_id": connection.id},
+            gateway=live_server.url,
+            app_url=app_url,
+        )
 
         page.goto(app_url)
         page.get_by_role("link", name="Sign in with my company's SSO").click()
@@ -88,28 +104,46 @@ def test_a_person_signs_in_through_their_oidc_idp_and_the_app_gets_tokens(live_s
     assert json.loads(page.locator("#access-token").inner_text())["jtt"] == "access"
 
 
-def test_signing_out_of_the_app_signs_out_at_the_oidc_idp_and_ends_on_the_app(live_server, settings, app_server,
-                                                                               tls_page):
+def test_signing_out_of_the_app_signs_out_at_the_oidc_idp_and_ends_on_the_app(
+    live_server, settings, app_server, tls_page
+):
     page = tls_page
     settings.BASE_URL = live_server.url
     app_url, holder = app_server
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, secret = application_create(organization=org, name="Demo app", application_type="regular_web",
-                                     allowed_redirect_uris_after_login=[f"{app_url}/callback"],
-                                     allowed_redirect_uris_after_logout=[f"{app_url}/"])
+    app, secret = application_create(
+        organization=org,
+        name="Demo app",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[f"{app_url}/callback"],
+        allowed_redirect_uris_after_logout=[f"{app_url}/"],
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta_oidc")
     logout_callback = f"{live_server.url}/sso/oidc/logout/callback/{connection.id}"
-    clients = [{"client_id": "gateway", "client_secret": CLIENT_SECRET,
-                "redirect_uris": [f"{live_server.url}/sso/oidc/callback/{connection.id}"],
-                "post_logout_redirect_uris": [logout_callback]}]
+    clients = [
+        {
+            "client_id": "gateway",
+            "client_secret": CLIENT_SECRET,
+            "redirect_uris": [f"{live_server.url}/sso/oidc/callback/{connection.id}"],
+            "post_logout_redirect_uris": [logout_callback],
+        }
+    ]
     with run_oidc_op(clients=clients) as op:
         settings.OIDC_CA_BUNDLE = op.ca_file
         settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = True
-        connection_update(connection=connection, data={
-            "oidc_config": {"issuer": op.issuer, "client_id": "gateway", "client_secret": CLIENT_SECRET},
-            "bypass_it_admin_test": True, "active": True})
-        holder["app"] = demo_app({"domain": org.domain, "client_id": app.client_id, "client_secret": secret,
-                                  "idp_id": connection.id}, gateway=live_server.url, app_url=app_url)
+        connection_update(
+            connection=connection,
+            data={
+                "oidc_config": {"issuer": op.issuer, "client_id": "gateway", "client_secret": CLIENT_SECRET},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
+        holder["app"] = demo_app(
+            {"domain": org.domain, "client_id": app.client_id, "client_secret": secret, "idp_id": connection.id},
+            gateway=live_server.url,
+            app_url=app_url,
+        )
 
         page.goto(app_url)
         page.get_by_role("link", name="Sign in with my company's SSO").click()
@@ -120,8 +154,10 @@ def test_signing_out_of_the_app_signs_out_at_the_oidc_idp_and_ends_on_the_app(li
         page.wait_for_url(f"{app_url}/callback?**")
 
         # The app sends the browser to the gateway's end_session endpoint; the person confirms there.
-        page.goto(f"{live_server.url}/t/{org.domain}/oauth2/logout?client_id={app.client_id}"
-                  f"&post_logout_redirect_uri={app_url}/&state=bye")
+        page.goto(
+            f"{live_server.url}/t/{org.domain}/oauth2/logout?client_id={app.client_id}"
+            f"&post_logout_redirect_uri={app_url}/&state=bye"
+        )
         page.get_by_role("button", name="Sign out", exact=True).click()
         page.wait_for_url(f"{op.issuer}/session/end**")
         page.get_by_role("button", name="Yes, sign me out").click()

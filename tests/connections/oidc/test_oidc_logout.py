@@ -46,9 +46,13 @@ def gateway(live_server, settings):
 @pytest.fixture
 def tenant(gateway):
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _ = application_create(organization=org, name="Demo app", application_type="spa",
-                                allowed_redirect_uris_after_login=[REDIRECT_URI],
-                                allowed_redirect_uris_after_logout=[LOGOUT_URI])
+    app, _ = application_create(
+        organization=org,
+        name="Demo app",
+        application_type="spa",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+        allowed_redirect_uris_after_logout=[LOGOUT_URI],
+    )
     connection = connection_create(organization=org, application=app, provider_type="okta_oidc")
     return org, app, connection
 
@@ -56,24 +60,41 @@ def tenant(gateway):
 @pytest.fixture
 def op(tenant, gateway, settings):
     _org, _app, connection = tenant
-    clients = [{"client_id": OP_CLIENT_ID, "client_secret": OP_CLIENT_SECRET,
-                "redirect_uris": [f"{gateway}/sso/oidc/callback/{connection.id}"],
-                "post_logout_redirect_uris": [f"{gateway}/sso/oidc/logout/callback/{connection.id}"]}]
+    clients = [
+        {
+            "client_id": OP_CLIENT_ID,
+            "client_secret": OP_CLIENT_SECRET,
+            "redirect_uris": [f"{gateway}/sso/oidc/callback/{connection.id}"],
+            "post_logout_redirect_uris": [f"{gateway}/sso/oidc/logout/callback/{connection.id}"],
+        }
+    ]
     with run_oidc_op(clients=clients) as peer:
         settings.OIDC_CA_BUNDLE = peer.ca_file
         settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = True
-        connection_update(connection=connection, data={
-            "oidc_config": {"issuer": peer.issuer, "client_id": OP_CLIENT_ID, "client_secret": OP_CLIENT_SECRET},
-            "bypass_it_admin_test": True, "active": True,
-        })
+        connection_update(
+            connection=connection,
+            data={
+                "oidc_config": {"issuer": peer.issuer, "client_id": OP_CLIENT_ID, "client_secret": OP_CLIENT_SECRET},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         yield peer
 
 
 def authorize(gateway, tenant, session, challenge):
     org, app, connection = tenant
-    query = {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT_URI,
-             "scope": "openid email", "state": "st-1", "nonce": "n-1", "code_challenge": challenge,
-             "code_challenge_method": "S256", "idp_id": connection.id}
+    query = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid email",
+        "state": "st-1",
+        "nonce": "n-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "idp_id": connection.id,
+    }
     response = session.get(f"{gateway}/t/{org.domain}/oauth2/authorize?{urlencode(query)}", allow_redirects=False)
     return follow(session, response, stop_at=REDIRECT_URI)
 
@@ -87,23 +108,37 @@ def sign_in(gateway, tenant, op):
     response = authorize(gateway, tenant, session, challenge)
     assert response.url.startswith(op.issuer), response.url
     action, fields = form_of(response.text, response.url)
-    response = session.post(action, data={**fields, "username": "alice", "password": "alice-password"},
-                            allow_redirects=False)
+    response = session.post(
+        action, data={**fields, "username": "alice", "password": "alice-password"}, allow_redirects=False
+    )
     response = follow(session, response, stop_at=REDIRECT_URI)
     assert response.is_redirect, response.text[:800]
-    token = requests.post(f"{gateway}/t/{org.domain}/oauth2/token", data={
-        "grant_type": "authorization_code", "code": query_of(response.headers["Location"])["code"],
-        "redirect_uri": REDIRECT_URI, "client_id": app.client_id, "code_verifier": verifier,
-    }, timeout=10)
+    token = requests.post(
+        f"{gateway}/t/{org.domain}/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": query_of(response.headers["Location"])["code"],
+            "redirect_uri": REDIRECT_URI,
+            "client_id": app.client_id,
+            "code_verifier": verifier,
+        },
+        timeout=10,
+    )
     assert token.status_code == 200, token.text
     return session, token.json()
 
 
 def app_logout(gateway, tenant, session, tokens):
     org, _app, _connection = tenant
-    return session.get(f"{gateway}/t/{org.domain}/oauth2/logout", params={
-        "id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGOUT_URI, "state": "bye",
-    }, allow_redirects=False)
+    return session.get(
+        f"{gateway}/t/{org.domain}/oauth2/logout",
+        params={
+            "id_token_hint": tokens["id_token"],
+            "post_logout_redirect_uri": LOGOUT_URI,
+            "state": "bye",
+        },
+        allow_redirects=False,
+    )
 
 
 def confirm_at_the_op(session, response):
@@ -174,9 +209,13 @@ END_SESSION_PATH = "/logout"
 
 @pytest.fixture
 def app(org):
-    application, _ = application_create(organization=org, name="Demo app", application_type="spa",
-                                        allowed_redirect_uris_after_login=[REDIRECT_URI],
-                                        allowed_redirect_uris_after_logout=[LOGOUT_URI])
+    application, _ = application_create(
+        organization=org,
+        name="Demo app",
+        application_type="spa",
+        allowed_redirect_uris_after_login=[REDIRECT_URI],
+        allowed_redirect_uris_after_logout=[LOGOUT_URI],
+    )
     return application
 
 
@@ -196,12 +235,15 @@ def signed_in(client, connection, idp, *, sub="user-123") -> str:
 
 
 def logout(client, org, app):
-    return client.post(f"/t/{org.domain}/oauth2/logout", {
-        "client_id": app.client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"})
+    return client.post(
+        f"/t/{org.domain}/oauth2/logout",
+        {"client_id": app.client_id, "post_logout_redirect_uri": LOGOUT_URI, "allow": "on"},
+    )
 
 
 def test_logout_goes_to_the_end_session_endpoint_with_the_hint_and_the_callback_goes_on_to_the_app(
-        client, org, app, idp_with_logout, settings, caplog):
+    client, org, app, idp_with_logout, settings, caplog
+):
     settings.BASE_URL = "http://testserver"
     caplog.set_level(logging.DEBUG)
     connection = make_oidc_connection(org, app, idp_with_logout)
@@ -227,8 +269,7 @@ def test_logout_goes_to_the_end_session_endpoint_with_the_hint_and_the_callback_
 
 
 @pytest.mark.parametrize("case", ["missing", "unknown", "another connection", "replayed"])
-def test_logout_callback_refuses_a_state_this_browser_was_not_given(client, org, app, idp_with_logout, settings,
-                                                                   case):
+def test_logout_callback_refuses_a_state_this_browser_was_not_given(client, org, app, idp_with_logout, settings, case):
     settings.BASE_URL = "http://testserver"
     connection = make_oidc_connection(org, app, idp_with_logout)
     other = make_oidc_connection(org, app, idp_with_logout)

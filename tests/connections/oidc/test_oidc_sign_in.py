@@ -33,15 +33,22 @@ def gateway(live_server, settings):
 @pytest.fixture
 def tenant(gateway):
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _ = application_create(organization=org, name="Demo app", application_type="spa",
-                                allowed_redirect_uris_after_login=[REDIRECT_URI])
+    app, _ = application_create(
+        organization=org, name="Demo app", application_type="spa", allowed_redirect_uris_after_login=[REDIRECT_URI]
+    )
     connection = connection_create(organization=org, application=app, protocol="oidc")
     return org, app, connection
 
 
 def op_clients(gateway, *connections, auth_method="client_secret_basic"):
-    return [{"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "token_endpoint_auth_method": auth_method,
-             "redirect_uris": [f"{gateway}/sso/oidc/callback/{c.id}" for c in connections]}]
+    return [
+        {
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "token_endpoint_auth_method": auth_method,
+            "redirect_uris": [f"{gateway}/sso/oidc/callback/{c.id}" for c in connections],
+        }
+    ]
 
 
 @pytest.fixture
@@ -50,17 +57,29 @@ def op(tenant, gateway, settings):
     with run_oidc_op(clients=op_clients(gateway, connection)) as peer:
         settings.OIDC_CA_BUNDLE = peer.ca_file
         settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = True
-        connection_update(connection=connection, data={
-            "oidc_config": {"issuer": peer.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-            "bypass_it_admin_test": True, "active": True,
-        })
+        connection_update(
+            connection=connection,
+            data={
+                "oidc_config": {"issuer": peer.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         yield peer
 
 
 def authorize_url(gateway, org, app, connection, challenge):
-    query = {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT_URI,
-             "scope": "openid email profile", "state": "st-1", "nonce": "n-1", "code_challenge": challenge,
-             "code_challenge_method": "S256", "idp_id": connection.id}
+    query = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid email profile",
+        "state": "st-1",
+        "nonce": "n-1",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "idp_id": connection.id,
+    }
     return f"{gateway}/t/{org.domain}/oauth2/authorize?{urlencode(query)}"
 
 
@@ -86,10 +105,17 @@ def code_of(response) -> dict[str, str]:
 
 
 def exchange(gateway, org, app, code, verifier):
-    response = requests.post(f"{gateway}/t/{org.domain}/oauth2/token", data={
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
-        "client_id": app.client_id, "code_verifier": verifier,
-    }, timeout=10)
+    response = requests.post(
+        f"{gateway}/t/{org.domain}/oauth2/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": REDIRECT_URI,
+            "client_id": app.client_id,
+            "code_verifier": verifier,
+        },
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -102,8 +128,13 @@ def test_login_through_oidc_provider_yields_tokens_for_the_app(gateway, tenant, 
     tokens = exchange(gateway, org, app, params["code"], verifier)
 
     jwks = jwt.PyJWKClient(f"{gateway}/t/{org.domain}/.well-known/jwks")
-    id_token = jwt.decode(tokens["id_token"], jwks.get_signing_key_from_jwt(tokens["id_token"]).key,
-                          algorithms=["RS256"], audience=app.client_id, issuer=f"{gateway}/t/{org.domain}")
+    id_token = jwt.decode(
+        tokens["id_token"],
+        jwks.get_signing_key_from_jwt(tokens["id_token"]).key,
+        algorithms=["RS256"],
+        audience=app.client_id,
+        issuer=f"{gateway}/t/{org.domain}",
+    )
     user = User.objects.get(organization=org, email="alice@example.com")
     assert id_token["sub"] == str(user.pk) and id_token["nonce"] == "n-1"
     assert id_token["sci"] == connection.id and id_token["ips"] == "generic_oidc"
@@ -126,15 +157,20 @@ def test_second_login_finds_the_same_user_by_sub(gateway, tenant, op):
 
 def test_client_secret_post_and_claims_in_the_id_token(gateway, tenant, settings):
     _org, _app, connection = tenant
-    with run_oidc_op(clients=op_clients(gateway, connection, auth_method="client_secret_post"),
-                     id_token_claims=True) as peer:
+    with run_oidc_op(
+        clients=op_clients(gateway, connection, auth_method="client_secret_post"), id_token_claims=True
+    ) as peer:
         settings.OIDC_CA_BUNDLE = peer.ca_file
         settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = True
-        connection_update(connection=connection, data={
-            "provider_type": "okta_oidc",
-            "oidc_config": {"issuer": peer.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-            "bypass_it_admin_test": True, "active": True,
-        })
+        connection_update(
+            connection=connection,
+            data={
+                "provider_type": "okta_oidc",
+                "oidc_config": {"issuer": peer.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+                "bypass_it_admin_test": True,
+                "active": True,
+            },
+        )
         # The OP advertises both methods; the gateway picks client_secret_basic, which this client may not use.
         SSOConnection.objects.filter(pk=connection.pk).update(oidc_token_endpoint_auth_method="client_secret_post")
         _, response, _ = login(gateway, tenant, peer)
@@ -154,10 +190,14 @@ def test_wrong_client_secret_shows_the_error_page(gateway, tenant, op):
 def test_redirect_uri_not_registered_at_the_op_is_refused_there(gateway, tenant, op):
     org, app, _ = tenant
     other = connection_create(organization=org, application=app, protocol="oidc")
-    connection_update(connection=other, data={
-        "oidc_config": {"issuer": op.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-        "bypass_it_admin_test": True, "active": True,
-    })
+    connection_update(
+        connection=other,
+        data={
+            "oidc_config": {"issuer": op.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+            "bypass_it_admin_test": True,
+            "active": True,
+        },
+    )
     session = browser()
     session.verify, session.trust_env = op.ca_file, False
     response = session.get(f"{gateway}/sso/start/{other.id}?next=/x", allow_redirects=False)

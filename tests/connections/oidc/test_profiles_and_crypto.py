@@ -24,29 +24,52 @@ ENTRA_MULTI = "https://login.microsoftonline.com/{tenantid}/v2.0"
 
 def settings_for(**changes) -> OidcSettings:
     base = OidcSettings(
-        idp_id="org_x", provider_type="generic_oidc", profile="", issuer="https://idp.example",
-        discovered_issuer="https://idp.example", client_id="cid", client_secret="secret", scopes="openid",
-        authorization_endpoint="https://idp.example/a", token_endpoint="https://idp.example/t",
-        userinfo_endpoint="", jwks_uri="https://idp.example/jwks", token_endpoint_auth_method="client_secret_basic",
-        redirect_uri="https://gw.example/sso/oidc/callback/org_x", tenant_id="", hosted_domains=(), clock_skew=60,
+        idp_id="org_x",
+        provider_type="generic_oidc",
+        profile="",
+        issuer="https://idp.example",
+        discovered_issuer="https://idp.example",
+        client_id="cid",
+        client_secret="secret",
+        scopes="openid",
+        authorization_endpoint="https://idp.example/a",
+        token_endpoint="https://idp.example/t",
+        userinfo_endpoint="",
+        jwks_uri="https://idp.example/jwks",
+        token_endpoint_auth_method="client_secret_basic",
+        redirect_uri="https://gw.example/sso/oidc/callback/org_x",
+        tenant_id="",
+        hosted_domains=(),
+        clock_skew=60,
     )
     return replace(base, **changes)
 
 
 def token(**claims) -> str:
     now = int(time.time())
-    body = {"iss": "https://idp.example", "sub": "s", "aud": "cid", "iat": now, "exp": now + 300, "nonce": "n",
-            **claims}
-    return jwt.encode({k: v for k, v in body.items() if v is not None}, KEY, algorithm="RS256",
-                      headers={"kid": "k1"})
+    body = {
+        "iss": "https://idp.example",
+        "sub": "s",
+        "aud": "cid",
+        "iat": now,
+        "exp": now + 300,
+        "nonce": "n",
+        **claims,
+    }
+    return jwt.encode({k: v for k, v in body.items() if v is not None}, KEY, algorithm="RS256", headers={"kid": "k1"})
 
 
 def validate(settings: OidcSettings, id_token: str) -> dict:
     return IdTokenValidator(settings, keys=lambda _settings, alg, kid: [JWK]).validate(id_token, nonce="n")
 
 
-GOOGLE = {"provider_type": "google_oidc", "profile": "google", "issuer": "https://accounts.google.com",
-          "discovered_issuer": "https://accounts.google.com", "hosted_domains": ("misapret.fr",)}
+GOOGLE = {
+    "provider_type": "google_oidc",
+    "profile": "google",
+    "issuer": "https://accounts.google.com",
+    "discovered_issuer": "https://accounts.google.com",
+    "hosted_domains": ("misapret.fr",),
+}
 
 
 def test_google_token_of_the_hosted_domain_is_accepted():
@@ -62,22 +85,29 @@ def test_google_token_without_the_hosted_domain_is_refused(hd):
 
 def test_google_without_any_configured_domain_refuses_everyone():
     with pytest.raises(HostedDomainRefused):
-        validate(settings_for(**{**GOOGLE, "hosted_domains": ()}),
-                 token(iss="https://accounts.google.com", hd="misapret.fr"))
+        validate(
+            settings_for(**{**GOOGLE, "hosted_domains": ()}), token(iss="https://accounts.google.com", hd="misapret.fr")
+        )
 
 
-ENTRA_SPECIFIC = {"provider_type": "entra_id_oidc", "profile": "entra", "tenant_id": TENANT,
-                  "issuer": f"https://login.microsoftonline.com/{TENANT}/v2.0",
-                  "discovered_issuer": f"https://login.microsoftonline.com/{TENANT}/v2.0"}
-ENTRA_MULTI_TENANT = {**ENTRA_SPECIFIC, "issuer": "https://login.microsoftonline.com/organizations/v2.0",
-                      "discovered_issuer": ENTRA_MULTI}
+ENTRA_SPECIFIC = {
+    "provider_type": "entra_id_oidc",
+    "profile": "entra",
+    "tenant_id": TENANT,
+    "issuer": f"https://login.microsoftonline.com/{TENANT}/v2.0",
+    "discovered_issuer": f"https://login.microsoftonline.com/{TENANT}/v2.0",
+}
+ENTRA_MULTI_TENANT = {
+    **ENTRA_SPECIFIC,
+    "issuer": "https://login.microsoftonline.com/organizations/v2.0",
+    "discovered_issuer": ENTRA_MULTI,
+}
 
 
 def test_entra_tenant_specific_issuer():
     validate(settings_for(**ENTRA_SPECIFIC), token(iss=ENTRA_SPECIFIC["issuer"], tid=TENANT))
     with pytest.raises(IdTokenWrongIssuer):
-        validate(settings_for(**ENTRA_SPECIFIC), token(iss="https://login.microsoftonline.com/other/v2.0",
-                                                       tid="other"))
+        validate(settings_for(**ENTRA_SPECIFIC), token(iss="https://login.microsoftonline.com/other/v2.0", tid="other"))
 
 
 def test_entra_multi_tenant_issuer_is_checked_against_tid_and_the_configured_tenant():
@@ -95,9 +125,12 @@ def test_entra_multi_tenant_issuer_is_checked_against_tid_and_the_configured_ten
 
 
 def _discovery_document(issuer):
-    return {"issuer": issuer, "authorization_endpoint": "https://login.microsoftonline.com/o/authorize",
-            "token_endpoint": "https://login.microsoftonline.com/o/token",
-            "jwks_uri": "https://login.microsoftonline.com/o/keys"}
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": "https://login.microsoftonline.com/o/authorize",
+        "token_endpoint": "https://login.microsoftonline.com/o/token",
+        "jwks_uri": "https://login.microsoftonline.com/o/keys",
+    }
 
 
 def test_entra_multi_tenant_discovery_is_accepted_only_for_entra(monkeypatch):

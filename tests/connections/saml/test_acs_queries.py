@@ -39,22 +39,34 @@ def idp():
 @pytest.fixture
 def sso(idp):
     org = directory.organization_create(name="Acme", locality="Paris")
-    app, _ = application_create(organization=org, name="Portal", application_type="regular_web",
-                                allowed_redirect_uris_after_login=["https://app.acme.example/callback"])
+    app, _ = application_create(
+        organization=org,
+        name="Portal",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=["https://app.acme.example/callback"],
+    )
     created = connection_create(organization=org, application=app, provider_type="okta")
-    return connection_update(connection=created, data={
-        "saml_config": {"idp_metadata_xml": idp.metadata(), "allow_idp_initiated": True},
-        "bypass_it_admin_test": True, "active": True,
-    })
+    return connection_update(
+        connection=created,
+        data={
+            "saml_config": {"idp_metadata_xml": idp.metadata(), "allow_idp_initiated": True},
+            "bypass_it_admin_test": True,
+            "active": True,
+        },
+    )
 
 
 def acs(client, idp, sso, *, attributes=None, now=None):
-    answer = post(idp.response(
-        in_response_to=None, attributes=attributes, now=now,
-        audience=f"http://testserver/sso/sp/metadata/{sso.id}",
-        recipient=f"http://testserver/sso/sp/consume/{sso.id}",
-        destination=f"http://testserver/sso/sp/consume/{sso.id}",
-    ))
+    answer = post(
+        idp.response(
+            in_response_to=None,
+            attributes=attributes,
+            now=now,
+            audience=f"http://testserver/sso/sp/metadata/{sso.id}",
+            recipient=f"http://testserver/sso/sp/consume/{sso.id}",
+            destination=f"http://testserver/sso/sp/consume/{sso.id}",
+        )
+    )
     with CaptureQueriesContext(db) as queries:
         response = client.post(f"/sso/sp/consume/{sso.id}", {"SAMLResponse": answer})
     return response, [q["sql"] for q in queries.captured_queries]
@@ -84,8 +96,13 @@ def test_a_returning_login_stamps_the_identity(client, idp, sso):
     Identity.objects.filter(pk=identity.pk).update(authenticated_at=datetime(2020, 1, 1, tzinfo=UTC), data={})
     later = datetime.now(UTC).replace(microsecond=0)
 
-    response, _ = acs(client, idp, sso, attributes={"email": [NAME_ID], "firstName": ["Jane"],
-                                                    "lastName": ["Doe"], "department": ["R&D"]}, now=later)
+    response, _ = acs(
+        client,
+        idp,
+        sso,
+        attributes={"email": [NAME_ID], "firstName": ["Jane"], "lastName": ["Doe"], "department": ["R&D"]},
+        now=later,
+    )
 
     assert response.status_code == 302
     identity.refresh_from_db()
@@ -100,8 +117,9 @@ def test_a_returning_login_stamps_the_identity(client, idp, sso):
 def test_a_changed_name_takes_the_locked_path_and_is_written_and_audited(client, idp, sso):
     acs(client, idp, sso)
 
-    response, statements = acs(client, idp, sso, attributes={"email": [NAME_ID], "firstName": ["Janet"],
-                                                             "lastName": ["Doe"]})
+    response, statements = acs(
+        client, idp, sso, attributes={"email": [NAME_ID], "firstName": ["Janet"], "lastName": ["Doe"]}
+    )
 
     assert response.status_code == 302
     user = User.objects.get(organization=sso.organization)

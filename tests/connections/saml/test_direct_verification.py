@@ -36,8 +36,9 @@ def pysaml2_calls(monkeypatch):
 
 
 @pytest.mark.parametrize(("sign_response", "sign_assertion"), [(False, True), (True, False), (True, True)])
-def test_a_message_with_nothing_encrypted_is_verified_without_pysaml2(idp_a, pysaml2_calls, sign_response,
-                                                                      sign_assertion):
+def test_a_message_with_nothing_encrypted_is_verified_without_pysaml2(
+    idp_a, pysaml2_calls, sign_response, sign_assertion
+):
     login = parse(post(idp_a.response(sign_response=sign_response, sign_assertion=sign_assertion)))
 
     assert login.name_id == NAME_ID

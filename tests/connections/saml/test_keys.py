@@ -84,8 +84,12 @@ def test_saml_settings_of_a_connection_come_from_the_parsed_idp(org, no_env, set
 
     settings.VAR_DIR = tmp_path
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    application, _secret = application_create(organization=org, name="App", application_type="spa",
-                                              allowed_redirect_uris_after_login=["https://app.example/cb"])
+    application, _secret = application_create(
+        organization=org,
+        name="App",
+        application_type="spa",
+        allowed_redirect_uris_after_login=["https://app.example/cb"],
+    )
     connection = services.connection_create(organization=org, application=application, provider_type="google")
     # Google's metadata expired (validUntil 2021): pysaml2 would drop the IdP if given the document.
     document = sample("google/google_metadata_crewjam_2016.xml").decode()

@@ -26,43 +26,82 @@ REDIRECT, POST = BINDING_HTTP_REDIRECT, BINDING_HTTP_POST
 # Entity ids and endpoints as tests/fixtures/idp-samples/README.md records them.
 EXPECTED = {
     "adfs/adfs_metadata_v2_ms-identitymodel.xml": (
-        "http://fs.msidlab7.com/adfs/services/trust", "https://fs.msidlab7.com/adfs/ls/", REDIRECT, 1,
-        "https://fs.msidlab7.com/adfs/ls/"),
+        "http://fs.msidlab7.com/adfs/services/trust",
+        "https://fs.msidlab7.com/adfs/ls/",
+        REDIRECT,
+        1,
+        "https://fs.msidlab7.com/adfs/ls/",
+    ),
     "adfs/adfs_metadata_v3_ms-identitymodel.xml": (
-        "http://fs.msidlab2.com/adfs/services/trust", "https://fs.msidlab2.com/adfs/ls/", REDIRECT, 1,
-        "https://fs.msidlab2.com/adfs/ls/"),
+        "http://fs.msidlab2.com/adfs/services/trust",
+        "https://fs.msidlab2.com/adfs/ls/",
+        REDIRECT,
+        1,
+        "https://fs.msidlab2.com/adfs/ls/",
+    ),
     "adfs/adfs_metadata_v4_ms-identitymodel.xml": (
-        "http://fs.msidlab11.com/adfs/services/trust", "https://fs.msidlab11.com/adfs/ls/", REDIRECT, 1,
-        "https://fs.msidlab11.com/adfs/ls/"),
+        "http://fs.msidlab11.com/adfs/services/trust",
+        "https://fs.msidlab11.com/adfs/ls/",
+        REDIRECT,
+        1,
+        "https://fs.msidlab11.com/adfs/ls/",
+    ),
     "azure_ad/azure_ad_metadata_app_ssoready_2023.xml": (
         "https://sts.windows.net/a9054a0f-2011-4e31-b3ac-fd8c354146ec/",
-        "https://login.microsoftonline.com/a9054a0f-2011-4e31-b3ac-fd8c354146ec/saml2", REDIRECT, 1,
-        "https://login.microsoftonline.com/a9054a0f-2011-4e31-b3ac-fd8c354146ec/saml2"),
+        "https://login.microsoftonline.com/a9054a0f-2011-4e31-b3ac-fd8c354146ec/saml2",
+        REDIRECT,
+        1,
+        "https://login.microsoftonline.com/a9054a0f-2011-4e31-b3ac-fd8c354146ec/saml2",
+    ),
     "azure_ad/azure_ad_metadata_common_ms-identitymodel_2017.xml": (
-        "https://sts.windows.net/{tenantid}/", "https://login.microsoftonline.com/common/saml2", REDIRECT, 3,
-        "https://login.microsoftonline.com/common/saml2"),
+        "https://sts.windows.net/{tenantid}/",
+        "https://login.microsoftonline.com/common/saml2",
+        REDIRECT,
+        3,
+        "https://login.microsoftonline.com/common/saml2",
+    ),
     "azure_ad/azure_ad_metadata_tenant_xml-crypto_2014.xml": (
         "https://sts.windows.net/8bd6e98d-e212-4022-b13f-a244fab4c253/",
-        "https://login.windows.net/8bd6e98d-e212-4022-b13f-a244fab4c253/saml2", REDIRECT, 2,
-        "https://login.windows.net/8bd6e98d-e212-4022-b13f-a244fab4c253/saml2"),
+        "https://login.windows.net/8bd6e98d-e212-4022-b13f-a244fab4c253/saml2",
+        REDIRECT,
+        2,
+        "https://login.windows.net/8bd6e98d-e212-4022-b13f-a244fab4c253/saml2",
+    ),
     "google/google_metadata_crewjam_2016.xml": (
-        "https://accounts.google.com/o/saml2?idpid=C02dfl1r1", "https://accounts.google.com/o/saml2/idp?idpid=C02dfl1r1",
-        POST, 1, ""),
+        "https://accounts.google.com/o/saml2?idpid=C02dfl1r1",
+        "https://accounts.google.com/o/saml2/idp?idpid=C02dfl1r1",
+        POST,
+        1,
+        "",
+    ),
     "google/google_metadata_ssoready_2023.xml": (
-        "https://accounts.google.com/o/saml2?idpid=C029op2ga", "https://accounts.google.com/o/saml2/idp?idpid=C029op2ga",
-        REDIRECT, 1, ""),
+        "https://accounts.google.com/o/saml2?idpid=C029op2ga",
+        "https://accounts.google.com/o/saml2/idp?idpid=C029op2ga",
+        REDIRECT,
+        1,
+        "",
+    ),
     "okta/okta_metadata_crewjam_2020.xml": (
         "http://www.okta.com/exkppsa1qwuFV4D7z0h7",
         "https://dev-513394.oktapreview.com/app/rstudioincdev513394_dev_1/exkppsa1qwuFV4D7z0h7/sso/saml",
-        REDIRECT, 1, ""),
+        REDIRECT,
+        1,
+        "",
+    ),
     "okta/okta_metadata_ssoready_2024.xml": (
         "http://www.okta.com/exkdoocxa1VmjpXmX697",
         "https://trial-1022863.okta.com/app/trial-1022863_oktalocalhostbis_1/exkdoocxa1VmjpXmX697/sso/saml",
-        REDIRECT, 1, ""),
+        REDIRECT,
+        1,
+        "",
+    ),
     "ping_one/ping_one_metadata_ssoready_2023.xml": (
         "https://auth.pingone.com/3030059e-440b-4ad0-9217-44326f1757f6",
-        "https://auth.pingone.com/3030059e-440b-4ad0-9217-44326f1757f6/saml20/idp/sso", REDIRECT, 1,
-        "https://auth.pingone.com/3030059e-440b-4ad0-9217-44326f1757f6/saml20/idp/slo"),
+        "https://auth.pingone.com/3030059e-440b-4ad0-9217-44326f1757f6/saml20/idp/sso",
+        REDIRECT,
+        1,
+        "https://auth.pingone.com/3030059e-440b-4ad0-9217-44326f1757f6/saml20/idp/slo",
+    ),
 }
 
 
@@ -123,8 +162,11 @@ def test_common_endpoint_metadata_is_flagged():
 
 def _entities(*entities: str, valid_until: str = "") -> bytes:
     attribute = f' validUntil="{valid_until}"' if valid_until else ""
-    return (f'<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata"{attribute}>'
-            + "".join(entities) + "</EntitiesDescriptor>").encode()
+    return (
+        f'<EntitiesDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata"{attribute}>'
+        + "".join(entities)
+        + "</EntitiesDescriptor>"
+    ).encode()
 
 
 def _inner(name: str) -> str:
@@ -141,16 +183,18 @@ SP_METADATA = """<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:meta
 
 
 def test_entities_descriptor_with_one_idp_is_read():
-    document = _entities(SP_METADATA, _inner("okta/okta_metadata_ssoready_2024.xml"),
-                         valid_until="2030-01-01T00:00:00Z")
+    document = _entities(
+        SP_METADATA, _inner("okta/okta_metadata_ssoready_2024.xml"), valid_until="2030-01-01T00:00:00Z"
+    )
     metadata = parse_idp_metadata(document)
     assert metadata.entity_id == "http://www.okta.com/exkdoocxa1VmjpXmX697"
     assert metadata.valid_until.year == 2030  # inherited from the group (SAML Metadata 2.3.1)
 
 
 def test_entities_descriptor_with_several_idps_is_refused():
-    document = _entities(_inner("okta/okta_metadata_ssoready_2024.xml"),
-                         _inner("google/google_metadata_ssoready_2023.xml"))
+    document = _entities(
+        _inner("okta/okta_metadata_ssoready_2024.xml"), _inner("google/google_metadata_ssoready_2023.xml")
+    )
     with pytest.raises(MetadataError) as error:
         parse_idp_metadata(document)
     assert error.value.code == "several_idps"
@@ -173,10 +217,14 @@ RESPONSE = b"""<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol
 IDP = """<EntityDescriptor xmlns="urn:oasis:names:tc:SAML:2.0:metadata" entityID="https://idp.example/">
 <IDPSSODescriptor protocolSupportEnumeration="{protocol}">{keys}{sso}</IDPSSODescriptor></EntityDescriptor>"""
 CERT_B64 = "".join(
-    line for line in parse_idp_metadata(sample("okta/okta_metadata_ssoready_2024.xml")).certificate_pems[0].splitlines()
-    if not line.startswith("-----"))
-SIGNING_KEY = (f'<KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data>'
-               f"<ds:X509Certificate>{CERT_B64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></KeyDescriptor>")
+    line
+    for line in parse_idp_metadata(sample("okta/okta_metadata_ssoready_2024.xml")).certificate_pems[0].splitlines()
+    if not line.startswith("-----")
+)
+SIGNING_KEY = (
+    f'<KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data>'
+    f"<ds:X509Certificate>{CERT_B64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></KeyDescriptor>"
+)
 REDIRECT_SSO = f'<SingleSignOnService Binding="{REDIRECT}" Location="https://idp.example/sso"/>'
 SAML2 = "urn:oasis:names:tc:SAML:2.0:protocol"
 
@@ -185,27 +233,42 @@ def idp(*, protocol=SAML2, keys=SIGNING_KEY, sso=REDIRECT_SSO) -> bytes:
     return IDP.format(protocol=protocol, keys=keys, sso=sso).encode()
 
 
-@pytest.mark.parametrize(("document", "code", "words"), [
-    (XXE, "unsafe_metadata", "DOCTYPE"),
-    (BILLION_LAUGHS, "unsafe_metadata", "DOCTYPE"),
-    (EXTERNAL_DTD, "unsafe_metadata", "XXE"),
-    (b"hello, this is my metadata", "invalid_metadata", "This is not XML"),
-    (b"", "invalid_metadata", "empty"),
-    (b"<EntityDescriptor xmlns='urn:oasis:names:tc:SAML:2.0:metadata'>", "invalid_metadata", "not well-formed XML"),
-    (SP_METADATA.encode(), "not_idp_metadata", "this looks like service-provider metadata"),
-    (RESPONSE, "invalid_metadata", "This is a SAML response, not metadata"),
-    (b"<html><body>Sign in</body></html>", "invalid_metadata", "starts with <html>"),
-    (idp(keys=""), "no_signing_certificate", "no signing certificate"),
-    (idp(keys=SIGNING_KEY.replace('use="signing"', 'use="encryption"')), "no_signing_certificate",
-     "no signing certificate"),
-    (idp(keys=SIGNING_KEY.replace(CERT_B64[:40], "!!!not base64!!!")), "invalid_metadata", "cannot be read"),
-    (idp(sso='<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" '
-             'Location="https://idp.example/soap"/>'), "invalid_metadata", "no SingleSignOnService"),
-    (idp(sso=f'<SingleSignOnService Binding="{REDIRECT}" Location="javascript:alert(1)"/>'), "invalid_metadata",
-     "not an http(s) URL"),
-    (idp(protocol="urn:oasis:names:tc:SAML:1.1:protocol"), "not_idp_metadata", "does not support SAML 2.0"),
-    (idp().replace(b'entityID="https://idp.example/"', b""), "invalid_metadata", "no entityID"),
-])
+@pytest.mark.parametrize(
+    ("document", "code", "words"),
+    [
+        (XXE, "unsafe_metadata", "DOCTYPE"),
+        (BILLION_LAUGHS, "unsafe_metadata", "DOCTYPE"),
+        (EXTERNAL_DTD, "unsafe_metadata", "XXE"),
+        (b"hello, this is my metadata", "invalid_metadata", "This is not XML"),
+        (b"", "invalid_metadata", "empty"),
+        (b"<EntityDescriptor xmlns='urn:oasis:names:tc:SAML:2.0:metadata'>", "invalid_metadata", "not well-formed XML"),
+        (SP_METADATA.encode(), "not_idp_metadata", "this looks like service-provider metadata"),
+        (RESPONSE, "invalid_metadata", "This is a SAML response, not metadata"),
+        (b"<html><body>Sign in</body></html>", "invalid_metadata", "starts with <html>"),
+        (idp(keys=""), "no_signing_certificate", "no signing certificate"),
+        (
+            idp(keys=SIGNING_KEY.replace('use="signing"', 'use="encryption"')),
+            "no_signing_certificate",
+            "no signing certificate",
+        ),
+        (idp(keys=SIGNING_KEY.replace(CERT_B64[:40], "!!!not base64!!!")), "invalid_metadata", "cannot be read"),
+        (
+            idp(
+                sso='<SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP" '
+                'Location="https://idp.example/soap"/>'
+            ),
+            "invalid_metadata",
+            "no SingleSignOnService",
+        ),
+        (
+            idp(sso=f'<SingleSignOnService Binding="{REDIRECT}" Location="javascript:alert(1)"/>'),
+            "invalid_metadata",
+            "not an http(s) URL",
+        ),
+        (idp(protocol="urn:oasis:names:tc:SAML:1.1:protocol"), "not_idp_metadata", "does not support SAML 2.0"),
+        (idp().replace(b'entityID="https://idp.example/"', b""), "invalid_metadata", "no entityID"),
+    ],
+)
 def test_bad_metadata_is_refused_with_a_sentence(document, code, words):
     with pytest.raises(MetadataError) as error:
         parse_idp_metadata(document)
@@ -239,34 +302,41 @@ def test_ws_federation_only_metadata_is_explained():
         parse_idp_metadata(document)
 
 
-@pytest.mark.parametrize(("text", "words"), [
-    ("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----", "perhaps a private key"),
-    ("not a certificate", "neither PEM nor the base64"),
-    ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "not a readable PEM"),
-])
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----", "perhaps a private key"),
+        ("not a certificate", "neither PEM nor the base64"),
+        ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "not a readable PEM"),
+    ],
+)
 def test_certificate_text_that_is_not_a_certificate_is_refused(text, words):
     with pytest.raises(MetadataError, match=words):
         certificate_from_text(text)
 
 
 def test_certificate_as_bare_base64_with_line_breaks_is_read():
-    wrapped = "\n  ".join(CERT_B64[i:i + 64] for i in range(0, len(CERT_B64), 64))
+    wrapped = "\n  ".join(CERT_B64[i : i + 64] for i in range(0, len(CERT_B64), 64))
     assert "CN=trial-1022863" in certificate_from_text(wrapped).subject
 
 
 # --- fetching ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("url", "words"), [
-    ("http://idp.example/metadata", "must start with https://"),
-    ("ftp://idp.example/metadata", "must start with https://"),
-    ("https://user:secret@idp.example/metadata", "user name or password"),
-    ("https://127.0.0.1/metadata", "private, loopback or link-local"),
-    ("https://[::1]/metadata", "private, loopback or link-local"),
-    ("https://10.1.2.3/metadata", "private, loopback or link-local"),
-    ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local"),
-    ("https://[::ffff:127.0.0.1]/metadata", "private, loopback or link-local"),
-    ("https://localhost/metadata", "private, loopback or link-local"),
-])
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://idp.example/metadata", "must start with https://"),
+        ("ftp://idp.example/metadata", "must start with https://"),
+        ("https://user:secret@idp.example/metadata", "user name or password"),
+        ("https://127.0.0.1/metadata", "private, loopback or link-local"),
+        ("https://[::1]/metadata", "private, loopback or link-local"),
+        ("https://10.1.2.3/metadata", "private, loopback or link-local"),
+        ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local"),
+        ("https://[::ffff:127.0.0.1]/metadata", "private, loopback or link-local"),
+        ("https://localhost/metadata", "private, loopback or link-local"),
+    ],
+)
 def test_fetcher_refuses_urls_that_are_not_public_https(url, words):
     with pytest.raises(MetadataError, match=words.replace("(", r"\(")):
         fetch_idp_metadata(url)
@@ -274,8 +344,10 @@ def test_fetcher_refuses_urls_that_are_not_public_https(url, words):
 
 def test_fetcher_refuses_a_public_name_that_resolves_to_a_private_address(monkeypatch):
     def resolve(host, port, *args, **kwargs):
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port)),
-                (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.168.1.10", port))]
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port)),
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.168.1.10", port)),
+        ]
 
     monkeypatch.setattr(metadata_module.socket, "getaddrinfo", resolve)
     with pytest.raises(MetadataError) as error:
@@ -311,9 +383,13 @@ def test_fetcher_downloads_and_parses_metadata_over_https(served):
 
 
 def test_fetcher_follows_a_redirect_and_checks_it(served):
-    base = served({"/old": (302, {"Location": "/metadata.xml"}, b""),
-                   "/to-http": (302, {"Location": "http://idp.example/metadata.xml"}, b""),
-                   "/metadata.xml": (200, {}, sample("google/google_metadata_ssoready_2023.xml"))})
+    base = served(
+        {
+            "/old": (302, {"Location": "/metadata.xml"}, b""),
+            "/to-http": (302, {"Location": "http://idp.example/metadata.xml"}, b""),
+            "/metadata.xml": (200, {}, sample("google/google_metadata_ssoready_2023.xml")),
+        }
+    )
     assert fetch_idp_metadata(f"{base}/old")[1].entity_id == "https://accounts.google.com/o/saml2?idpid=C029op2ga"
     with pytest.raises(MetadataError, match="must start with https://"):
         fetch_idp_metadata(f"{base}/to-http")
@@ -341,8 +417,12 @@ def test_fetcher_reports_http_errors(served):
 
 def test_fetcher_stops_at_one_megabyte(served):
     big = b"<a>" + b"x" * (MAX_METADATA_BYTES + 10) + b"</a>"
-    base = served({"/declared.xml": (200, {}, big),
-                   "/undeclared.xml": (200, {}, unbounded_body(b"x" * 65536, 4 * MAX_METADATA_BYTES))})
+    base = served(
+        {
+            "/declared.xml": (200, {}, big),
+            "/undeclared.xml": (200, {}, unbounded_body(b"x" * 65536, 4 * MAX_METADATA_BYTES)),
+        }
+    )
     for path in ("/declared.xml", "/undeclared.xml"):
         with pytest.raises(MetadataError) as error:
             fetch_idp_metadata(f"{base}{path}")

@@ -56,8 +56,12 @@ INVALID = [
     (undeclared_name_id_attribute, {"sign_response": True, "sign_assertion": False}),
     (unknown_response_element, {"sign_response": True, "sign_assertion": False}),
 ]
-INVALID_IDS = ["unknown-saml-element", "undeclared-attribute", "undeclared-attribute-response-signed",
-               "unknown-samlp-element-response-signed"]
+INVALID_IDS = [
+    "unknown-saml-element",
+    "undeclared-attribute",
+    "undeclared-attribute-response-signed",
+    "unknown-samlp-element-response-signed",
+]
 
 
 def test_the_gateway_validates_with_libxml2():
@@ -133,8 +137,13 @@ def test_schema_imports_never_leave_pysaml2s_schema_directory(tmp_path):
     resolver = schema._LocalSchemas()
     outside = tmp_path / "evil.xsd"
     outside.write_text('<schema xmlns="http://www.w3.org/2001/XMLSchema"/>')
-    for url in ("http://www.w3.org/2001/XMLSchema.dtd", "https://attacker.example/x.xsd", str(outside),
-                f"file://{outside}", f"{schema.SCHEMA_DIR}/../../__init__.py"):
+    for url in (
+        "http://www.w3.org/2001/XMLSchema.dtd",
+        "https://attacker.example/x.xsd",
+        str(outside),
+        f"file://{outside}",
+        f"{schema.SCHEMA_DIR}/../../__init__.py",
+    ):
         with pytest.raises(saml2.xml.schema.XMLSchemaError):
             resolver.resolve(url, None, None)
 
@@ -165,7 +174,7 @@ def _root_attribute(element: str, name: str, value: str) -> str:
 def _unknown_child(element: str) -> str:
     prefix = re.match(r"<(\w+:)?", element).group(1) or ""
     issuer_end = re.search(r"</(\w+:)?Issuer>", element)
-    return element[:issuer_end.end()] + f"<{prefix}Bogus/>" + element[issuer_end.end():]
+    return element[: issuer_end.end()] + f"<{prefix}Bogus/>" + element[issuer_end.end() :]
 
 
 MUTATIONS = {

@@ -22,9 +22,15 @@ def certificate_pem(*, days: int = 365, common_name: str = "idp.example") -> str
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.now(UTC)
-    builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=400))
-               .not_valid_after(now + timedelta(days=days)))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=400))
+        .not_valid_after(now + timedelta(days=days))
+    )
     return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
 
 
@@ -35,8 +41,14 @@ def metadata(*certificates: str, entity_id: str = "https://idp.example/metadata"
         + "</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"
         for pem in certificates
     )
-    logout = ('<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
-              'Location="https://idp.example/slo"/>') if slo else ""
+    logout = (
+        (
+            '<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" '
+            'Location="https://idp.example/slo"/>'
+        )
+        if slo
+        else ""
+    )
     return (
         '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" '
         f'xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity_id}">'
@@ -60,8 +72,10 @@ def assert_nothing_saved(connection):
 def test_uploaded_okta_metadata_is_understood_and_shown(client, wizard_url, invited):
     connection, _token = invited
     document = (SAMPLES / "okta" / "okta_metadata_ssoready_2024.xml").read_bytes()
-    response = client.post(wizard_url("idp-metadata"), {
-        "method": "upload", "metadata_file": SimpleUploadedFile("metadata.xml", document, "text/xml")})
+    response = client.post(
+        wizard_url("idp-metadata"),
+        {"method": "upload", "metadata_file": SimpleUploadedFile("metadata.xml", document, "text/xml")},
+    )
     assert response.status_code == 303 and response["Location"] == wizard_url("idp-metadata")
     connection.refresh_from_db()
     assert connection.idp_entity_id.startswith("http://www.okta.com/")
@@ -84,12 +98,16 @@ def test_pasted_metadata_shows_the_certificate_subject_and_expiry(client, wizard
     assert "Please check" not in html  # nothing to warn about
 
 
-@pytest.mark.parametrize(("certificates", "words"), [
-    ([certificate_pem(days=-3)], "expired on"),
-    ([certificate_pem(days=10)], "expires in 9 days"),
-    ([(SAMPLES / "okta" / "okta_signing_cert_passport-saml_2014.pem").read_text()], "signed with SHA-1"),
-    ([certificate_pem(), certificate_pem(common_name="next.idp.example")], "lists 2 signing certificates"),
-], ids=["expired", "expiring", "sha1", "several"])
+@pytest.mark.parametrize(
+    ("certificates", "words"),
+    [
+        ([certificate_pem(days=-3)], "expired on"),
+        ([certificate_pem(days=10)], "expires in 9 days"),
+        ([(SAMPLES / "okta" / "okta_signing_cert_passport-saml_2014.pem").read_text()], "signed with SHA-1"),
+        ([certificate_pem(), certificate_pem(common_name="next.idp.example")], "lists 2 signing certificates"),
+    ],
+    ids=["expired", "expiring", "sha1", "several"],
+)
 def test_certificate_warnings_in_plain_words(client, wizard_url, invited, certificates, words):
     response = client.post(wizard_url("idp-metadata"), {"method": "upload", "metadata_xml": metadata(*certificates)})
     assert response.status_code == 303
@@ -105,21 +123,32 @@ def test_no_single_logout_binding_is_a_warning(client, wizard_url, invited):
     assert "no single logout endpoint with a binding we can use" in html
 
 
-XXE = ('<?xml version="1.0"?><!DOCTYPE md [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-       '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="&xxe;"/>')
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE md [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="&xxe;"/>'
+)
 NO_CERTIFICATE = metadata()
-NO_BINDING = metadata(certificate_pem()).replace("HTTP-Redirect\" \n", "").replace(
-    "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect\" Location=\"https://idp.example/sso",
-    "urn:oasis:names:tc:SAML:2.0:bindings:SOAP\" Location=\"https://idp.example/sso")
+NO_BINDING = (
+    metadata(certificate_pem())
+    .replace('HTTP-Redirect" \n', "")
+    .replace(
+        'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://idp.example/sso',
+        'urn:oasis:names:tc:SAML:2.0:bindings:SOAP" Location="https://idp.example/sso',
+    )
+)
 
 
-@pytest.mark.parametrize(("document", "words"), [
-    ("<md:EntityDescriptor", "not well-formed XML"),
-    ("this is not xml", "This is not XML"),
-    (XXE, "DOCTYPE"),
-    (NO_CERTIFICATE, "no signing certificate"),
-    (NO_BINDING, "no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding"),
-], ids=["broken", "not-xml", "xxe", "no-certificate", "no-binding"])
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        ("<md:EntityDescriptor", "not well-formed XML"),
+        ("this is not xml", "This is not XML"),
+        (XXE, "DOCTYPE"),
+        (NO_CERTIFICATE, "no signing certificate"),
+        (NO_BINDING, "no SingleSignOnService with the HTTP-Redirect or HTTP-POST binding"),
+    ],
+    ids=["broken", "not-xml", "xxe", "no-certificate", "no-binding"],
+)
 def test_bad_pasted_metadata_is_explained_and_nothing_is_saved(client, wizard_url, invited, document, words):
     response = client.post(wizard_url("idp-metadata"), {"method": "upload", "metadata_xml": document})
     assert response.status_code == 400
@@ -131,8 +160,10 @@ def test_bad_pasted_metadata_is_explained_and_nothing_is_saved(client, wizard_ur
 
 
 def test_xxe_upload_is_refused_and_reads_no_file(client, wizard_url, invited):
-    response = client.post(wizard_url("idp-metadata"), {
-        "method": "upload", "metadata_file": SimpleUploadedFile("evil.xml", XXE.encode(), "text/xml")})
+    response = client.post(
+        wizard_url("idp-metadata"),
+        {"method": "upload", "metadata_file": SimpleUploadedFile("evil.xml", XXE.encode(), "text/xml")},
+    )
     assert response.status_code == 400
     assert "root:" not in response.content.decode()
     assert "XXE" in response.content.decode()
@@ -141,8 +172,10 @@ def test_xxe_upload_is_refused_and_reads_no_file(client, wizard_url, invited):
 
 def test_huge_upload_is_refused_before_reading(client, wizard_url, invited):
     huge = b"<x>" + b" " * (1024 * 1024 + 10) + b"</x>"
-    response = client.post(wizard_url("idp-metadata"), {
-        "method": "upload", "metadata_file": SimpleUploadedFile("huge.xml", huge, "text/xml")})
+    response = client.post(
+        wizard_url("idp-metadata"),
+        {"method": "upload", "metadata_file": SimpleUploadedFile("huge.xml", huge, "text/xml")},
+    )
     assert response.status_code == 400
     assert "larger than 1 MB" in response.content.decode()
     assert_nothing_saved(invited[0])
@@ -156,13 +189,17 @@ def test_huge_paste_is_refused(client, wizard_url, invited):
     assert_nothing_saved(invited[0])
 
 
-@pytest.mark.parametrize(("url", "words"), [
-    ("https://127.0.0.1/metadata", "private, loopback or link-local address"),
-    ("https://10.1.2.3/metadata", "private, loopback or link-local address"),
-    ("https://[::1]/metadata", "private, loopback or link-local address"),
-    ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local address"),
-    ("http://idp.example.com/metadata", "must start with https://"),
-], ids=["loopback", "private", "ipv6-loopback", "link-local", "http"])
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://127.0.0.1/metadata", "private, loopback or link-local address"),
+        ("https://10.1.2.3/metadata", "private, loopback or link-local address"),
+        ("https://[::1]/metadata", "private, loopback or link-local address"),
+        ("https://169.254.169.254/latest/meta-data", "private, loopback or link-local address"),
+        ("http://idp.example.com/metadata", "must start with https://"),
+    ],
+    ids=["loopback", "private", "ipv6-loopback", "link-local", "http"],
+)
 def test_metadata_urls_that_are_not_public_https_are_refused(client, wizard_url, invited, url, words):
     response = client.post(wizard_url("idp-metadata"), {"method": "url", "metadata_url": url})
     assert response.status_code == 400
@@ -182,9 +219,15 @@ def test_a_metadata_url_is_required_for_that_method(client, wizard_url, invited)
 def test_values_typed_by_hand_are_saved(client, wizard_url, invited):
     connection, _token = invited
     pem = certificate_pem()
-    response = client.post(wizard_url("idp-metadata"), {
-        "method": "manual", "entity_id": "https://idp.example/metadata", "sso_url": "https://idp.example/sso",
-        "certificate": pem})
+    response = client.post(
+        wizard_url("idp-metadata"),
+        {
+            "method": "manual",
+            "entity_id": "https://idp.example/metadata",
+            "sso_url": "https://idp.example/sso",
+            "certificate": pem,
+        },
+    )
     assert response.status_code == 303
     connection.refresh_from_db()
     assert connection.idp_entity_id == "https://idp.example/metadata"
@@ -193,15 +236,22 @@ def test_values_typed_by_hand_are_saved(client, wizard_url, invited):
 
 
 def test_values_typed_by_hand_need_all_three_and_a_real_certificate(client, wizard_url, invited):
-    response = client.post(wizard_url("idp-metadata"), {"method": "manual", "entity_id": "", "sso_url": "",
-                                                        "certificate": ""})
+    response = client.post(
+        wizard_url("idp-metadata"), {"method": "manual", "entity_id": "", "sso_url": "", "certificate": ""}
+    )
     assert response.status_code == 400
     html = response.content.decode()
     for words in ("Give the entity ID.", "Give the SSO URL.", "Paste the signing certificate."):
         assert words in html
-    response = client.post(wizard_url("idp-metadata"), {
-        "method": "manual", "entity_id": "https://idp.example/metadata", "sso_url": "https://idp.example/sso",
-        "certificate": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"})
+    response = client.post(
+        wizard_url("idp-metadata"),
+        {
+            "method": "manual",
+            "entity_id": "https://idp.example/metadata",
+            "sso_url": "https://idp.example/sso",
+            "certificate": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
+        },
+    )
     assert response.status_code == 400
     assert "perhaps a private key" in response.content.decode()
     assert_nothing_saved(invited[0])
@@ -213,8 +263,9 @@ def test_metadata_url_fetch_uses_the_connection_service(client, wizard_url, invi
     from connections import services
 
     document = metadata(certificate_pem())
-    monkeypatch.setattr(services, "fetch_idp_metadata",
-                        lambda url: (document.encode(), services.parse_idp_metadata(document)))
+    monkeypatch.setattr(
+        services, "fetch_idp_metadata", lambda url: (document.encode(), services.parse_idp_metadata(document))
+    )
     response = client.post(wizard_url("idp-metadata"), {"method": "url", "metadata_url": "https://idp.example/md"})
     assert response.status_code == 303
     connection = invited[0]
@@ -231,20 +282,29 @@ def test_an_unreachable_metadata_url_is_explained(client, wizard_url, invited, m
         raise socket.gaierror("Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
-    response = client.post(wizard_url("idp-metadata"), {"method": "url",
-                                                        "metadata_url": "https://idp.nowhere.example/md"})
+    response = client.post(
+        wizard_url("idp-metadata"), {"method": "url", "metadata_url": "https://idp.nowhere.example/md"}
+    )
     assert response.status_code == 400
     assert "could not be found" in response.content.decode()
     assert_nothing_saved(invited[0])
 
 
-@pytest.mark.parametrize(("certificates", "slo", "words"), [
-    ([certificate_pem(days=-3)], True, "a expiré le"),
-    ([certificate_pem(days=10)], True, "expire dans 9 jours"),
-    ([(SAMPLES / "okta" / "okta_signing_cert_passport-saml_2014.pem").read_text()], True, "signé en SHA-1"),
-    ([certificate_pem(), certificate_pem(common_name="next.idp.example")], True, "indique 2 certificats de signature"),
-    ([certificate_pem()], False, "aucun point de déconnexion unique"),
-], ids=["expired", "expiring", "sha1", "several", "no-slo"])
+@pytest.mark.parametrize(
+    ("certificates", "slo", "words"),
+    [
+        ([certificate_pem(days=-3)], True, "a expiré le"),
+        ([certificate_pem(days=10)], True, "expire dans 9 jours"),
+        ([(SAMPLES / "okta" / "okta_signing_cert_passport-saml_2014.pem").read_text()], True, "signé en SHA-1"),
+        (
+            [certificate_pem(), certificate_pem(common_name="next.idp.example")],
+            True,
+            "indique 2 certificats de signature",
+        ),
+        ([certificate_pem()], False, "aucun point de déconnexion unique"),
+    ],
+    ids=["expired", "expiring", "sha1", "several", "no-slo"],
+)
 def test_the_warnings_are_in_french_on_a_french_wizard(client, wizard_url, invited, certificates, slo, words):
     client.get(wizard_url("idp-metadata"), {"locale": "fr"})
     client.post(wizard_url("idp-metadata"), {"method": "upload", "metadata_xml": metadata(*certificates, slo=slo)})
@@ -254,22 +314,48 @@ def test_the_warnings_are_in_french_on_a_french_wizard(client, wizard_url, invit
     assert "Please check" not in html and "expired on" not in html and "signing certificates" not in html
 
 
-@pytest.mark.parametrize(("form", "french", "english"), [
-    ({"method": "upload", "metadata_xml": "<md:EntityDescriptor"},
-     "Les métadonnées ne sont pas du XML bien formé", "not well-formed XML"),
-    ({"method": "upload", "metadata_xml": "this is not xml"}, "Ce n\u2019est pas du XML.", "This is not XML"),
-    ({"method": "upload", "metadata_xml": XXE}, "Les métadonnées contiennent une déclaration DOCTYPE",
-     "IdP metadata never needs one"),
-    ({"method": "upload", "metadata_xml": NO_CERTIFICATE}, "aucun certificat de signature dans leur IDPSSODescriptor",
-     "no signing certificate"),
-    ({"method": "url", "metadata_url": "https://10.1.2.3/metadata"},
-     "mène à une adresse privée, de bouclage ou locale au lien (10.1.2.3)", "private, loopback or link-local"),
-    ({"method": "url", "metadata_url": "http://idp.example.com/metadata"},
-     "L\u2019URL des métadonnées doit commencer par https://", "must start with https://"),
-    ({"method": "manual", "entity_id": "https://idp.example/metadata", "sso_url": "https://idp.example/sso",
-      "certificate": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"},
-     "Ce n\u2019est pas un certificat (peut-être une clé privée)", "perhaps a private key"),
-], ids=["broken", "not-xml", "xxe", "no-certificate", "private-url", "http-url", "private-key"])
+@pytest.mark.parametrize(
+    ("form", "french", "english"),
+    [
+        (
+            {"method": "upload", "metadata_xml": "<md:EntityDescriptor"},
+            "Les métadonnées ne sont pas du XML bien formé",
+            "not well-formed XML",
+        ),
+        ({"method": "upload", "metadata_xml": "this is not xml"}, "Ce n\u2019est pas du XML.", "This is not XML"),
+        (
+            {"method": "upload", "metadata_xml": XXE},
+            "Les métadonnées contiennent une déclaration DOCTYPE",
+            "IdP metadata never needs one",
+        ),
+        (
+            {"method": "upload", "metadata_xml": NO_CERTIFICATE},
+            "aucun certificat de signature dans leur IDPSSODescriptor",
+            "no signing certificate",
+        ),
+        (
+            {"method": "url", "metadata_url": "https://10.1.2.3/metadata"},
+            "mène à une adresse privée, de bouclage ou locale au lien (10.1.2.3)",
+            "private, loopback or link-local",
+        ),
+        (
+            {"method": "url", "metadata_url": "http://idp.example.com/metadata"},
+            "L\u2019URL des métadonnées doit commencer par https://",
+            "must start with https://",
+        ),
+        (
+            {
+                "method": "manual",
+                "entity_id": "https://idp.example/metadata",
+                "sso_url": "https://idp.example/sso",
+                "certificate": "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----",
+            },
+            "Ce n\u2019est pas un certificat (peut-être une clé privée)",
+            "perhaps a private key",
+        ),
+    ],
+    ids=["broken", "not-xml", "xxe", "no-certificate", "private-url", "http-url", "private-key"],
+)
 def test_bad_metadata_is_explained_in_french_on_a_french_wizard(client, wizard_url, invited, form, french, english):
     """The refusal of connections/saml/metadata.py reaches the French page as a French sentence (with the
     values involved in it), not as the English one the API answers with."""
@@ -291,8 +377,9 @@ def test_an_unreachable_metadata_url_is_explained_in_french(client, wizard_url, 
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     client.get(wizard_url("idp-metadata"), {"locale": "fr"})
-    response = client.post(wizard_url("idp-metadata"), {"method": "url",
-                                                        "metadata_url": "https://idp.nowhere.example/md"})
+    response = client.post(
+        wizard_url("idp-metadata"), {"method": "url", "metadata_url": "https://idp.nowhere.example/md"}
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert "L\u2019hôte « idp.nowhere.example » de l\u2019URL des métadonnées est introuvable." in html

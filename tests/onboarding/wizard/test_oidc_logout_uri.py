@@ -11,12 +11,15 @@ def choose(client, wizard_url, provider_type):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("provider", "their_field"), [
-    ("okta_oidc", "Sign-out redirect URIs"),
-    ("entra_id_oidc", "Redirect URIs (Web)"),
-    ("ping_one_oidc", "Signoff URLs"),
-    ("generic_oidc", "Post-logout redirect URI (if there is one)"),
-])
+@pytest.mark.parametrize(
+    ("provider", "their_field"),
+    [
+        ("okta_oidc", "Sign-out redirect URIs"),
+        ("entra_id_oidc", "Redirect URIs (Web)"),
+        ("ping_one_oidc", "Signoff URLs"),
+        ("generic_oidc", "Post-logout redirect URI (if there is one)"),
+    ],
+)
 def test_create_app_shows_our_post_logout_redirect_uri_to_copy(client, wizard_url, invited, provider, their_field):
     connection, _token = invited
     choose(client, wizard_url, provider)
@@ -26,7 +29,7 @@ def test_create_app_shows_our_post_logout_redirect_uri_to_copy(client, wizard_ur
     # In the "our values" box with its label and copy button, and in the console's table.
     assert html.count(value) == 2, html
     box = html.split('id="redirect-title"', 1)[1].split("</section>", 1)[0]
-    assert value in box and "Sign-out redirect URI" in box and "Copy<span class=\"sr-only\"> Sign-out" in box
+    assert value in box and "Sign-out redirect URI" in box and 'Copy<span class="sr-only"> Sign-out' in box
     assert their_field in html
 
 

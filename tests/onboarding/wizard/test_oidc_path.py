@@ -54,8 +54,9 @@ def okta(client, wizard_url, invited):
 
 @pytest.fixture
 def configured(client, wizard_url, okta, idp):
-    response = client.post(wizard_url("idp-settings"),
-                           {"issuer": idp.issuer, "client_id": "gw-client", "client_secret": SECRET})
+    response = client.post(
+        wizard_url("idp-settings"), {"issuer": idp.issuer, "client_id": "gw-client", "client_secret": SECRET}
+    )
     assert response.status_code == 303, response.content.decode()[:3000]
     okta.refresh_from_db()
     return okta
@@ -63,13 +64,18 @@ def configured(client, wizard_url, okta, idp):
 
 # --- choose the provider ---------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_the_provider_choice_offers_the_oidc_providers_too(client, wizard_url, invited):
     html = client.get(wizard_url("choose-provider")).content.decode()
-    for value, label in (("google_oidc", "Google Workspace (OpenID Connect)"),
-                         ("entra_id_oidc", "Microsoft Entra ID (OpenID Connect)"),
-                         ("okta_oidc", "Okta (OpenID Connect)"), ("ping_one_oidc", "PingOne (OpenID Connect)"),
-                         ("generic_oidc", "Another OpenID Connect identity provider"), ("okta", "Okta")):
+    for value, label in (
+        ("google_oidc", "Google Workspace (OpenID Connect)"),
+        ("entra_id_oidc", "Microsoft Entra ID (OpenID Connect)"),
+        ("okta_oidc", "Okta (OpenID Connect)"),
+        ("ping_one_oidc", "PingOne (OpenID Connect)"),
+        ("generic_oidc", "Another OpenID Connect identity provider"),
+        ("okta", "Okta"),
+    ):
         assert f'value="{value}"' in html and label in html
 
 
@@ -80,8 +86,7 @@ def test_choosing_an_oidc_provider_makes_an_oidc_connection_and_the_oidc_path(cl
     assert response["Location"] == wizard_url("create-app")
     connection.refresh_from_db()
     assert (connection.protocol, connection.provider_type) == ("oidc", "okta_oidc")
-    assert connection.attribute_mapping == {"email": "email", "given_name": "given_name",
-                                            "family_name": "family_name"}
+    assert connection.attribute_mapping == {"email": "email", "given_name": "given_name", "family_name": "family_name"}
     body = progress(onboarding_of(connection))
     assert body["total_steps"] == 6 and len(body["steps"]) == 6
     assert [step["key"] for step in body["steps"]] == [step.key for step in OIDC_STEPS]
@@ -124,21 +129,58 @@ def test_every_oidc_step_renders_with_the_progress_list(client, wizard_url, okta
 
 # --- create the app: our redirect URI, the console's words -------------------------------------------------
 
+
 @pytest.mark.django_db
-@pytest.mark.parametrize(("provider", "words"), [
-    ("google_oidc", ["Google Cloud console", "APIs &amp; Services", "Credentials", "Create credentials",
-                     "OAuth client ID", "Web application", "Authorized redirect URIs", "Client secret"]),
-    ("entra_id_oidc", ["Microsoft Entra admin center", "App registrations", "New registration",
-                       "Redirect URI (Web)", "Certificates &amp; secrets", "New client secret",
-                       "Application (client) ID", "Directory (tenant) ID", "Overview"]),
-    ("okta_oidc", ["Okta Admin Console", "Create App Integration", "OIDC - OpenID Connect", "Web Application",
-                   "Sign-in redirect URIs", "Client Credentials", "Client secret"]),
-    ("ping_one_oidc", ["PingOne admin console", "OIDC Web App", "Configuration", "Redirect URIs", "Client ID",
-                       "Client Secret"]),
-    ("generic_oidc", ["Redirect URI / Callback URL", "Client ID", "Issuer"]),
-])
-def test_create_app_shows_our_redirect_uri_and_the_consoles_own_words(client, wizard_url, invited, provider,
-                                                                      words):
+@pytest.mark.parametrize(
+    ("provider", "words"),
+    [
+        (
+            "google_oidc",
+            [
+                "Google Cloud console",
+                "APIs &amp; Services",
+                "Credentials",
+                "Create credentials",
+                "OAuth client ID",
+                "Web application",
+                "Authorized redirect URIs",
+                "Client secret",
+            ],
+        ),
+        (
+            "entra_id_oidc",
+            [
+                "Microsoft Entra admin center",
+                "App registrations",
+                "New registration",
+                "Redirect URI (Web)",
+                "Certificates &amp; secrets",
+                "New client secret",
+                "Application (client) ID",
+                "Directory (tenant) ID",
+                "Overview",
+            ],
+        ),
+        (
+            "okta_oidc",
+            [
+                "Okta Admin Console",
+                "Create App Integration",
+                "OIDC - OpenID Connect",
+                "Web Application",
+                "Sign-in redirect URIs",
+                "Client Credentials",
+                "Client secret",
+            ],
+        ),
+        (
+            "ping_one_oidc",
+            ["PingOne admin console", "OIDC Web App", "Configuration", "Redirect URIs", "Client ID", "Client Secret"],
+        ),
+        ("generic_oidc", ["Redirect URI / Callback URL", "Client ID", "Issuer"]),
+    ],
+)
+def test_create_app_shows_our_redirect_uri_and_the_consoles_own_words(client, wizard_url, invited, provider, words):
     connection, _token = invited
     choose(client, wizard_url, provider)
     html = client.get(wizard_url("create-app")).content.decode()
@@ -154,6 +196,7 @@ def test_create_app_shows_our_redirect_uri_and_the_consoles_own_words(client, wi
 
 # --- IdP settings: the discovery check --------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_idp_settings_prefill_googles_issuer_and_ask_entra_for_its_tenant(client, wizard_url, invited):
     choose(client, wizard_url, "google_oidc")
@@ -167,10 +210,10 @@ def test_idp_settings_prefill_googles_issuer_and_ask_entra_for_its_tenant(client
 
 
 @pytest.mark.django_db
-def test_idp_settings_are_checked_by_discovery_then_saved_and_the_secret_is_never_shown(client, wizard_url,
-                                                                                      okta, idp):
-    response = client.post(wizard_url("idp-settings"),
-                           {"issuer": idp.issuer, "client_id": "gw-client", "client_secret": SECRET})
+def test_idp_settings_are_checked_by_discovery_then_saved_and_the_secret_is_never_shown(client, wizard_url, okta, idp):
+    response = client.post(
+        wizard_url("idp-settings"), {"issuer": idp.issuer, "client_id": "gw-client", "client_secret": SECRET}
+    )
     assert response.status_code == 303 and response["Location"] == wizard_url("idp-settings")
     okta.refresh_from_db()
     assert okta.oidc_issuer == idp.issuer and okta.oidc_client_id == "gw-client"
@@ -205,8 +248,14 @@ def test_idp_settings_need_a_client_id_and_a_first_secret(client, wizard_url, ok
 def _discovered(issuer: str):
     from connections.oidc.discovery import Discovery
 
-    return Discovery(issuer=issuer, authorization_endpoint=f"{issuer}/authorize", token_endpoint=f"{issuer}/token",
-                     userinfo_endpoint="", jwks_uri=f"{issuer}/keys", token_endpoint_auth_method="client_secret_post")
+    return Discovery(
+        issuer=issuer,
+        authorization_endpoint=f"{issuer}/authorize",
+        token_endpoint=f"{issuer}/token",
+        userinfo_endpoint="",
+        jwks_uri=f"{issuer}/keys",
+        token_endpoint_auth_method="client_secret_post",
+    )
 
 
 @pytest.mark.django_db
@@ -225,8 +274,9 @@ def test_entra_id_takes_the_tenant_id_and_makes_the_issuer_from_it(client, wizar
         return _discovered(issuer)
 
     monkeypatch.setattr(discovery, "discover", fake_discover)
-    response = client.post(wizard_url("idp-settings"),
-                           {"tenant_id": "unknown-tenant", "client_id": "app-id", "client_secret": SECRET})
+    response = client.post(
+        wizard_url("idp-settings"), {"tenant_id": "unknown-tenant", "client_id": "app-id", "client_secret": SECRET}
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert 'href="#id_tenant_id"' in html and "We found no OpenID Connect discovery document at" in html
@@ -234,8 +284,9 @@ def test_entra_id_takes_the_tenant_id_and_makes_the_issuer_from_it(client, wizar
     assert connection.oidc_tenant_id == "" and connection.oidc_issuer == ""
 
     tenant = "5b7f3a1c-0000-4000-8000-000000000001"
-    response = client.post(wizard_url("idp-settings"),
-                           {"tenant_id": tenant, "issuer": "", "client_id": "app-id", "client_secret": SECRET})
+    response = client.post(
+        wizard_url("idp-settings"), {"tenant_id": tenant, "issuer": "", "client_id": "app-id", "client_secret": SECRET}
+    )
     assert response.status_code == 303, response.content.decode()[:2000]
     connection.refresh_from_db()
     assert connection.oidc_tenant_id == tenant
@@ -250,9 +301,15 @@ def test_google_keeps_its_issuer_and_the_hosted_domains(client, wizard_url, invi
     connection, _token = invited
     choose(client, wizard_url, "google_oidc")
     monkeypatch.setattr(discovery, "discover", lambda issuer, *, provider_type: _discovered(issuer))
-    response = client.post(wizard_url("idp-settings"), {
-        "issuer": "https://accounts.google.com", "client_id": "123.apps.googleusercontent.com",
-        "client_secret": SECRET, "hosted_domains": "Misapret.example, misapret.fr"})
+    response = client.post(
+        wizard_url("idp-settings"),
+        {
+            "issuer": "https://accounts.google.com",
+            "client_id": "123.apps.googleusercontent.com",
+            "client_secret": SECRET,
+            "hosted_domains": "Misapret.example, misapret.fr",
+        },
+    )
     assert response.status_code == 303, response.content.decode()[:2000]
     connection.refresh_from_db()
     assert connection.oidc_issuer == "https://accounts.google.com"
@@ -268,16 +325,20 @@ def _closed_port() -> int:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("case", "plain"), [
-    ("not https", "The issuer must be an https:// address"),
-    ("private address", "is on a private or internal network, which we never call"),
-    ("unreachable", "We could not reach your identity provider at 127.0.0.1"),
-    ("unknown host", "We could not find the server idp.does-not-exist.invalid"),
-    ("issuer mismatch", "it names another issuer than the one you typed"),
-    ("no discovery document", "We found no OpenID Connect discovery document at"),
-])
-def test_discovery_problems_are_said_in_plain_words_and_nothing_is_saved(client, wizard_url, okta, idp,
-                                                                         settings, case, plain):
+@pytest.mark.parametrize(
+    ("case", "plain"),
+    [
+        ("not https", "The issuer must be an https:// address"),
+        ("private address", "is on a private or internal network, which we never call"),
+        ("unreachable", "We could not reach your identity provider at 127.0.0.1"),
+        ("unknown host", "We could not find the server idp.does-not-exist.invalid"),
+        ("issuer mismatch", "it names another issuer than the one you typed"),
+        ("no discovery document", "We found no OpenID Connect discovery document at"),
+    ],
+)
+def test_discovery_problems_are_said_in_plain_words_and_nothing_is_saved(
+    client, wizard_url, okta, idp, settings, case, plain
+):
     issuer = idp.issuer
     if case == "not https":
         issuer = issuer.replace("https://", "http://")
@@ -291,11 +352,12 @@ def test_discovery_problems_are_said_in_plain_words_and_nothing_is_saved(client,
         idp.discovery_overrides = {"issuer": "https://other-issuer.example"}
     elif case == "no discovery document":
         issuer = f"{idp.issuer}/nothing-here"
-    response = client.post(wizard_url("idp-settings"),
-                           {"issuer": issuer, "client_id": "gw-client", "client_secret": SECRET})
+    response = client.post(
+        wizard_url("idp-settings"), {"issuer": issuer, "client_id": "gw-client", "client_secret": SECRET}
+    )
     assert response.status_code == 400
     html = response.content.decode()
-    assert escape(plain) in html, html[html.find("error-summary"):][:1500]
+    assert escape(plain) in html, html[html.find("error-summary") :][:1500]
     assert 'href="#id_issuer"' in html and "autofocus" in html
     assert SECRET not in html  # a refused form does not send the secret back either
     assert 'value="gw-client"' in html  # the rest of what was typed stays
@@ -306,9 +368,10 @@ def test_discovery_problems_are_said_in_plain_words_and_nothing_is_saved(client,
 
 @pytest.mark.django_db
 def test_the_idp_settings_page_is_in_french(client, wizard_url, okta, idp):
-    response = client.post(f"{wizard_url('idp-settings')}?locale=fr",
-                           {"issuer": idp.issuer.replace("https://", "http://"), "client_id": "gw",
-                            "client_secret": SECRET})
+    response = client.post(
+        f"{wizard_url('idp-settings')}?locale=fr",
+        {"issuer": idp.issuer.replace("https://", "http://"), "client_id": "gw", "client_secret": SECRET},
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert escape("L'émetteur doit être une adresse https://") in html
@@ -319,12 +382,14 @@ def test_the_idp_settings_page_is_in_french(client, wizard_url, okta, idp):
 
 # --- claims ---------------------------------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_claim_mapping_starts_from_the_standard_claims_and_saves(client, wizard_url, configured):
     html = client.get(wizard_url("attribute-mapping")).content.decode()
     assert "Map the claims" in html and 'value="given_name"' in html and 'value="family_name"' in html
-    response = client.post(wizard_url("attribute-mapping"),
-                           {"email": "email", "given_name": "first", "family_name": ""})
+    response = client.post(
+        wizard_url("attribute-mapping"), {"email": "email", "given_name": "first", "family_name": ""}
+    )
     assert response.status_code == 303 and response["Location"] == wizard_url("test-login")
     configured.refresh_from_db()
     assert configured.attribute_mapping == {"email": "email", "given_name": "first", "family_name": "family_name"}
@@ -333,6 +398,7 @@ def test_claim_mapping_starts_from_the_standard_claims_and_saves(client, wizard_
 
 
 # --- live test login and activation ----------------------------------------------------------------------
+
 
 def start_test(client, wizard_url, connection) -> dict:
     response = client.post(wizard_url("test-login"), {"nav": "next"})
@@ -348,8 +414,11 @@ def test_a_live_test_login_shows_the_claims_signs_nobody_in_then_activation(clie
     assert client.post(wizard_url("activate"), {"nav": "next"}).status_code == 400  # not tested yet
     params = start_test(client, wizard_url, configured)
     assert params["redirect_uri"] == f"http://testserver/sso/oidc/callback/{configured.id}"
-    idp.token_response = {"access_token": "at-1", "token_type": "Bearer",
-                          "id_token": idp.sign(idp.claims(client_id="gw-client", nonce=params["nonce"]))}
+    idp.token_response = {
+        "access_token": "at-1",
+        "token_type": "Bearer",
+        "id_token": idp.sign(idp.claims(client_id="gw-client", nonce=params["nonce"])),
+    }
     response = client.get(f"/sso/oidc/callback/{configured.id}", {"code": "c-1", "state": params["state"]})
     assert response.status_code == 302 and response["Location"] == wizard_url("test-result")
     html = client.get(wizard_url("test-result")).content.decode()
@@ -386,6 +455,7 @@ def test_a_refused_test_login_names_the_redirect_uri_and_the_settings_step(clien
 
 # --- the whole path in headless Chromium, against oidc-provider --------------------------------------------
 
+
 class Quiet(WSGIRequestHandler):
     def log_message(self, *args):
         pass
@@ -417,8 +487,9 @@ def tls_page(chromium):
 @pytest.mark.browser
 @pytest.mark.peer
 @pytest.mark.django_db(transaction=True)
-def test_it_admin_sets_up_okta_oidc_tests_and_activates_then_a_user_signs_in(live_server, settings, app_server,
-                                                                           chromium, tls_page):
+def test_it_admin_sets_up_okta_oidc_tests_and_activates_then_a_user_signs_in(
+    live_server, settings, app_server, chromium, tls_page
+):
     from django.core import mail
 
     from applications.services import application_create
@@ -433,8 +504,12 @@ def test_it_admin_sets_up_okta_oidc_tests_and_activates_then_a_user_signs_in(liv
     settings.BASE_URL = live_server.url
     app_url, holder = app_server
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, app_secret = application_create(organization=org, name="Misapret Portal", application_type="regular_web",
-                                         allowed_redirect_uris_after_login=[f"{app_url}/callback"])
+    app, app_secret = application_create(
+        organization=org,
+        name="Misapret Portal",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[f"{app_url}/callback"],
+    )
     connection = connection_create(organization=org, application=app)
     invitation, _token = onboarding_invite(connection=connection, email="it@misapret.example")
     assert send_invitation.apply(kwargs={"invitation_id": invitation.id}).get() == "sent"
@@ -449,8 +524,13 @@ def test_it_admin_sets_up_okta_oidc_tests_and_activates_then_a_user_signs_in(liv
     # 2. Our redirect URI, read from the page, is what the IdP registers for its client.
     page.wait_for_url("**/create-app")
     page.get_by_text("Sign-in redirect URIs").first.wait_for()
-    redirect_uri = page.locator(".value").filter(has=page.locator(".name", has_text="Redirect URI")) \
-        .locator(".copy-source").first.inner_text().strip()
+    redirect_uri = (
+        page.locator(".value")
+        .filter(has=page.locator(".name", has_text="Redirect URI"))
+        .locator(".copy-source")
+        .first.inner_text()
+        .strip()
+    )
     assert redirect_uri == f"{live_server.url}/sso/oidc/callback/{connection.id}"
     clients = [{"client_id": "misapret-portal", "client_secret": SECRET, "redirect_uris": [redirect_uri]}]
     with run_oidc_op(clients=clients) as op:
@@ -496,8 +576,11 @@ def test_it_admin_sets_up_okta_oidc_tests_and_activates_then_a_user_signs_in(liv
         assert connection.active and connection.protocol == "oidc"
 
         # An end user, in their own browser: the app -> authorize -> the peer -> our callback -> the app with a code.
-        holder["app"] = demo_app({"domain": org.domain, "client_id": app.client_id, "client_secret": app_secret,
-                                  "idp_id": connection.id}, gateway=live_server.url, app_url=app_url)
+        holder["app"] = demo_app(
+            {"domain": org.domain, "client_id": app.client_id, "client_secret": app_secret, "idp_id": connection.id},
+            gateway=live_server.url,
+            app_url=app_url,
+        )
         context = chromium.new_context(ignore_https_errors=True)
         user_page = context.new_page()
         user_page.set_default_timeout(20_000)

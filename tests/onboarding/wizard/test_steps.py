@@ -38,7 +38,7 @@ def test_choose_provider_requires_a_choice_and_says_so(client, wizard_url, invit
     assert 'class="error-summary" role="alert"' in html
     assert "Choose your identity provider" in html
     assert 'href="#id_provider_type"' in html  # the summary links to the field
-    assert 'autofocus' in html
+    assert "autofocus" in html
 
 
 def test_choosing_a_provider_sets_the_connection_and_its_default_mapping(client, wizard_url, invited):
@@ -55,16 +55,26 @@ def test_choosing_a_provider_sets_the_connection_and_its_default_mapping(client,
     assert progress(onboarding)["steps"][0] == {"key": "choose_provider", "done": True}
 
 
-@pytest.mark.parametrize(("provider", "words"), [
-    ("azure_ad", ["Enterprise applications", "Create your own application",
-                  "Reply URL (Assertion Consumer Service URL)", "Identifier (Entity ID)"]),
-    ("okta", ["Create App Integration", "SAML 2.0", "Single sign-on URL", "Audience URI (SP Entity ID)"]),
-    ("google", ["Web and mobile apps", "Add custom SAML app", "ACS URL"]),
-    ("adfs", ["Relying Party Trusts", "Add Relying Party Trust", "Federation metadata address"]),
-    ("ping_federate", ["SP Connections", "Assertion Consumer Service URL"]),
-    ("ping_one", ["Connections", "Applications", "ACS URLs"]),
-    ("generic_saml", ["Assertion Consumer Service (ACS) URL"]),
-])
+@pytest.mark.parametrize(
+    ("provider", "words"),
+    [
+        (
+            "azure_ad",
+            [
+                "Enterprise applications",
+                "Create your own application",
+                "Reply URL (Assertion Consumer Service URL)",
+                "Identifier (Entity ID)",
+            ],
+        ),
+        ("okta", ["Create App Integration", "SAML 2.0", "Single sign-on URL", "Audience URI (SP Entity ID)"]),
+        ("google", ["Web and mobile apps", "Add custom SAML app", "ACS URL"]),
+        ("adfs", ["Relying Party Trusts", "Add Relying Party Trust", "Federation metadata address"]),
+        ("ping_federate", ["SP Connections", "Assertion Consumer Service URL"]),
+        ("ping_one", ["Connections", "Applications", "ACS URLs"]),
+        ("generic_saml", ["Assertion Consumer Service (ACS) URL"]),
+    ],
+)
 def test_the_guide_is_written_for_the_chosen_provider_with_our_values(client, wizard_url, invited, provider, words):
     connection, _token = invited
     client.post(wizard_url("choose-provider"), {"provider_type": provider})
@@ -76,7 +86,7 @@ def test_the_guide_is_written_for_the_chosen_provider_with_our_values(client, wi
     assert f"http://testserver/sso/sp/logout/{connection.id}" in html
     assert "-----BEGIN CERTIFICATE-----" in html
     assert "EntityDescriptor" in html  # the metadata XML, shown and downloadable
-    assert f'/sso/sp/metadata/{connection.id}?download=1' in html
+    assert f"/sso/sp/metadata/{connection.id}?download=1" in html
     assert 'class="copy' in html and " hidden " in html  # copy buttons appear only with JavaScript
 
 
@@ -106,8 +116,9 @@ def test_attribute_mapping_is_prefilled_with_the_providers_defaults(client, wiza
 def test_attribute_mapping_is_saved_on_the_connection(client, wizard_url, invited):
     connection, _token = invited
     client.post(wizard_url("choose-provider"), {"provider_type": "okta"})
-    response = client.post(wizard_url("attribute-mapping"),
-                           {"email": "mail", "given_name": "first", "family_name": "last"})
+    response = client.post(
+        wizard_url("attribute-mapping"), {"email": "mail", "given_name": "first", "family_name": "last"}
+    )
     assert response.status_code == 303 and response["Location"] == wizard_url("test-login")
     connection.refresh_from_db()
     assert connection.attribute_mapping == {"email": "mail", "given_name": "first", "family_name": "last"}
@@ -132,8 +143,9 @@ def test_the_link_resumes_where_the_admin_left(client, wizard_url, invited):
 
 def test_going_back_keeps_what_was_typed_without_checking_it(client, wizard_url, invited):
     client.post(wizard_url("choose-provider"), {"provider_type": "okta"})
-    response = client.post(wizard_url("attribute-mapping"),
-                           {"nav": "back", "email": "", "given_name": "prenom", "family_name": "nom"})
+    response = client.post(
+        wizard_url("attribute-mapping"), {"nav": "back", "email": "", "given_name": "prenom", "family_name": "nom"}
+    )
     assert response.status_code == 303 and response["Location"] == wizard_url("idp-metadata")
     html = client.get(wizard_url("attribute-mapping")).content.decode()
     assert 'name="given_name" value="prenom"' in html
@@ -145,8 +157,16 @@ def test_going_back_keeps_what_was_typed_without_checking_it(client, wizard_url,
 
 
 def test_metadata_typed_by_hand_is_kept_when_going_back_and_forth(client, wizard_url, invited):
-    client.post(wizard_url("idp-metadata"), {"method": "manual", "nav": "back", "entity_id": "https://idp.example/x",
-                                             "sso_url": "https://idp.example/sso", "certificate": ""})
+    client.post(
+        wizard_url("idp-metadata"),
+        {
+            "method": "manual",
+            "nav": "back",
+            "entity_id": "https://idp.example/x",
+            "sso_url": "https://idp.example/sso",
+            "certificate": "",
+        },
+    )
     html = client.get(wizard_url("idp-metadata")).content.decode()
     assert 'value="https://idp.example/x"' in html
     assert 'value="https://idp.example/sso"' in html

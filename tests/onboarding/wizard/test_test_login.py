@@ -51,10 +51,12 @@ def start_test(client, wizard_url) -> str:
 
 
 def idp_answer(test_idp, connection, request_id, **changes) -> str:
-    values = {"audience": f"http://testserver/sso/sp/metadata/{connection.id}",
-              "recipient": f"http://testserver/sso/sp/consume/{connection.id}",
-              "destination": f"http://testserver/sso/sp/consume/{connection.id}",
-              "in_response_to": request_id}
+    values = {
+        "audience": f"http://testserver/sso/sp/metadata/{connection.id}",
+        "recipient": f"http://testserver/sso/sp/consume/{connection.id}",
+        "destination": f"http://testserver/sso/sp/consume/{connection.id}",
+        "in_response_to": request_id,
+    }
     values.update(changes)
     return post(test_idp.response(**values))
 
@@ -62,8 +64,9 @@ def idp_answer(test_idp, connection, request_id, **changes) -> str:
 def test_a_test_login_shows_the_attributes_and_signs_nobody_in(client, wizard_url, configured, test_idp):
     connection, _token = configured
     request_id = start_test(client, wizard_url)
-    response = client.post(f"/sso/sp/consume/{connection.id}",
-                           {"SAMLResponse": idp_answer(test_idp, connection, request_id)})
+    response = client.post(
+        f"/sso/sp/consume/{connection.id}", {"SAMLResponse": idp_answer(test_idp, connection, request_id)}
+    )
     assert response.status_code == 302
     assert response["Location"] == wizard_url("test-result")
 
@@ -105,8 +108,7 @@ def test_a_refused_test_login_says_exactly_why_and_what_to_change(client, wizard
     assert not connection.active
 
 
-def test_a_response_without_email_fails_the_test_like_it_would_fail_a_sign_in(client, wizard_url, configured,
-                                                                             test_idp):
+def test_a_response_without_email_fails_the_test_like_it_would_fail_a_sign_in(client, wizard_url, configured, test_idp):
     connection, _token = configured
     request_id = start_test(client, wizard_url)
     answer = idp_answer(test_idp, connection, request_id, name_id="opaque-123", attributes={"firstName": ["Jane"]})
@@ -137,8 +139,9 @@ def test_the_test_marker_expires(client, configured, wizard_url, settings, monke
     assert response.status_code == 403
 
 
-def test_a_response_to_another_request_on_an_inactive_connection_signs_nobody_in(client, wizard_url, configured,
-                                                                                  test_idp):
+def test_a_response_to_another_request_on_an_inactive_connection_signs_nobody_in(
+    client, wizard_url, configured, test_idp
+):
     """A marker is armed, but the response answers a request sent for an ordinary sign-in: refused,
     nobody provisioned (the marker alone never opens an inactive connection)."""
     connection, _token = configured
@@ -203,8 +206,9 @@ def test_a_test_login_on_an_active_connection_still_signs_nobody_in(client, wiza
     connection, _token = configured
     type(connection).objects.filter(pk=connection.pk).update(active=True, bypass_it_admin_test=True)
     request_id = start_test(client, wizard_url)
-    response = client.post(f"/sso/sp/consume/{connection.id}",
-                           {"SAMLResponse": idp_answer(test_idp, connection, request_id)})
+    response = client.post(
+        f"/sso/sp/consume/{connection.id}", {"SAMLResponse": idp_answer(test_idp, connection, request_id)}
+    )
     assert response["Location"] == wizard_url("test-result")
     assert not User.objects.exists()
     assert SESSION_KEY not in client.session
@@ -213,7 +217,8 @@ def test_a_test_login_on_an_active_connection_still_signs_nobody_in(client, wiza
 def test_a_person_the_organization_refuses_fails_the_test_with_what_arrived(client, wizard_url, configured, test_idp):
     connection, _token = configured
     type(connection.organization).objects.filter(pk=connection.organization_id).update(
-        allowed_email_domains=["misapret.example"])
+        allowed_email_domains=["misapret.example"]
+    )
     request_id = start_test(client, wizard_url)
     client.post(f"/sso/sp/consume/{connection.id}", {"SAMLResponse": idp_answer(test_idp, connection, request_id)})
     html = client.get(wizard_url("test-result")).content.decode()
@@ -238,8 +243,10 @@ def test_a_refused_test_login_shows_the_french_hint_on_a_french_wizard(client, w
     html = client.get(wizard_url("test-result")).content.decode()
     assert '<html lang="fr">' in html
     assert "La connexion de test a été refusée" in html
-    assert ("L\u2019Audience de l\u2019assertion n\u2019est pas l\u2019entity ID SP de cette connexion SSO. Dans "
-            "l\u2019IdP, réglez l\u2019Audience URI (SP Entity ID / Identifier)") in html
+    assert (
+        "L\u2019Audience de l\u2019assertion n\u2019est pas l\u2019entity ID SP de cette connexion SSO. Dans "
+        "l\u2019IdP, réglez l\u2019Audience URI (SP Entity ID / Identifier)"
+    ) in html
     assert "saml_wrong_audience" in html
     assert "The assertion's Audience" not in html and "The assertion&#x27;s Audience" not in html
 
@@ -260,6 +267,8 @@ def test_the_idps_refusal_is_explained_in_french_around_its_own_words(client, wi
     answer = test_idp.error_response(message="User is not assigned to this application", in_response_to=request_id)
     client.post(f"/sso/sp/consume/{connection.id}", {"SAMLResponse": post(answer)})
     html = client.get(wizard_url("test-result")).content.decode()
-    assert ("L\u2019IdP a refusé la connexion (RequestDenied) : « User is not assigned to this application ». "
-            "Vérifiez que la personne est affectée à cette application dans l\u2019IdP.") in html
+    assert (
+        "L\u2019IdP a refusé la connexion (RequestDenied) : « User is not assigned to this application ». "
+        "Vérifiez que la personne est affectée à cette application dans l\u2019IdP."
+    ) in html
     assert "saml_idp_status" in html

@@ -42,13 +42,18 @@ def app_server():
     server.shutdown()
 
 
-def test_it_admin_sets_up_okta_tests_and_activates_then_a_user_signs_in(live_server, settings, app_server,
-                                                                       chromium, page):
+def test_it_admin_sets_up_okta_tests_and_activates_then_a_user_signs_in(
+    live_server, settings, app_server, chromium, page
+):
     settings.BASE_URL = live_server.url
     app_url, holder = app_server
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, secret = application_create(organization=org, name="Misapret Portal", application_type="regular_web",
-                                     allowed_redirect_uris_after_login=[f"{app_url}/callback"])
+    app, secret = application_create(
+        organization=org,
+        name="Misapret Portal",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=[f"{app_url}/callback"],
+    )
     connection = connection_create(organization=org, application=app)
     invitation, _token = onboarding_invite(connection=connection, email="it@misapret.example")
     # The invitation task, run here (the suite's Celery has no worker): the email lands in Django's outbox.
@@ -66,8 +71,13 @@ def test_it_admin_sets_up_okta_tests_and_activates_then_a_user_signs_in(live_ser
     # 2. The guide for Okta, with our values to copy.
     page.wait_for_url("**/create-app")
     page.get_by_text("Create App Integration").first.wait_for()
-    metadata_url = page.locator(".value").filter(has=page.locator(".name", has_text="Metadata URL")) \
-        .locator(".copy-source").first.inner_text().strip()
+    metadata_url = (
+        page.locator(".value")
+        .filter(has=page.locator(".name", has_text="Metadata URL"))
+        .locator(".copy-source")
+        .first.inner_text()
+        .strip()
+    )
     assert metadata_url == f"{live_server.url}/sso/sp/metadata/{connection.id}"
     copy = page.get_by_role("button", name="Copy Entity ID (Audience)").first
     copy.click()  # shown only with JavaScript, and it works
@@ -114,8 +124,11 @@ def test_it_admin_sets_up_okta_tests_and_activates_then_a_user_signs_in(live_ser
         assert connection.active and connection.last_successful_test_at is not None
 
         # An end user, in their own browser, signs in to the app through the new connection.
-        holder["app"] = demo_app({"domain": org.domain, "client_id": app.client_id, "client_secret": secret,
-                                  "idp_id": connection.id}, gateway=live_server.url, app_url=app_url)
+        holder["app"] = demo_app(
+            {"domain": org.domain, "client_id": app.client_id, "client_secret": secret, "idp_id": connection.id},
+            gateway=live_server.url,
+            app_url=app_url,
+        )
         context = chromium.new_context()
         user_page = context.new_page()
         user_page.set_default_timeout(20_000)
@@ -142,8 +155,12 @@ def test_the_wizard_works_with_javascript_off_and_from_the_keyboard(live_server,
 
     settings.BASE_URL = live_server.url
     org = directory.organization_create(name="Misapret", locality="Paris")
-    app, _secret = application_create(organization=org, name="Misapret Portal", application_type="regular_web",
-                                      allowed_redirect_uris_after_login=["https://app.example/callback"])
+    app, _secret = application_create(
+        organization=org,
+        name="Misapret Portal",
+        application_type="regular_web",
+        allowed_redirect_uris_after_login=["https://app.example/callback"],
+    )
     connection = connection_create(organization=org, application=app)
     _invitation, token = onboarding_invite(connection=connection, email="it@misapret.example")
     context = chromium.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
