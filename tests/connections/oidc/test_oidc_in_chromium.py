@@ -3,6 +3,7 @@ form -> the gateway's OIDC callback -> the app with a code -> tokens; and the si
 (RP-Initiated Logout), with a real browser's cookie rules: the IdP is another site, and the gateway's session
 cookie must come back with the IdP's redirect to the logout callback."""
 
+import contextlib
 import json
 import socket
 import threading
@@ -51,8 +52,11 @@ def tls_page(chromium):
     context.close()
 
 
-def test_a_person_signs_in_through_their_oidc_idp_and_the_app_gets_tokens(live_server, settings, app_server, tls_page):
-    page = tls_page
+@contextlib.contextmanager
+def oidc_tenant(live_server, settings, app_server, *, logout: bool = False):
+    """An organization, the demo app as its confidential client, an active Okta-over-OIDC connection to a
+    running oidc-provider (registered with our callback, and our logout callback when `logout`), and the demo
+    app serving that client. Yields (org, app, connection, op)."""
     settings.BASE_URL = live_server.url
     app_url, holder = app_server
     org = directory.organization_create(name="Misapret", locality="Paris")
@@ -61,16 +65,17 @@ def test_a_person_signs_in_through_their_oidc_idp_and_the_app_gets_tokens(live_s
         name="Demo app",
         application_type="regular_web",
         allowed_redirect_uris_after_login=[f"{app_url}/callback"],
+        allowed_redirect_uris_after_logout=[f"{app_url}/"] if logout else [],
     )
     connection = connection_create(organization=org, application=app, provider_type="okta_oidc")
-    clients = [
-        {
-            "client_id": "gateway",
-            "client_secret": CLIENT_SECRET,
-            "redirect_uris": [f"{live_server.url}/sso/oidc/callback/{connection.id}"],
-        }
-    ]
-    with run_oidc_op(clients=clients) as op:
+    client = {
+        "client_id": "gateway",
+        "client_secret": CLIENT_SECRET,
+        "redirect_uris": [f"{live_server.url}/sso/oidc/callback/{connection.id}"],
+    }
+    if logout:
+        client["post_logout_redirect_uris"] = [f"{live_server.url}/sso/oidc/logout/callback/{connection.id}"]
+    with run_oidc_op(clients=[client]) as op:
         settings.OIDC_CA_BUNDLE = op.ca_file
         settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = True
         connection_update(
@@ -86,14 +91,24 @@ def test_a_person_signs_in_through_their_oidc_idp_and_the_app_gets_tokens(live_s
             gateway=live_server.url,
             app_url=app_url,
         )
+        yield org, app, connection, op
 
-        page.goto(app_url)
-        page.get_by_role("link", name="Sign in with my company's SSO").click()
-        page.wait_for_url(f"{op.issuer}/interaction/**")
-        page.get_by_label("Username").fill("alice")
-        page.get_by_label("Password").fill("alice-password")
-        page.locator("#sign-in").click()
-        page.wait_for_url(f"{app_url}/callback?**")
+
+def sign_in_from_the_app(page, app_url: str, op) -> None:
+    """The person opens the app, picks SSO, signs in at the IdP's login form and lands on the app's callback."""
+    page.goto(app_url)
+    page.get_by_role("link", name="Sign in with my company's SSO").click()
+    page.wait_for_url(f"{op.issuer}/interaction/**")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("alice-password")
+    page.locator("#sign-in").click()
+    page.wait_for_url(f"{app_url}/callback?**")
+
+
+def test_a_person_signs_in_through_their_oidc_idp_and_the_app_gets_tokens(live_server, settings, app_server, tls_page):
+    page, app_url = tls_page, app_server[0]
+    with oidc_tenant(live_server, settings, app_server) as (org, _app, connection, op):
+        sign_in_from_the_app(page, app_url, op)
         id_token = json.loads(page.locator("#id-token").inner_text())
 
     user = User.objects.get(organization=org)
@@ -107,51 +122,9 @@ def test_a_person_signs_in_through_their_oidc_idp_and_the_app_gets_tokens(live_s
 def test_signing_out_of_the_app_signs_out_at_the_oidc_idp_and_ends_on_the_app(
     live_server, settings, app_server, tls_page
 ):
-    page = tls_page
-    settings.BASE_URL = live_server.url
-    app_url, holder = app_server
-    org = directory.organization_create(name="Misapret", locality="Paris")
-    app, secret = application_create(
-        organization=org,
-        name="Demo app",
-        application_type="regular_web",
-        allowed_redirect_uris_after_login=[f"{app_url}/callback"],
-        allowed_redirect_uris_after_logout=[f"{app_url}/"],
-    )
-    connection = connection_create(organization=org, application=app, provider_type="okta_oidc")
-    logout_callback = f"{live_server.url}/sso/oidc/logout/callback/{connection.id}"
-    clients = [
-        {
-            "client_id": "gateway",
-            "client_secret": CLIENT_SECRET,
-            "redirect_uris": [f"{live_server.url}/sso/oidc/callback/{connection.id}"],
-            "post_logout_redirect_uris": [logout_callback],
-        }
-    ]
-    with run_oidc_op(clients=clients) as op:
-        settings.OIDC_CA_BUNDLE = op.ca_file
-        settings.OIDC_DISCOVERY_ALLOW_PRIVATE_URLS = True
-        connection_update(
-            connection=connection,
-            data={
-                "oidc_config": {"issuer": op.issuer, "client_id": "gateway", "client_secret": CLIENT_SECRET},
-                "bypass_it_admin_test": True,
-                "active": True,
-            },
-        )
-        holder["app"] = demo_app(
-            {"domain": org.domain, "client_id": app.client_id, "client_secret": secret, "idp_id": connection.id},
-            gateway=live_server.url,
-            app_url=app_url,
-        )
-
-        page.goto(app_url)
-        page.get_by_role("link", name="Sign in with my company's SSO").click()
-        page.wait_for_url(f"{op.issuer}/interaction/**")
-        page.get_by_label("Username").fill("alice")
-        page.get_by_label("Password").fill("alice-password")
-        page.locator("#sign-in").click()
-        page.wait_for_url(f"{app_url}/callback?**")
+    page, app_url = tls_page, app_server[0]
+    with oidc_tenant(live_server, settings, app_server, logout=True) as (org, app, _connection, op):
+        sign_in_from_the_app(page, app_url, op)
 
         # The app sends the browser to the gateway's end_session endpoint; the person confirms there.
         page.goto(
