@@ -77,6 +77,30 @@ DISCOVERED_ENDPOINTS = {
 }
 
 
+def _lock_for_refresh(connection_id: str) -> SSOConnection | None:
+    """The connection's row, locked until the refresh's transaction ends (None when deleted meanwhile)."""
+    return (
+        SSOConnection.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .filter(pk=connection_id)
+        .first()
+    )
+
+
+def _refresh_failed(connection: SSOConnection, code: str, data: dict) -> str:
+    """A refresh that changes nothing: recorded (with the reason, in English) and logged; the old configuration
+    stays."""
+    record_event(
+        type="connection.metadata_refresh_failed",
+        organization=connection.organization,
+        actor="system",
+        connection_id=connection.id,
+        data={**data, "error": code},
+    )
+    logger.warning("IdP refresh of %s failed (%s); the configuration is kept", connection.id, code)
+    return "failed"
+
+
 @shared_task(acks_late=True, reject_on_worker_lost=True)
 def refresh_connection_discovery(*, connection_id: str) -> str:
     """Read one OIDC connection's discovery document again. Returns "changed", "unchanged", "failed" or
@@ -96,23 +120,10 @@ def refresh_connection_discovery(*, connection_id: str) -> str:
                 f"'{connection.oidc_discovered_issuer}': a different issuer is not taken automatically."
             )
     except OidcError as error:
-        record_event(
-            type="connection.metadata_refresh_failed",
-            organization=connection.organization,
-            actor="system",
-            connection_id=connection.id,
-            data={"issuer": issuer, "error": error.code, "reason": error.english_hint},
-        )
-        logger.warning("Discovery refresh of %s failed (%s); the configuration is kept", connection.id, error.code)
-        return "failed"
+        return _refresh_failed(connection, error.code, {"issuer": issuer, "reason": error.english_hint})
 
     with transaction.atomic():
-        locked = (
-            SSOConnection.objects.select_for_update(of=("self",))
-            .select_related("organization")
-            .filter(pk=connection_id)
-            .first()
-        )
+        locked = _lock_for_refresh(connection_id)
         if locked is None or locked.oidc_issuer != issuer:
             return "skipped"  # deleted or reconfigured while we were fetching
         changes = {
@@ -176,29 +187,19 @@ def refresh_connection_metadata(*, connection_id: str) -> str:
         if refusal:
             raise MetadataError(refusal, code="metadata_refused")
     except MetadataError as error:
-        record_event(
-            type="connection.metadata_refresh_failed",
-            organization=connection.organization,
-            actor="system",
-            connection_id=connection.id,
-            data={
+        return _refresh_failed(
+            connection,
+            error.code,
+            {
                 "url": url,
-                "error": error.code,
                 "reason": error.message,
                 "certificate_fingerprints": _fingerprints(connection.idp_certificates),
             },
         )
-        logger.warning("Metadata refresh of %s failed (%s); the configuration is kept", connection.id, error.code)
-        return "failed"
 
     fields = {**_from_metadata(metadata), "idp_metadata_xml": document.decode("utf-8", "replace")}
     with transaction.atomic():
-        locked = (
-            SSOConnection.objects.select_for_update(of=("self",))
-            .select_related("organization")
-            .filter(pk=connection_id)
-            .first()
-        )
+        locked = _lock_for_refresh(connection_id)
         if locked is None or locked.idp_metadata_url != url:
             return "skipped"  # deleted or reconfigured while we were fetching
         old_pems = list(locked.idp_certificates)
